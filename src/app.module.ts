@@ -1,0 +1,45 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { ThrottlerModule } from '@nestjs/throttler';
+import { LoggerModule } from 'nestjs-pino';
+import { loggerOptions } from './common/logging/logger-options';
+import { AppThrottlerGuard, AUTH_THROTTLER, DEFAULT_THROTTLER } from './common/rate-limit/app-throttler.guard';
+import type { AppConfig } from './config/app-config';
+import { ConfigModule } from './config/config.module';
+import { AuthModule } from './modules/auth/auth.module';
+import { HttpAuthGuard } from './modules/auth/http-auth.guard';
+import { ChatModule } from './modules/chat/chat.module';
+import { HealthModule } from './modules/health/health.module';
+import { MetricsModule } from './modules/metrics/metrics.module';
+import { PersistenceModule } from './modules/persistence/persistence.module';
+
+const MINUTE_MS = 60_000;
+
+/** The map of the system. Guards run in this order: who is calling, then how often. */
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        LoggerModule.forRoot(loggerOptions(config)),
+        ThrottlerModule.forRoot({
+          throttlers: [
+            { name: DEFAULT_THROTTLER, ttl: MINUTE_MS, limit: config.rates.httpPerMinute, blockDuration: 0 },
+            { name: AUTH_THROTTLER, ttl: MINUTE_MS, limit: config.rates.authPerMinute, blockDuration: 0 },
+          ],
+        }),
+        PersistenceModule,
+        AuthModule,
+        ChatModule,
+        HealthModule,
+        MetricsModule,
+      ],
+      providers: [
+        { provide: APP_GUARD, useExisting: HttpAuthGuard },
+        { provide: APP_GUARD, useClass: AppThrottlerGuard },
+      ],
+    };
+  }
+}

@@ -1,0 +1,32 @@
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger, PinoLogger } from 'nestjs-pino';
+import { ProblemDetailsFilter } from './common/http/problem-details.filter';
+import { createValidationPipe } from './common/http/validation.pipe';
+import type { AppConfig } from './config/app-config';
+
+export const BODY_LIMIT = '64kb';
+
+/** Everything an app instance needs before it listens; shared by main.ts and the e2e tests. */
+export async function configureApp(app: NestExpressApplication, config: AppConfig): Promise<void> {
+  app.useLogger(app.get(Logger));
+  app.useBodyParser('json', { limit: BODY_LIMIT });
+  app.useGlobalFilters(new ProblemDetailsFilter(await app.resolve(PinoLogger)));
+  app.useGlobalPipes(createValidationPipe());
+  app.enableCors({
+    origin: config.corsOrigins === '*' ? true : config.corsOrigins,
+    exposedHeaders: ['x-request-id', 'retry-after'],
+  });
+  app.disable('x-powered-by');
+
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Chat backend')
+      .setDescription('Realtime chat with streamed AI replies. The wire contract is docs/PROTOCOL.md.')
+      .setVersion('1')
+      .addBearerAuth()
+      .build(),
+  );
+  SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json' });
+}

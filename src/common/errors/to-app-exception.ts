@@ -1,0 +1,63 @@
+import { HttpException } from '@nestjs/common';
+import { ThrottlerException } from '@nestjs/throttler';
+import { AppException } from './app.exception';
+import { ErrorCode } from './error-code';
+
+/**
+ * Turns anything thrown into an AppException. Known framework errors keep their meaning;
+ * anything else is INTERNAL, and `unexpected` tells the caller to log it with its stack.
+ */
+export function toAppException(error: unknown): { exception: AppException; unexpected: boolean } {
+  if (error instanceof AppException) {
+    return { exception: error, unexpected: error.code === ErrorCode.INTERNAL };
+  }
+  if (error instanceof ThrottlerException) {
+    return { exception: AppException.rateLimited(1000), unexpected: false };
+  }
+  if (error instanceof HttpException) {
+    return { exception: fromHttpStatus(error.getStatus()), unexpected: false };
+  }
+  const status = bodyParserStatus(error);
+  if (status !== undefined) {
+    return { exception: fromHttpStatus(status), unexpected: false };
+  }
+  return { exception: new AppException(ErrorCode.INTERNAL, 'Something went wrong on our side'), unexpected: true };
+}
+
+function fromHttpStatus(status: number): AppException {
+  switch (status) {
+    case 400:
+      return new AppException(ErrorCode.VALIDATION_FAILED, 'The request body is not valid JSON', [
+        { field: 'body', message: 'must be valid JSON' },
+      ]);
+    case 401:
+      return new AppException(ErrorCode.UNAUTHENTICATED, 'Sign in first');
+    case 403:
+      return new AppException(ErrorCode.FORBIDDEN, 'Not allowed');
+    case 404:
+      return new AppException(ErrorCode.NOT_FOUND, 'Not found');
+    case 413:
+      return new AppException(ErrorCode.PAYLOAD_TOO_LARGE, 'The request body is too large');
+    case 415:
+      return new AppException(ErrorCode.VALIDATION_FAILED, 'The request body must be JSON', [
+        { field: 'body', message: 'must be application/json' },
+      ]);
+    case 429:
+      return AppException.rateLimited(1000);
+    case 503:
+      return new AppException(ErrorCode.UNAVAILABLE, 'Service unavailable, try again later');
+    default:
+      return status >= 400 && status < 500
+        ? new AppException(ErrorCode.VALIDATION_FAILED, 'The request is not valid')
+        : new AppException(ErrorCode.INTERNAL, 'Something went wrong on our side');
+  }
+}
+
+/** body-parser errors (malformed JSON, oversized body) carry an HTTP status and `expose`. */
+function bodyParserStatus(error: unknown): number | undefined {
+  if (typeof error === 'object' && error !== null && 'type' in error && 'status' in error) {
+    const status = (error as { status: unknown }).status;
+    return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
+  }
+  return undefined;
+}

@@ -1,0 +1,41 @@
+import { type ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
+import { ThrottlerGuard, type ThrottlerLimitDetail, type ThrottlerRequest } from '@nestjs/throttler';
+import type { Request } from 'express';
+import { AppException } from '../errors/app.exception';
+
+export const DEFAULT_THROTTLER = 'default';
+export const AUTH_THROTTLER = 'auth';
+const AUTH_LIMITED = 'rate:authLimited';
+
+/** Register and login: also counted against the stricter per-IP sign-in limit. */
+export const AuthRateLimit = (): MethodDecorator & ClassDecorator => SetMetadata(AUTH_LIMITED, true);
+
+/**
+ * HTTP rate limits: one budget per user (per IP before sign-in) across all routes, and the sign-in
+ * budget per IP on the routes marked @AuthRateLimit(). Over a limit: RATE_LIMITED with Retry-After.
+ */
+@Injectable()
+export class AppThrottlerGuard extends ThrottlerGuard {
+  protected override async handleRequest(request: ThrottlerRequest): Promise<boolean> {
+    if (request.throttler.name === AUTH_THROTTLER && !this.isAuthLimited(request.context)) {
+      return true;
+    }
+    return super.handleRequest(request);
+  }
+
+  protected override getTracker(req: Request & { user?: { id: string } }): Promise<string> {
+    return Promise.resolve(req.user ? `user:${req.user.id}` : `ip:${req.ip ?? 'unknown'}`);
+  }
+
+  protected override generateKey(_context: ExecutionContext, tracker: string, name: string): string {
+    return `${name}:${tracker}`;
+  }
+
+  protected override throwThrottlingException(_context: ExecutionContext, detail: ThrottlerLimitDetail): Promise<void> {
+    throw AppException.rateLimited(Math.max(1, detail.timeToBlockExpire) * 1000);
+  }
+
+  private isAuthLimited(context: ExecutionContext): boolean {
+    return this.reflector.getAllAndOverride<boolean>(AUTH_LIMITED, [context.getHandler(), context.getClass()]) === true;
+  }
+}

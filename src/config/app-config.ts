@@ -1,0 +1,137 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { envSchema, type Env } from './config.schema';
+
+export type DatabaseDriverName = 'pglite' | 'postgres' | 'supabase';
+
+/** The typed, nested configuration the whole server reads. Built once from the environment. */
+export interface AppConfig {
+  port: number;
+  env: 'development' | 'production' | 'test';
+  logLevel: Env['LOG_LEVEL'];
+  dataDir: string;
+  database: { driver: DatabaseDriverName; url?: string };
+  supabase: { url?: string; anonKey?: string; serviceRoleKey?: string; jwtSecret?: string };
+  auth: { mode: 'local' | 'supabase'; localJwtSecret: string; localJwtTtlSeconds: number };
+  ai: {
+    apiKey?: string;
+    baseUrl?: string;
+    model: string;
+    contextTokens: number;
+    maxOutputTokens: number;
+    maxAttempts: number;
+    firstTokenTimeoutMs: number;
+    stallTimeoutMs: number;
+    totalTimeoutMs: number;
+  };
+  messages: { maxLength: number };
+  rates: {
+    httpPerMinute: number;
+    authPerMinute: number;
+    sendPer10s: number;
+    typingPer10s: number;
+    aiPerMinute: number;
+  };
+  redisUrl?: string;
+  corsOrigins: string[] | '*';
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export const APP_CONFIG = Symbol('APP_CONFIG');
+
+/** Validates the environment and yields the config; a bad value throws one line naming the variable. */
+export function loadConfig(source: Record<string, string | undefined> = process.env): AppConfig {
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const variable = issue.path.join('.') || 'environment';
+    throw new ConfigError(`Invalid configuration: ${variable}: ${issue.message}`);
+  }
+  const env = parsed.data;
+  const dataDir = resolve(env.DATA_DIR);
+  const supabaseUrl = env.SUPABASE_URL ?? env.EXPO_PUBLIC_SUPABASE_URL;
+  const supabaseKey = env.SUPABASE_SERVICE_ROLE_KEY ?? env.SUPABASE_ANON_KEY ?? env.EXPO_PUBLIC_SUPABASE_ANON_KEY;
+  // DATABASE_URL wins over Supabase for persistence: an explicit server is the operator's choice.
+  const driver: DatabaseDriverName = env.DATABASE_URL ? 'postgres' : supabaseUrl && supabaseKey ? 'supabase' : 'pglite';
+  if (env.NODE_ENV === 'production' && driver !== 'supabase' && !env.LOCAL_JWT_SECRET) {
+    throw new ConfigError('Invalid configuration: LOCAL_JWT_SECRET: required when NODE_ENV=production');
+  }
+  return {
+    port: env.PORT,
+    env: env.NODE_ENV,
+    logLevel: env.LOG_LEVEL,
+    dataDir,
+    database: { driver, url: env.DATABASE_URL },
+    supabase: {
+      url: supabaseUrl,
+      anonKey: env.SUPABASE_ANON_KEY ?? env.EXPO_PUBLIC_SUPABASE_ANON_KEY,
+      serviceRoleKey: env.SUPABASE_SERVICE_ROLE_KEY,
+      jwtSecret: env.SUPABASE_JWT_SECRET,
+    },
+    auth: {
+      // Supabase Auth tokens arrive with the Supabase driver (a later step); until then every mode signs locally.
+      mode: 'local',
+      localJwtSecret: env.LOCAL_JWT_SECRET ?? readOrCreateLocalSecret(dataDir),
+      localJwtTtlSeconds: env.LOCAL_JWT_TTL_SECONDS,
+    },
+    ai: {
+      apiKey: env.OPENAI_API_KEY,
+      baseUrl: env.OPENAI_BASE_URL,
+      model: env.OPENAI_MODEL,
+      contextTokens: env.AI_CONTEXT_TOKENS,
+      maxOutputTokens: env.AI_MAX_OUTPUT_TOKENS,
+      maxAttempts: env.AI_MAX_ATTEMPTS,
+      firstTokenTimeoutMs: env.AI_FIRST_TOKEN_TIMEOUT_MS,
+      stallTimeoutMs: env.AI_STALL_TIMEOUT_MS,
+      totalTimeoutMs: env.AI_TOTAL_TIMEOUT_MS,
+    },
+    messages: { maxLength: env.MESSAGE_MAX_LENGTH },
+    rates: {
+      httpPerMinute: env.RATE_HTTP_PER_MINUTE,
+      authPerMinute: env.RATE_AUTH_PER_MINUTE,
+      sendPer10s: env.RATE_SEND_PER_10S,
+      typingPer10s: env.RATE_TYPING_PER_10S,
+      aiPerMinute: env.RATE_AI_PER_MINUTE,
+    },
+    redisUrl: env.REDIS_URL,
+    corsOrigins: parseOrigins(env.CORS_ORIGINS, env.NODE_ENV),
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+  };
+}
+
+function parseOrigins(value: string | undefined, nodeEnv: Env['NODE_ENV']): string[] | '*' {
+  if (value === undefined) {
+    return nodeEnv === 'production' ? [] : '*';
+  }
+  if (value === '*') {
+    return '*';
+  }
+  return value
+    .split(',')
+    .map((o) => o.trim())
+    .filter((o) => o.length > 0);
+}
+
+/** Outside production the local signing key is generated once and kept beside the embedded data. */
+function readOrCreateLocalSecret(dataDir: string): string {
+  const file = join(dataDir, 'local-jwt-secret');
+  try {
+    const existing = readFileSync(file, 'utf8').trim();
+    if (existing.length >= 32) {
+      return existing;
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw error;
+    }
+  }
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const secret = randomBytes(48).toString('base64url');
+  writeFileSync(file, secret, { mode: 0o600 });
+  return secret;
+}

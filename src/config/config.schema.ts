@@ -1,0 +1,51 @@
+import { z } from 'zod';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const optionalString = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? undefined : v))
+  .optional();
+const optionalUrl = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? undefined : v))
+  .pipe(z.url().optional())
+  .optional();
+
+/** Every environment variable the server reads, with its default. DESIGN.md §4 is the table. */
+export const envSchema = z.object({
+  PORT: int(0, 65535).default(3000),
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATA_DIR: z.string().trim().min(1).default('./data'),
+  DATABASE_URL: optionalUrl,
+  SUPABASE_URL: optionalUrl,
+  EXPO_PUBLIC_SUPABASE_URL: optionalUrl,
+  SUPABASE_ANON_KEY: optionalString,
+  EXPO_PUBLIC_SUPABASE_ANON_KEY: optionalString,
+  SUPABASE_SERVICE_ROLE_KEY: optionalString,
+  SUPABASE_JWT_SECRET: optionalString,
+  LOCAL_JWT_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
+  LOCAL_JWT_TTL_SECONDS: int(60, 31_536_000).default(86_400),
+  OPENAI_API_KEY: optionalString,
+  OPENAI_BASE_URL: optionalUrl,
+  OPENAI_MODEL: z.string().trim().min(1).default('gpt-4o-mini'),
+  AI_CONTEXT_TOKENS: int(256, 1_000_000).default(6000),
+  AI_MAX_OUTPUT_TOKENS: int(16, 100_000).default(1000),
+  AI_MAX_ATTEMPTS: int(1, 10).default(3),
+  AI_FIRST_TOKEN_TIMEOUT_MS: int(100, 600_000).default(30_000),
+  AI_STALL_TIMEOUT_MS: int(100, 600_000).default(20_000),
+  AI_TOTAL_TIMEOUT_MS: int(1000, 3_600_000).default(180_000),
+  MESSAGE_MAX_LENGTH: int(1, 100_000).default(4000),
+  RATE_HTTP_PER_MINUTE: int(1, 1_000_000).default(600),
+  RATE_AUTH_PER_MINUTE: int(1, 1_000_000).default(10),
+  RATE_SEND_PER_10S: int(1, 1_000_000).default(20),
+  RATE_TYPING_PER_10S: int(1, 1_000_000).default(30),
+  RATE_AI_PER_MINUTE: int(1, 1_000_000).default(20),
+  REDIS_URL: optionalUrl,
+  CORS_ORIGINS: optionalString,
+  SHUTDOWN_TIMEOUT_MS: int(1000, 120_000).default(10_000),
+});
+
+export type Env = z.infer<typeof envSchema>;

@@ -1,0 +1,7 @@
+/** The verified caller of a request or socket. */
+export interface AuthUser {
+  id: string;
+  claims: Record<string, unknown>;
+  /** When the token stops being valid (ms since epoch). */
+  expiresAt: number;
+}

@@ -1,0 +1,37 @@
+import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { Request } from 'express';
+import { AppException } from '../../common/errors/app.exception';
+import { ErrorCode } from '../../common/errors/error-code';
+import type { AuthUser } from './auth-user';
+import { IS_PUBLIC } from './public.decorator';
+import { InvalidTokenError, TokenService } from './token.service';
+
+/** Every route needs `Authorization: Bearer <jwt>` unless marked @Public(). */
+@Injectable()
+export class HttpAuthGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly tokens: TokenService,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()])) {
+      return true;
+    }
+    const req = context.switchToHttp().getRequest<Request & { user?: AuthUser }>();
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+    if (!match) {
+      throw new AppException(ErrorCode.UNAUTHENTICATED, 'Send a bearer token: Authorization: Bearer <token>');
+    }
+    try {
+      req.user = await this.tokens.verify(match[1]);
+    } catch (error) {
+      if (error instanceof InvalidTokenError) {
+        throw new AppException(ErrorCode.UNAUTHENTICATED, error.message);
+      }
+      throw error;
+    }
+    return true;
+  }
+}

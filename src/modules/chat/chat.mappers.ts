@@ -1,0 +1,103 @@
+import { toProfile } from '../auth/profile.mapper';
+import type { MemberDto } from './dto/member.dto';
+import type { MessageDto } from './dto/message.dto';
+import type { RoomDto } from './dto/room.dto';
+
+/** Rows as the SQL functions return them (snake_case); each is mapped to its wire object here, once. */
+export interface RoomRow {
+  id: string;
+  name: string;
+  visibility: 'private' | 'public';
+  owner_id: string;
+  ai_mode: 'off' | 'mention' | 'always';
+  ai_system_prompt: string | null;
+  ai_model: string | null;
+  last_seq: number;
+  created_at: Date;
+  updated_at: Date;
+  my_role: 'owner' | 'member' | null;
+}
+
+export interface MemberRow {
+  profile_id: string;
+  username: string;
+  display_name: string;
+  avatar_url: string | null;
+  profile_created_at: Date;
+  role: 'owner' | 'member';
+  joined_at: Date;
+}
+
+export interface MessageRow {
+  id: string;
+  chatroom_id: string;
+  seq: number;
+  role: MessageDto['role'];
+  sender_id: string | null;
+  content: string;
+  status: MessageDto['status'];
+  client_id: string | null;
+  reply_to_id: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** What a room's `ai` shows that the row does not hold: the server's default model and whether AI is configured. */
+export interface AiSettings {
+  defaultModel: string;
+  available: boolean;
+}
+
+const iso = (value: Date | string): string => new Date(value).toISOString();
+
+export function toRoom(row: RoomRow, ai: AiSettings): RoomDto {
+  return {
+    id: row.id,
+    name: row.name,
+    visibility: row.visibility,
+    ownerId: row.owner_id,
+    ai: {
+      mode: row.ai_mode,
+      systemPrompt: row.ai_system_prompt,
+      model: row.ai_model ?? ai.defaultModel,
+      available: ai.available,
+    },
+    lastSeq: row.last_seq,
+    createdAt: iso(row.created_at),
+    updatedAt: iso(row.updated_at),
+    myRole: row.my_role,
+  };
+}
+
+export function toMember(row: MemberRow): MemberDto {
+  return {
+    profile: toProfile({
+      id: row.profile_id,
+      username: row.username,
+      display_name: row.display_name,
+      avatar_url: row.avatar_url,
+      created_at: row.profile_created_at,
+    }),
+    role: row.role,
+    joinedAt: iso(row.joined_at),
+  };
+}
+
+export function toMessage(row: MessageRow): MessageDto {
+  return {
+    id: row.id,
+    roomId: row.chatroom_id,
+    seq: row.seq,
+    role: row.role,
+    senderId: row.sender_id,
+    content: row.content,
+    status: row.status,
+    clientId: row.client_id,
+    replyToId: row.reply_to_id,
+    createdAt: iso(row.created_at),
+    updatedAt: iso(row.updated_at),
+    ...(row.error_code ? { error: { code: row.error_code, message: row.error_message ?? '' } } : {}),
+  };
+}

@@ -1,0 +1,48 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DATABASE, type Actor, type Database } from '../persistence/database.port';
+import { toMessage, type MessageRow } from './chat.mappers';
+import type { MessageDto } from './dto/message.dto';
+
+export interface PageRequest {
+  afterSeq?: number;
+  beforeSeq?: number;
+  limit: number;
+}
+
+@Injectable()
+export class MessagesRepository {
+  constructor(@Inject(DATABASE) private readonly db: Database) {}
+
+  /** Stores a user message with the room's next seq; a repeated clientId returns the stored one. */
+  async post(
+    actor: Actor,
+    roomId: string,
+    content: string,
+    clientId: string | null,
+  ): Promise<{ message: MessageDto; duplicate: boolean }> {
+    const [row] = await this.db.call<MessageRow & { duplicate: boolean }>(actor, 'post_message', {
+      p_room_id: roomId,
+      p_content: content,
+      p_client_id: clientId,
+    });
+    return { message: toMessage(row), duplicate: row.duplicate };
+  }
+
+  /** A page in ascending seq: the oldest page above afterSeq, else the newest below beforeSeq (or the newest). */
+  async page(
+    actor: Actor,
+    roomId: string,
+    request: PageRequest,
+  ): Promise<{ messages: MessageDto[]; hasMore: boolean }> {
+    const rows = await this.db.call<MessageRow>(actor, 'list_messages', {
+      p_room_id: roomId,
+      p_after_seq: request.afterSeq ?? null,
+      p_before_seq: request.beforeSeq ?? null,
+      p_limit: request.limit,
+    });
+    const hasMore = rows.length > request.limit;
+    // The function returns one row more than asked for on the far side of the page.
+    const page = hasMore ? (request.afterSeq !== undefined ? rows.slice(0, request.limit) : rows.slice(1)) : rows;
+    return { messages: page.map(toMessage), hasMore };
+  }
+}

@@ -1,0 +1,28 @@
+import type { DatabaseDriverName } from '../../config/app-config';
+
+/** Who a database call runs as: a signed-in user (RLS applies, auth.uid() = id) or the service itself. */
+export type Actor = { kind: 'user'; id: string; claims?: Record<string, unknown> } | { kind: 'service' };
+
+export const SERVICE_ACTOR: Actor = { kind: 'service' };
+
+export function userActor(id: string, claims?: Record<string, unknown>): Actor {
+  return { kind: 'user', id, claims };
+}
+
+/** The port: run one of the SQL functions of `migrations/` with named arguments, as an actor. */
+export interface Database {
+  readonly driver: DatabaseDriverName;
+  call<Row = Record<string, unknown>>(actor: Actor, fn: string, args?: Record<string, unknown>): Promise<Row[]>;
+  /** Resolves when the database answers within the time, rejects otherwise. */
+  ping(timeoutMs: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const DATABASE = Symbol('DATABASE');
+
+/** The claims a call carries into the database, shaped like a Supabase access token's. */
+export function claimsOf(actor: Actor): Record<string, unknown> {
+  return actor.kind === 'service'
+    ? { role: 'service_role' }
+    : { ...actor.claims, sub: actor.id, role: 'authenticated' };
+}

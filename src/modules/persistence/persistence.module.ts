@@ -1,0 +1,70 @@
+import { Global, Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import { join } from 'node:path';
+import { APP_CONFIG, type AppConfig } from '../../config/app-config';
+import { DATABASE, type Database } from './database.port';
+import { startEmbeddedDatabase } from './drivers/embedded.database';
+import { PgDatabase } from './drivers/pg.database';
+import { runMigrations } from './migration-runner';
+
+/** Opens the configured driver and brings its schema up to date before anything serves. */
+async function openDatabase(config: AppConfig, logger: PinoLogger): Promise<Database> {
+  const started = performance.now();
+  let db: PgDatabase;
+  switch (config.database.driver) {
+    case 'pglite':
+      db = await startEmbeddedDatabase(join(config.dataDir, 'db'));
+      break;
+    case 'postgres':
+      db = new PgDatabase('postgres', {
+        connectionString: config.database.url,
+        max: 10,
+        connectionTimeoutMillis: 5000,
+      });
+      break;
+    case 'supabase':
+      throw new Error('The supabase driver is not available yet: set DATABASE_URL or unset SUPABASE_URL');
+  }
+  try {
+    const applied = await runMigrations(db);
+    logger.info(
+      { driver: db.driver, migrationsApplied: applied.length, durationMs: Math.round(performance.now() - started) },
+      'database ready',
+    );
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  return db;
+}
+
+@Injectable()
+class DatabaseCloser implements OnApplicationShutdown {
+  constructor(
+    @Inject(DATABASE) private readonly db: Database,
+    @InjectPinoLogger('Database') private readonly logger: PinoLogger,
+  ) {}
+
+  /** Runs after the HTTP server stopped taking requests, so no acknowledged write is cut off. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.db.close();
+    this.logger.info({ driver: this.db.driver }, 'database closed');
+  }
+}
+
+@Global()
+@Module({
+  providers: [
+    {
+      provide: DATABASE,
+      inject: [APP_CONFIG, PinoLogger],
+      useFactory: (config: AppConfig, logger: PinoLogger) => {
+        logger.setContext('Database');
+        return openDatabase(config, logger);
+      },
+    },
+    DatabaseCloser,
+  ],
+  exports: [DATABASE],
+})
+export class PersistenceModule {}

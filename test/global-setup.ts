@@ -1,0 +1,18 @@
+import { startPostgresServer, type PostgresServer } from './support/postgres-server';
+
+declare global {
+  var __PG_SERVER__: PostgresServer | undefined;
+}
+
+/**
+ * jest globalSetup: one real PostgreSQL server for the whole run. Workers inherit TEST_PG_URL.
+ * If TEST_PG_URL is already set, that server is used and nothing is started.
+ */
+export default async function globalSetup(): Promise<void> {
+  if (process.env.TEST_PG_URL) {
+    return;
+  }
+  const server = await startPostgresServer();
+  globalThis.__PG_SERVER__ = server;
+  process.env.TEST_PG_URL = server.url;
+}

@@ -1,0 +1,94 @@
+import { randomBytes } from 'node:crypto';
+
+export interface HttpResult<T = any> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+/** A small JSON client over fetch, for driving the API the way any client would. */
+export class HttpClient {
+  constructor(
+    readonly baseUrl: string,
+    readonly token?: string,
+  ) {}
+
+  as(token: string | undefined): HttpClient {
+    return new HttpClient(this.baseUrl, token);
+  }
+
+  get<T = any>(path: string, headers: Record<string, string> = {}): Promise<HttpResult<T>> {
+    return this.request<T>('GET', path, undefined, headers);
+  }
+
+  post<T = any>(path: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpResult<T>> {
+    return this.request<T>('POST', path, body, headers);
+  }
+
+  patch<T = any>(path: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpResult<T>> {
+    return this.request<T>('PATCH', path, body, headers);
+  }
+
+  delete<T = any>(path: string, headers: Record<string, string> = {}): Promise<HttpResult<T>> {
+    return this.request<T>('DELETE', path, undefined, headers);
+  }
+
+  /** `body` is sent as JSON unless it is a string, which is sent as it is (for malformed bodies). */
+  async request<T = any>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<HttpResult<T>> {
+    const res = await fetch(`${this.baseUrl}${path}`, {
+      method,
+      headers: {
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+        ...headers,
+      },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    if (text && /json/.test(res.headers.get('content-type') ?? '')) {
+      parsed = JSON.parse(text);
+    }
+    return { status: res.status, headers: res.headers, body: parsed as T };
+  }
+}
+
+export interface TestUser {
+  id: string;
+  username: string;
+  password: string;
+  token: string;
+  http: HttpClient;
+}
+
+/** A fresh unique username (3–32 of a-z 0-9 _). */
+export function uniqueUsername(prefix = 'u'): string {
+  return `${prefix}_${randomBytes(6).toString('hex')}`.slice(0, 32);
+}
+
+/** Registers a new user through the API and returns a client signed in as them. */
+export async function signUp(baseUrl: string, prefix = 'u', displayName?: string): Promise<TestUser> {
+  const username = uniqueUsername(prefix);
+  const password = `pw-${randomBytes(8).toString('hex')}`;
+  const res = await new HttpClient(baseUrl).post('/api/auth/register', { username, password, displayName });
+  if (res.status !== 201) {
+    throw new Error(`register failed: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+  const token = res.body.accessToken as string;
+  return { id: res.body.profile.id, username, password, token, http: new HttpClient(baseUrl, token) };
+}
+
+/** Asserts the RFC 9457 problem shape of PROTOCOL.md §2 and returns the body. */
+export function expectProblem(res: HttpResult, status: number, code: string): any {
+  expect({ status: res.status, code: res.body?.code }).toEqual({ status, code });
+  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  expect(res.body).toMatchObject({ status, code, title: expect.any(String), detail: expect.any(String) });
+  expect(res.body.requestId).toBe(res.headers.get('x-request-id'));
+  expect(res.body.requestId).toMatch(/^[A-Za-z0-9._:-]{1,128}$/);
+  return res.body;
+}
