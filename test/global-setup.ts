@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { startPostgresServer, type PostgresServer } from './support/postgres-server';
 
 declare global {
@@ -5,10 +6,12 @@ declare global {
 }
 
 /**
- * jest globalSetup: one real PostgreSQL server for the whole run. Workers inherit TEST_PG_URL.
+ * jest globalSetup: builds dist/ once, and starts one real PostgreSQL server for the whole run. Workers inherit TEST_PG_URL.
  * If TEST_PG_URL is already set, that server is used and nothing is started.
  */
 export default async function globalSetup(): Promise<void> {
+  // Suites that run the server as a process (node dist/main.js) need the current build.
+  execFileSync('npx', ['nest', 'build'], { stdio: 'inherit' });
   if (process.env.TEST_PG_URL) {
     return;
   }

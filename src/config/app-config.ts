@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { envSchema, type Env } from './config.schema';
 
@@ -43,6 +43,13 @@ export class ConfigError extends Error {
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
+
+/** Reads `.env` of the working directory into the environment when there is one (variables already set win). */
+export function loadDotEnv(file = '.env'): void {
+  if (existsSync(file)) {
+    process.loadEnvFile(file);
+  }
+}
 
 /** Validates the environment and yields the config; a bad value throws one line naming the variable. */
 export function loadConfig(source: Record<string, string | undefined> = process.env): AppConfig {

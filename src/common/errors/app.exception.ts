@@ -9,8 +9,9 @@ export class AppException extends Error {
     message: string,
     readonly details?: ErrorDetail[],
     readonly retryAfterMs?: number,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
   }
 
   static validation(details: ErrorDetail[]): AppException {

@@ -15,13 +15,15 @@ export function loggerOptions(config: AppConfig): Params {
     pinoHttp: {
       level: config.logLevel,
       genReqId: (req: IncomingMessage, res: ServerResponse) => requestIdFor(req, res),
-      customAttributeKeys: { reqId: 'requestId', responseTime: 'durationMs' },
+      customAttributeKeys: { responseTime: 'durationMs' },
       autoLogging: { ignore: (req: IncomingMessage) => QUIET.test(req.url ?? '') },
       customLogLevel: (_req, res, error) =>
         error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
       customSuccessMessage: () => 'request completed',
       customErrorMessage: () => 'request failed',
-      customProps: (req: IncomingMessage & { user?: { id: string } }) => (req.user ? { userId: req.user.id } : {}),
+      // Called when the request starts (bindings of every line it logs) and again when it ends.
+      customProps: (req: IncomingMessage & { id?: unknown; user?: { id: string } }, res: ServerResponse) =>
+        !res.headersSent ? { requestId: req.id } : req.user ? { userId: req.user.id } : {},
       serializers: {
         req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),

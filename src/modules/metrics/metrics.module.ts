@@ -1,6 +1,5 @@
 import { Inject, Module, type MiddlewareConsumer, type NestModule, type OnModuleInit } from '@nestjs/common';
 import { DATABASE, type Database } from '../persistence/database.port';
-import { PgDatabase } from '../persistence/drivers/pg.database';
 import { HttpMetricsMiddleware } from './http-metrics.middleware';
 import { MetricsController } from './metrics.controller';
 import { MetricsService } from './metrics.service';
@@ -17,11 +16,9 @@ export class MetricsModule implements NestModule, OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    if (this.db instanceof PgDatabase) {
-      this.db.observe((fn, durationMs, outcome) =>
-        this.metrics.databaseCalls.observe({ function: fn, outcome }, durationMs / 1000),
-      );
-    }
+    this.db.observe((fn, durationMs, outcome) =>
+      this.metrics.databaseCalls.observe({ function: fn, outcome }, durationMs / 1000),
+    );
   }
 
   configure(consumer: MiddlewareConsumer): void {

@@ -1,6 +1,7 @@
 import { AppException } from '../../common/errors/app.exception';
 import { ErrorCode } from '../../common/errors/error-code';
 
+const UNAVAILABLE = 'The database is unavailable, try again later';
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN']);
 
 /**
@@ -13,35 +14,35 @@ export function mapDatabaseError(error: unknown): AppException | undefined {
   }
   const { code, message } = error as { code?: unknown; message?: unknown };
   const text = typeof message === 'string' ? message : '';
+  const fail = (errorCode: ErrorCode, people: string) =>
+    new AppException(errorCode, people, undefined, undefined, { cause: error });
   if (typeof code !== 'string') {
-    return /connection|terminated|timeout/i.test(text)
-      ? new AppException(ErrorCode.UNAVAILABLE, 'The database is unavailable, try again later')
-      : undefined;
+    return /connection|terminated|timeout/i.test(text) ? fail(ErrorCode.UNAVAILABLE, UNAVAILABLE) : undefined;
   }
   switch (code) {
     case 'CH400':
-      return new AppException(ErrorCode.VALIDATION_FAILED, text);
+      return fail(ErrorCode.VALIDATION_FAILED, text);
     case 'CH401':
-      return new AppException(ErrorCode.UNAUTHENTICATED, 'Sign in first');
+      return fail(ErrorCode.UNAUTHENTICATED, 'Sign in first');
     case 'CH403':
-      return new AppException(ErrorCode.FORBIDDEN, text);
+      return fail(ErrorCode.FORBIDDEN, text);
     case 'CH404':
-      return new AppException(ErrorCode.NOT_FOUND, text);
+      return fail(ErrorCode.NOT_FOUND, text);
     case 'CH409':
-      return new AppException(ErrorCode.CONFLICT, text);
+      return fail(ErrorCode.CONFLICT, text);
     case '23505':
-      return new AppException(ErrorCode.CONFLICT, 'That already exists');
+      return fail(ErrorCode.CONFLICT, 'That already exists');
     case '23503':
-      return new AppException(ErrorCode.NOT_FOUND, 'A referenced record does not exist');
+      return fail(ErrorCode.NOT_FOUND, 'A referenced record does not exist');
     case '42501':
       // A row-level security refusal: never tell the caller what exists.
-      return new AppException(ErrorCode.NOT_FOUND, 'Not found');
+      return fail(ErrorCode.NOT_FOUND, 'Not found');
   }
   if (CONNECTION_CODES.has(code) || /^(08|53|57P)/.test(code)) {
-    return new AppException(ErrorCode.UNAVAILABLE, 'The database is unavailable, try again later');
+    return fail(ErrorCode.UNAVAILABLE, UNAVAILABLE);
   }
   if (/^(22|23)/.test(code)) {
-    return new AppException(ErrorCode.VALIDATION_FAILED, 'The input is not valid');
+    return fail(ErrorCode.VALIDATION_FAILED, 'The input is not valid');
   }
   return undefined;
 }

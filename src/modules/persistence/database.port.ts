@@ -9,12 +9,17 @@ export function userActor(id: string, claims?: Record<string, unknown>): Actor {
   return { kind: 'user', id, claims };
 }
 
+/** Told of every call: which function, how long it took, whether it failed. */
+export type CallObserver = (fn: string, durationMs: number, outcome: 'ok' | 'error') => void;
+
 /** The port: run one of the SQL functions of `migrations/` with named arguments, as an actor. */
 export interface Database {
   readonly driver: DatabaseDriverName;
   call<Row = Record<string, unknown>>(actor: Actor, fn: string, args?: Record<string, unknown>): Promise<Row[]>;
   /** Resolves when the database answers within the time, rejects otherwise. */
   ping(timeoutMs: number): Promise<void>;
+  /** Registers the observer of every call (metrics). */
+  observe(observer: CallObserver): void;
   close(): Promise<void>;
 }
 

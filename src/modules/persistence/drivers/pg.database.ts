@@ -1,6 +1,7 @@
 import { Pool, types, type PoolClient, type PoolConfig } from 'pg';
 import type { DatabaseDriverName } from '../../../config/app-config';
-import { claimsOf, type Actor, type Database } from '../database.port';
+import { mapDatabaseError } from '../database-error';
+import { claimsOf, type Actor, type CallObserver, type Database } from '../database.port';
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -13,8 +14,6 @@ const typeParsers = {
       ? (value: string) => Number(value)
       : (types.getTypeParser(oid, format) as (value: string) => unknown)) as typeof types.getTypeParser,
 };
-
-export type CallObserver = (fn: string, durationMs: number, outcome: 'ok' | 'error') => void;
 
 /**
  * Runs the SQL functions over the Postgres wire protocol, the way PostgREST does: one transaction per call
@@ -62,7 +61,7 @@ export class PgDatabase implements Database {
       return rows;
     } catch (error) {
       this.observer?.(fn, performance.now() - started, 'error');
-      throw error;
+      throw mapDatabaseError(error) ?? error;
     }
   }
 
