@@ -278,9 +278,16 @@ create function public.join_room(p_room_id uuid) returns setof public.room_row
     if r.visibility <> 'public' and not chat_private.is_member(p_room_id) then
       raise exception using errcode = 'CH404', message = 'Room not found';
     end if;
-    insert into public.chatroom_members (chatroom_id, profile_id, role)
-      values (p_room_id, v_uid, 'member')
-      on conflict (chatroom_id, profile_id) do nothing;
+    -- No ON CONFLICT: it would check the new row against the members' SELECT policy, which a joiner
+    -- does not pass yet. A concurrent second join of the same caller is caught instead.
+    if not chat_private.is_member(p_room_id) then
+      begin
+        insert into public.chatroom_members (chatroom_id, profile_id, role) values (p_room_id, v_uid, 'member');
+      exception
+        when unique_violation then
+          null;
+      end;
+    end if;
     return query select v.* from chat_private.room_view(r) v;
   end
   $$;
@@ -454,5 +461,17 @@ create function public.list_messages(p_room_id uuid, p_after_seq bigint, p_befor
         ) page
         order by page.seq asc;
     end if;
+  end
+  $$;
+
+-- The caller's own message in a room by its client id (a retried send), if stored.
+create function public.find_my_message(p_room_id uuid, p_client_id text) returns setof public.messages
+  language plpgsql stable set search_path = ''
+  as $$
+  declare
+    v_uid uuid := chat_private.require_uid();
+  begin
+    return query select * from public.messages m
+      where m.chatroom_id = p_room_id and m.sender_id = v_uid and m.client_id = p_client_id;
   end
   $$;

@@ -4,6 +4,7 @@ import { Logger, PinoLogger } from 'nestjs-pino';
 import { ProblemDetailsFilter } from './common/http/problem-details.filter';
 import { createValidationPipe } from './common/http/validation.pipe';
 import type { AppConfig } from './config/app-config';
+import { ChatIoAdapter } from './modules/chat/realtime/chat-io.adapter';
 
 export const BODY_LIMIT = '64kb';
 
@@ -13,6 +14,7 @@ export async function configureApp(app: NestExpressApplication, config: AppConfi
   app.useBodyParser('json', { limit: BODY_LIMIT });
   app.useGlobalFilters(new ProblemDetailsFilter(await app.resolve(PinoLogger)));
   app.useGlobalPipes(createValidationPipe());
+  app.useWebSocketAdapter(new ChatIoAdapter(app, config));
   app.enableCors({
     origin: config.corsOrigins === '*' ? true : config.corsOrigins,
     exposedHeaders: ['x-request-id', 'retry-after'],

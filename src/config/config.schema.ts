@@ -14,7 +14,7 @@ const optionalUrl = z
   .optional();
 
 /** Every environment variable the server reads, with its default. DESIGN.md §4 is the table. */
-export const envSchema = z.object({
+const variables = z.object({
   PORT: int(0, 65535).default(3000),
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -48,4 +48,15 @@ export const envSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(1000, 120_000).default(10_000),
 });
 
-export type Env = z.infer<typeof envSchema>;
+/** A variable set to the empty string (`PORT=` in a .env file) counts as unset: it takes its default. */
+export const envSchema = z.preprocess(
+  (env) =>
+    Object.fromEntries(
+      Object.entries(env as Record<string, unknown>).filter(
+        ([, value]) => !(typeof value === 'string' && value.trim() === ''),
+      ),
+    ),
+  variables,
+);
+
+export type Env = z.infer<typeof variables>;

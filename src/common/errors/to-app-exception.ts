@@ -17,19 +17,15 @@ export function toAppException(error: unknown): { exception: AppException; unexp
   if (error instanceof HttpException) {
     return { exception: fromHttpStatus(error.getStatus()), unexpected: false };
   }
-  const status = bodyParserStatus(error);
-  if (status !== undefined) {
-    return { exception: fromHttpStatus(status), unexpected: false };
+  const bodyError = fromBodyParser(error);
+  if (bodyError) {
+    return { exception: bodyError, unexpected: false };
   }
   return { exception: new AppException(ErrorCode.INTERNAL, 'Something went wrong on our side'), unexpected: true };
 }
 
 function fromHttpStatus(status: number): AppException {
   switch (status) {
-    case 400:
-      return new AppException(ErrorCode.VALIDATION_FAILED, 'The request body is not valid JSON', [
-        { field: 'body', message: 'must be valid JSON' },
-      ]);
     case 401:
       return new AppException(ErrorCode.UNAUTHENTICATED, 'Sign in first');
     case 403:
@@ -53,11 +49,19 @@ function fromHttpStatus(status: number): AppException {
   }
 }
 
-/** body-parser errors (malformed JSON, oversized body) carry an HTTP status and `expose`. */
-function bodyParserStatus(error: unknown): number | undefined {
-  if (typeof error === 'object' && error !== null && 'type' in error && 'status' in error) {
-    const status = (error as { status: unknown }).status;
-    return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
+/** body-parser's errors (malformed JSON, oversized body, bad charset) carry a `type` and a 4xx `status`. */
+function fromBodyParser(error: unknown): AppException | undefined {
+  if (typeof error !== 'object' || error === null || !('type' in error) || !('status' in error)) {
+    return undefined;
   }
-  return undefined;
+  const { type, status } = error;
+  if (typeof status !== 'number' || status < 400 || status >= 500) {
+    return undefined;
+  }
+  if (type === 'entity.parse.failed') {
+    return new AppException(ErrorCode.VALIDATION_FAILED, 'The request body is not valid JSON', [
+      { field: 'body', message: 'must be valid JSON' },
+    ]);
+  }
+  return fromHttpStatus(status);
 }

@@ -16,6 +16,11 @@ export const AuthRateLimit = (): MethodDecorator & ClassDecorator => SetMetadata
  */
 @Injectable()
 export class AppThrottlerGuard extends ThrottlerGuard {
+  /** Socket events have their own limits (sends, typing), checked where they are handled. */
+  override canActivate(context: ExecutionContext): Promise<boolean> {
+    return context.getType() === 'http' ? super.canActivate(context) : Promise.resolve(true);
+  }
+
   protected override async handleRequest(request: ThrottlerRequest): Promise<boolean> {
     if (request.throttler.name === AUTH_THROTTLER && !this.isAuthLimited(request.context)) {
       return true;

@@ -12,6 +12,22 @@ function derive(password: string, salt: Buffer, N: number, r: number, p: number,
   );
 }
 
+interface ParsedHash {
+  salt: Buffer;
+  key: Buffer;
+}
+
+/** Only hashes this class writes are accepted: its parameters, a 16-byte salt and a 64-byte key. */
+function parse(stored: string | undefined): ParsedHash | undefined {
+  const [scheme, n, r, p, salt, key, ...rest] = (stored ?? '').split('$');
+  const expected = ['scrypt', String(PARAMS.N), String(PARAMS.r), String(PARAMS.p)];
+  if (rest.length > 0 || [scheme, n, r, p].some((part, i) => part !== expected[i]) || !salt || !key) {
+    return undefined;
+  }
+  const parsed = { salt: Buffer.from(salt, 'base64'), key: Buffer.from(key, 'base64') };
+  return parsed.salt.length === 16 && parsed.key.length === PARAMS.keyLength ? parsed : undefined;
+}
+
 /** Slow salted password hashes with node's scrypt, stored as `scrypt$N$r$p$salt$hash`. */
 @Injectable()
 export class PasswordHasher {
@@ -24,21 +40,15 @@ export class PasswordHasher {
     return ['scrypt', PARAMS.N, PARAMS.r, PARAMS.p, salt.toString('base64'), key.toString('base64')].join('$');
   }
 
-  /** Checks a password; with no stored hash it still does the work, so timing does not tell who exists. */
+  /** Checks a password; a missing or malformed hash costs the same work (against the decoy), then false. */
   async verify(password: string, stored: string | undefined): Promise<boolean> {
-    const [scheme, n, r, p, salt, hash] = (stored ?? (await this.decoy)).split('$');
-    if (scheme !== 'scrypt' || !salt || !hash) {
-      return false;
+    const parsed = parse(stored);
+    const decoy = parse(await this.decoy);
+    if (!decoy) {
+      throw new Error('the decoy hash does not parse');
     }
-    const expected = Buffer.from(hash, 'base64');
-    const actual = await derive(
-      password,
-      Buffer.from(salt, 'base64'),
-      Number(n),
-      Number(r),
-      Number(p),
-      expected.length,
-    );
-    return stored !== undefined && timingSafeEqual(actual, expected);
+    const { salt, key } = parsed ?? decoy;
+    const actual = await derive(password, salt, PARAMS.N, PARAMS.r, PARAMS.p, PARAMS.keyLength);
+    return parsed !== undefined && timingSafeEqual(actual, key);
   }
 }

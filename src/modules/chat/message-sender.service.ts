@@ -4,15 +4,19 @@ import { AppException } from '../../common/errors/app.exception';
 import { ErrorCode } from '../../common/errors/error-code';
 import { RateLimiter } from '../../common/rate-limit/rate-limiter.service';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
-import type { Actor } from '../persistence/database.port';
+import { REALTIME_BROADCASTER, type RealtimeBroadcaster } from '../../common/realtime/realtime-broadcaster';
+import { MetricsService } from '../metrics/metrics.service';
+import type { UserActor } from '../persistence/database.port';
 import type { SentMessageDto } from './dto/message.dto';
 import { MessagesRepository } from './messages.repository';
+import { TypingService } from './realtime/typing.service';
 
 const SEND_WINDOW_MS = 10_000;
 
 /**
  * The orchestrator of a send, for REST and sockets alike: checks the content and the sender's rate,
- * stores the message idempotently with the room's next seq, and reports every failure once.
+ * stores the message idempotently with the room's next seq, ends the sender's typing, broadcasts
+ * `message:new` to the room, and reports every failure once.
  */
 @Injectable()
 export class MessageSenderService {
@@ -21,22 +25,38 @@ export class MessageSenderService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly rateLimiter: RateLimiter,
     private readonly messages: MessagesRepository,
+    @Inject(REALTIME_BROADCASTER) private readonly broadcaster: RealtimeBroadcaster,
+    private readonly typing: TypingService,
+    private readonly metrics: MetricsService,
   ) {}
 
   async send(
-    actor: Actor & { kind: 'user' },
+    actor: UserActor,
     roomId: string,
     content: string,
-    clientId?: string,
+    clientId: string | undefined,
+    transport: 'http' | 'socket',
   ): Promise<SentMessageDto> {
     const started = performance.now();
     try {
       const text = this.checkContent(content);
       const rate = await this.rateLimiter.consume('send', actor.id, this.config.rates.sendPer10s, SEND_WINDOW_MS);
       if (!rate.allowed) {
+        // A retry of a send that was stored is answered as the duplicate it is, even over the limit.
+        const stored = clientId ? await this.messages.findMine(actor, roomId, clientId) : undefined;
+        if (stored) {
+          this.metrics.messageSends.inc({ transport, outcome: 'duplicate' });
+          return { message: stored, duplicate: true };
+        }
         throw AppException.rateLimited(rate.retryAfterMs);
       }
       const result = await this.messages.post(actor, roomId, text, clientId ?? null);
+      // A repeat (a retried send) stored nothing, so it tells nobody anything new.
+      if (!result.duplicate) {
+        this.typing.stop(roomId, actor.id);
+        this.broadcaster.toRoom(roomId, 'message:new', { message: result.message });
+      }
+      this.metrics.messageSends.inc({ transport, outcome: result.duplicate ? 'duplicate' : 'stored' });
       this.logger.debug(
         { roomId, seq: result.message.seq, duplicate: result.duplicate, durationMs: elapsed(started) },
         'message stored',
@@ -44,6 +64,7 @@ export class MessageSenderService {
       return result;
     } catch (error) {
       const code = error instanceof AppException ? error.code : ErrorCode.INTERNAL;
+      this.metrics.messageSends.inc({ transport, outcome: code });
       this.logger.warn({ roomId, userId: actor.id, code, durationMs: elapsed(started) }, 'Message send failed');
       throw error;
     }

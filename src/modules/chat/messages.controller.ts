@@ -2,7 +2,7 @@ import { Body, Controller, Get, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { CurrentActor } from '../auth/current-user.decorator';
-import type { Actor } from '../persistence/database.port';
+import type { UserActor } from '../persistence/database.port';
 import { MessagePageDto, MessagePageQueryDto, SendMessageDto, SentMessageDto } from './dto/message.dto';
 import { MessageSenderService } from './message-sender.service';
 import { MessagesRepository } from './messages.repository';
@@ -21,7 +21,7 @@ export class MessagesController {
   @ApiOperation({ summary: 'A page of messages in ascending seq (members only)' })
   @ApiResponse({ status: 200, type: MessagePageDto })
   page(
-    @CurrentActor() actor: Actor,
+    @CurrentActor() actor: UserActor,
     @Param('id', uuidPipe('Room')) id: string,
     @Query() query: MessagePageQueryDto,
   ): Promise<MessagePageDto> {
@@ -37,12 +37,12 @@ export class MessagesController {
   @ApiResponse({ status: 201, type: SentMessageDto })
   @ApiResponse({ status: 200, type: SentMessageDto, description: 'duplicate: this clientId was already sent' })
   async send(
-    @CurrentActor() actor: Actor & { kind: 'user' },
+    @CurrentActor() actor: UserActor,
     @Param('id', uuidPipe('Room')) id: string,
     @Body() body: SendMessageDto,
     @Res({ passthrough: true }) res: Response,
   ): Promise<SentMessageDto> {
-    const result = await this.sender.send(actor, id, body.content, body.clientId);
+    const result = await this.sender.send(actor, id, body.content, body.clientId, 'http');
     res.status(result.duplicate ? 200 : 201);
     return result;
   }

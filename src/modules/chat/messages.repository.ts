@@ -28,6 +28,15 @@ export class MessagesRepository {
     return { message: toMessage(row), duplicate: row.duplicate };
   }
 
+  /** The caller's own message in the room with this client id, if one was stored. */
+  async findMine(actor: Actor, roomId: string, clientId: string): Promise<MessageDto | undefined> {
+    const [row] = await this.db.call<MessageRow>(actor, 'find_my_message', {
+      p_room_id: roomId,
+      p_client_id: clientId,
+    });
+    return row ? toMessage(row) : undefined;
+  }
+
   /** A page in ascending seq: the oldest page above afterSeq, else the newest below beforeSeq (or the newest). */
   async page(
     actor: Actor,

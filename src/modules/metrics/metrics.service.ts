@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** One registry per app instance (tests run several in one process), with the process defaults. */
 @Injectable()
@@ -26,6 +26,19 @@ export class MetricsService {
     name: 'chat_message_sends_total',
     help: 'Message sends by transport and outcome (stored, duplicate, or the error code)',
     labelNames: ['transport', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly socketsConnected = new Gauge({
+    name: 'chat_sockets_connected',
+    help: 'Socket.IO connections open on this instance',
+    registers: [this.registry],
+  });
+
+  readonly socketEvents = new Counter({
+    name: 'chat_socket_events_total',
+    help: 'Socket.IO client events by name and outcome (ok, or the error code)',
+    labelNames: ['event', 'outcome'] as const,
     registers: [this.registry],
   });
 

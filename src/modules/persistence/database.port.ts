@@ -3,9 +3,11 @@ import type { DatabaseDriverName } from '../../config/app-config';
 /** Who a database call runs as: a signed-in user (RLS applies, auth.uid() = id) or the service itself. */
 export type Actor = { kind: 'user'; id: string; claims?: Record<string, unknown> } | { kind: 'service' };
 
+export type UserActor = Extract<Actor, { kind: 'user' }>;
+
 export const SERVICE_ACTOR: Actor = { kind: 'service' };
 
-export function userActor(id: string, claims?: Record<string, unknown>): Actor {
+export function userActor(id: string, claims?: Record<string, unknown>): UserActor {
   return { kind: 'user', id, claims };
 }
 

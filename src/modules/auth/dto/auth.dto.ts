@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsOptional, IsString, Length, Matches } from 'class-validator';
+import { IsString, Length, Matches } from 'class-validator';
+import { Optional } from '../../../common/validation/optional.decorator';
 import { ProfileDto } from './profile.dto';
 
 export class RegisterDto {
@@ -14,7 +15,7 @@ export class RegisterDto {
   password!: string;
 
   @ApiPropertyOptional({ maxLength: 64, description: 'defaults to the username' })
-  @IsOptional()
+  @Optional()
   @IsString()
   @Matches(/\S/, { message: 'must not be blank' })
   @Length(1, 64, { message: 'must be 1–64 characters' })

@@ -14,6 +14,7 @@ import {
   ValidateIf,
   ValidateNested,
 } from 'class-validator';
+import { Optional } from '../../../common/validation/optional.decorator';
 
 export const AI_MODES = ['off', 'mention', 'always'] as const;
 export const VISIBILITIES = ['private', 'public'] as const;
@@ -68,7 +69,7 @@ export class RoomListDto {
 
 export class RoomAiInputDto {
   @ApiPropertyOptional({ enum: AI_MODES })
-  @IsOptional()
+  @Optional()
   @IsIn(AI_MODES, { message: `must be one of ${AI_MODES.join(', ')}` })
   mode?: (typeof AI_MODES)[number];
 
@@ -95,12 +96,12 @@ export class CreateRoomDto {
   name!: string;
 
   @ApiPropertyOptional({ enum: VISIBILITIES, default: 'private' })
-  @IsOptional()
+  @Optional()
   @IsIn(VISIBILITIES, { message: `must be one of ${VISIBILITIES.join(', ')}` })
   visibility?: (typeof VISIBILITIES)[number];
 
   @ApiPropertyOptional({ type: RoomAiInputDto })
-  @IsOptional()
+  @Optional()
   @IsObject({ message: 'must be an object' })
   @ValidateNested()
   @Type(() => RoomAiInputDto)
@@ -109,19 +110,19 @@ export class CreateRoomDto {
 
 export class UpdateRoomDto {
   @ApiPropertyOptional({ minLength: 1, maxLength: 100 })
-  @IsOptional()
+  @Optional()
   @IsString()
   @Matches(/\S/, { message: 'must not be blank' })
   @Length(1, 100, { message: 'must be 1–100 characters' })
   name?: string;
 
   @ApiPropertyOptional({ enum: VISIBILITIES })
-  @IsOptional()
+  @Optional()
   @IsIn(VISIBILITIES, { message: `must be one of ${VISIBILITIES.join(', ')}` })
   visibility?: (typeof VISIBILITIES)[number];
 
   @ApiPropertyOptional({ type: RoomAiInputDto })
-  @IsOptional()
+  @Optional()
   @IsObject({ message: 'must be an object' })
   @ValidateNested()
   @Type(() => RoomAiInputDto)

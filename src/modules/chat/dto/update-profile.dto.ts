@@ -1,9 +1,10 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsOptional, IsString, IsUrl, Length, Matches, ValidateIf } from 'class-validator';
+import { Optional } from '../../../common/validation/optional.decorator';
 
 export class UpdateProfileDto {
   @ApiPropertyOptional({ minLength: 1, maxLength: 64 })
-  @IsOptional()
+  @Optional()
   @IsString()
   @Matches(/\S/, { message: 'must not be blank' })
   @Length(1, 64, { message: 'must be 1–64 characters' })

@@ -1,0 +1,279 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from './app-config';
+
+const SECRET_FILE = 'local-jwt-secret';
+
+const tempDirs: string[] = [];
+
+function makeDataDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), `app-config-${randomUUID()}-`));
+  tempDirs.push(dir);
+  return dir;
+}
+
+/** An environment that never touches ./data: a fresh DATA_DIR per call, plus the given variables. */
+function makeEnv(vars: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+  return { DATA_DIR: makeDataDir(), ...vars };
+}
+
+function makeSecret(): string {
+  return `secret-${randomUUID()}-${randomUUID()}`;
+}
+
+function configErrorOf(env: Record<string, string | undefined>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      return error;
+    }
+    throw error;
+  }
+  throw new Error('loadConfig did not throw');
+}
+
+afterEach(() => {
+  for (const dir of tempDirs.splice(0)) {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+describe(loadConfig.name, () => {
+  describe('defaults', () => {
+    it('should use the documented defaults when nothing is set', () => {
+      const sut = loadConfig(makeEnv());
+
+      expect(sut.port).toBe(3000);
+      expect(sut.env).toBe('development');
+      expect(sut.logLevel).toBe('info');
+      expect(sut.database).toEqual({ driver: 'pglite', url: undefined });
+      expect(sut.messages.maxLength).toBe(4000);
+      expect(sut.rates).toEqual({
+        httpPerMinute: 600,
+        authPerMinute: 10,
+        sendPer10s: 20,
+        typingPer10s: 30,
+        aiPerMinute: 20,
+      });
+      expect(sut.auth.localJwtTtlSeconds).toBe(86_400);
+    });
+
+    it('should allow every origin in development when CORS_ORIGINS is unset', () => {
+      const sut = loadConfig(makeEnv());
+
+      expect(sut.corsOrigins).toBe('*');
+    });
+
+    it('should allow no origin in production when CORS_ORIGINS is unset', () => {
+      const sut = loadConfig(makeEnv({ NODE_ENV: 'production', LOCAL_JWT_SECRET: makeSecret() }));
+
+      expect(sut.corsOrigins).toEqual([]);
+    });
+
+    it('should parse a comma list of origins and trim each one', () => {
+      const sut = loadConfig(makeEnv({ CORS_ORIGINS: ' https://a.example.com ,https://b.example.com,  , ' }));
+
+      expect(sut.corsOrigins).toEqual(['https://a.example.com', 'https://b.example.com']);
+    });
+
+    it('should read numbers given as strings', () => {
+      const sut = loadConfig(makeEnv({ PORT: '8080', MESSAGE_MAX_LENGTH: '123', RATE_SEND_PER_10S: '7' }));
+
+      expect(sut.port).toBe(8080);
+      expect(sut.messages.maxLength).toBe(123);
+      expect(sut.rates.sendPer10s).toBe(7);
+    });
+  });
+
+  describe('bad values', () => {
+    it.each([
+      ['PORT', 'abc'],
+      ['PORT', '70000'],
+      ['LOG_LEVEL', 'loud'],
+      ['LOCAL_JWT_SECRET', 'too-short'],
+      ['RATE_SEND_PER_10S', '0'],
+      ['DATABASE_URL', 'not a url'],
+      ['NODE_ENV', 'staging'],
+    ])('should throw a one-line ConfigError naming %s when it is %p', (variable, value) => {
+      const error = configErrorOf(makeEnv({ [variable]: value }));
+
+      expect(error).toBeInstanceOf(ConfigError);
+      expect(error.message.startsWith(`Invalid configuration: ${variable}: `)).toBe(true);
+      expect(error.message.length).toBeGreaterThan(`Invalid configuration: ${variable}: `.length);
+      expect(error.message).not.toContain('\n');
+    });
+
+    it('should require LOCAL_JWT_SECRET in production', () => {
+      const error = configErrorOf(makeEnv({ NODE_ENV: 'production' }));
+
+      expect(error.message.startsWith('Invalid configuration: LOCAL_JWT_SECRET: ')).toBe(true);
+      expect(error.message).not.toContain('\n');
+    });
+
+    it('should start in production when LOCAL_JWT_SECRET is set', () => {
+      const secret = makeSecret();
+
+      const sut = loadConfig(makeEnv({ NODE_ENV: 'production', LOCAL_JWT_SECRET: secret }));
+
+      expect(sut.env).toBe('production');
+      expect(sut.auth.localJwtSecret).toBe(secret);
+    });
+  });
+
+  describe('database driver', () => {
+    it('should use postgres when DATABASE_URL is set', () => {
+      const url = `postgres://user:pw@127.0.0.1:5432/${randomUUID()}`;
+
+      const sut = loadConfig(makeEnv({ DATABASE_URL: url }));
+
+      expect(sut.database).toEqual({ driver: 'postgres', url });
+    });
+
+    it.each([
+      ['SUPABASE_URL', 'SUPABASE_ANON_KEY'],
+      ['SUPABASE_URL', 'SUPABASE_SERVICE_ROLE_KEY'],
+      ['EXPO_PUBLIC_SUPABASE_URL', 'EXPO_PUBLIC_SUPABASE_ANON_KEY'],
+      ['EXPO_PUBLIC_SUPABASE_URL', 'SUPABASE_ANON_KEY'],
+    ])('should use supabase when %s and %s are set without DATABASE_URL', (urlVar, keyVar) => {
+      const url = `https://${randomUUID()}.supabase.co`;
+
+      const sut = loadConfig(makeEnv({ [urlVar]: url, [keyVar]: `key-${randomUUID()}` }));
+
+      expect(sut.database.driver).toBe('supabase');
+      expect(sut.supabase.url).toBe(url);
+    });
+
+    it('should not use supabase with a URL but no key', () => {
+      const sut = loadConfig(makeEnv({ SUPABASE_URL: `https://${randomUUID()}.supabase.co` }));
+
+      expect(sut.database.driver).toBe('pglite');
+    });
+
+    it('should prefer postgres when both DATABASE_URL and Supabase are set', () => {
+      const sut = loadConfig(
+        makeEnv({
+          DATABASE_URL: `postgres://user:pw@127.0.0.1:5432/${randomUUID()}`,
+          SUPABASE_URL: `https://${randomUUID()}.supabase.co`,
+          SUPABASE_ANON_KEY: `key-${randomUUID()}`,
+        }),
+      );
+
+      expect(sut.database.driver).toBe('postgres');
+    });
+  });
+
+  describe('empty strings', () => {
+    it('should treat empty database and Supabase variables as unset', () => {
+      const sut = loadConfig(
+        makeEnv({
+          DATABASE_URL: '',
+          SUPABASE_URL: '',
+          EXPO_PUBLIC_SUPABASE_URL: '',
+          SUPABASE_ANON_KEY: '',
+          EXPO_PUBLIC_SUPABASE_ANON_KEY: '',
+          SUPABASE_SERVICE_ROLE_KEY: '',
+        }),
+      );
+
+      expect(sut.database).toEqual({ driver: 'pglite', url: undefined });
+      expect(sut.supabase.url).toBeUndefined();
+      expect(sut.supabase.anonKey).toBeUndefined();
+    });
+
+    it('should treat an empty DATABASE_URL as unset next to Supabase settings', () => {
+      const sut = loadConfig(
+        makeEnv({
+          DATABASE_URL: '',
+          SUPABASE_URL: `https://${randomUUID()}.supabase.co`,
+          SUPABASE_ANON_KEY: `key-${randomUUID()}`,
+        }),
+      );
+
+      expect(sut.database.driver).toBe('supabase');
+    });
+
+    it('should treat an empty LOCAL_JWT_SECRET as unset and generate one', () => {
+      const env = makeEnv({ LOCAL_JWT_SECRET: '' });
+
+      const sut = loadConfig(env);
+
+      expect(sut.auth.localJwtSecret.length).toBeGreaterThanOrEqual(32);
+      expect(existsSync(join(env.DATA_DIR!, SECRET_FILE))).toBe(true);
+    });
+
+    it('should treat an empty LOCAL_JWT_SECRET as missing in production', () => {
+      const error = configErrorOf(makeEnv({ NODE_ENV: 'production', LOCAL_JWT_SECRET: '' }));
+
+      expect(error.message.startsWith('Invalid configuration: LOCAL_JWT_SECRET: ')).toBe(true);
+    });
+
+    it('should treat an empty CORS_ORIGINS as unset', () => {
+      expect(loadConfig(makeEnv({ CORS_ORIGINS: '' })).corsOrigins).toBe('*');
+      expect(
+        loadConfig(makeEnv({ CORS_ORIGINS: '', NODE_ENV: 'production', LOCAL_JWT_SECRET: makeSecret() })).corsOrigins,
+      ).toEqual([]);
+    });
+
+    it.each([
+      ['PORT', (c: ReturnType<typeof loadConfig>) => c.port, 3000],
+      ['NODE_ENV', (c: ReturnType<typeof loadConfig>) => c.env, 'development'],
+      ['LOG_LEVEL', (c: ReturnType<typeof loadConfig>) => c.logLevel, 'info'],
+      ['MESSAGE_MAX_LENGTH', (c: ReturnType<typeof loadConfig>) => c.messages.maxLength, 4000],
+      ['RATE_SEND_PER_10S', (c: ReturnType<typeof loadConfig>) => c.rates.sendPer10s, 20],
+    ])('should treat an empty %s as unset and use its default', (variable, read, expected) => {
+      const sut = loadConfig(makeEnv({ [variable]: '' }));
+
+      expect(read(sut)).toBe(expected);
+    });
+  });
+
+  describe('local signing secret', () => {
+    it('should generate a secret into DATA_DIR with file mode 0600', () => {
+      const env = makeEnv();
+
+      const sut = loadConfig(env);
+
+      const file = join(env.DATA_DIR!, SECRET_FILE);
+      expect(sut.auth.localJwtSecret.length).toBeGreaterThanOrEqual(32);
+      expect(existsSync(file)).toBe(true);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+    });
+
+    it('should return the same secret on a second load with the same DATA_DIR', () => {
+      const env = makeEnv();
+
+      const first = loadConfig(env).auth.localJwtSecret;
+      const second = loadConfig(env).auth.localJwtSecret;
+
+      expect(second).toBe(first);
+    });
+
+    it('should generate different secrets for different DATA_DIRs', () => {
+      const first = loadConfig(makeEnv()).auth.localJwtSecret;
+      const second = loadConfig(makeEnv()).auth.localJwtSecret;
+
+      expect(second).not.toBe(first);
+    });
+
+    it('should create DATA_DIR when it does not exist yet', () => {
+      const dataDir = join(makeDataDir(), 'nested', randomUUID());
+
+      const sut = loadConfig({ DATA_DIR: dataDir });
+
+      expect(sut.dataDir).toBe(dataDir);
+      expect(existsSync(join(dataDir, SECRET_FILE))).toBe(true);
+    });
+
+    it('should use LOCAL_JWT_SECRET when set and write no file', () => {
+      const env = makeEnv({ LOCAL_JWT_SECRET: makeSecret() });
+
+      const sut = loadConfig(env);
+
+      expect(sut.auth.localJwtSecret).toBe(env.LOCAL_JWT_SECRET);
+      expect(readdirSync(env.DATA_DIR!)).toEqual([]);
+    });
+  });
+});

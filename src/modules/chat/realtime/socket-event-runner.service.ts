@@ -1,0 +1,61 @@
+import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { PinoLogger } from 'nestjs-pino';
+import { Store, storage } from 'nestjs-pino/storage';
+import { toAppException } from '../../../common/errors/to-app-exception';
+import { MetricsService } from '../../metrics/metrics.service';
+
+export type Ack = { ok: true } & Record<string, unknown>;
+export interface ErrorAck {
+  ok: false;
+  error: { code: string; message: string; requestId: string; details?: unknown; retryAfterMs?: number };
+}
+
+/**
+ * Runs one client event in its own logging context (a request id in every line it logs, like an
+ * HTTP request), times it, counts it, and turns any failure into the ack error of PROTOCOL.md §2.
+ * It never throws: a handler that threw would leave the client's callback unanswered.
+ */
+@Injectable()
+export class SocketEventRunner {
+  constructor(
+    private readonly logger: PinoLogger,
+    private readonly metrics: MetricsService,
+  ) {
+    logger.setContext('ChatGateway');
+  }
+
+  async run(event: string, userId: string, work: () => Promise<object>): Promise<Ack | ErrorAck> {
+    const requestId = randomUUID();
+    const started = performance.now();
+    const log = this.logger.logger.child({ requestId, event, userId });
+    return storage.run(new Store(log), async () => {
+      try {
+        const result = await work();
+        const durationMs = Math.round(performance.now() - started);
+        log.debug({ durationMs }, 'event handled');
+        this.metrics.socketEvents.inc({ event, outcome: 'ok' });
+        return { ok: true, ...result };
+      } catch (error) {
+        const { exception, unexpected } = toAppException(error);
+        const durationMs = Math.round(performance.now() - started);
+        if (unexpected) {
+          log.error({ err: error, durationMs }, 'event failed');
+        } else {
+          log.info({ code: exception.code, durationMs }, 'event refused');
+        }
+        this.metrics.socketEvents.inc({ event, outcome: exception.code });
+        return {
+          ok: false,
+          error: {
+            code: exception.code,
+            message: exception.message,
+            requestId,
+            ...(exception.details ? { details: exception.details } : {}),
+            ...(exception.retryAfterMs !== undefined ? { retryAfterMs: exception.retryAfterMs } : {}),
+          },
+        };
+      }
+    });
+  }
+}

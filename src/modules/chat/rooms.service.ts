@@ -1,0 +1,64 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { REALTIME_BROADCASTER, type RealtimeBroadcaster } from '../../common/realtime/realtime-broadcaster';
+import type { UserActor } from '../persistence/database.port';
+import type { MemberDto } from './dto/member.dto';
+import type { RoomDto } from './dto/room.dto';
+import { TypingService } from './realtime/typing.service';
+import { RoomsRepository, type RoomFields } from './rooms.repository';
+
+/**
+ * Changes to rooms and memberships, and what the room's subscribers are told of them. A member who
+ * leaves or is removed stops typing and is unsubscribed at once; a deleted room unsubscribes everyone.
+ */
+@Injectable()
+export class RoomsService {
+  constructor(
+    private readonly rooms: RoomsRepository,
+    private readonly typing: TypingService,
+    @Inject(REALTIME_BROADCASTER) private readonly broadcaster: RealtimeBroadcaster,
+  ) {}
+
+  async update(actor: UserActor, roomId: string, fields: RoomFields): Promise<RoomDto> {
+    const room = await this.rooms.update(actor, roomId, fields);
+    // Everyone gets the same event, so it carries no caller's role: each client keeps the role it knows.
+    this.broadcaster.toRoom(roomId, 'room:updated', { room: { ...room, myRole: null } });
+    return room;
+  }
+
+  async delete(actor: UserActor, roomId: string): Promise<void> {
+    await this.rooms.delete(actor, roomId);
+    this.broadcaster.toRoom(roomId, 'room:deleted', { roomId });
+    await this.broadcaster.unsubscribeAll(roomId);
+  }
+
+  async join(actor: UserActor, roomId: string): Promise<RoomDto> {
+    const before = await this.rooms.get(actor, roomId);
+    const room = await this.rooms.join(actor, roomId);
+    if (before.myRole === null) {
+      this.broadcaster.toRoom(roomId, 'member:added', { roomId, profileId: actor.id });
+    }
+    return room;
+  }
+
+  async leave(actor: UserActor, roomId: string): Promise<void> {
+    await this.rooms.leave(actor, roomId);
+    await this.memberGone(roomId, actor.id);
+  }
+
+  async addMember(actor: UserActor, roomId: string, username: string): Promise<MemberDto> {
+    const member = await this.rooms.addMember(actor, roomId, username);
+    this.broadcaster.toRoom(roomId, 'member:added', { roomId, profileId: member.profile.id });
+    return member;
+  }
+
+  async removeMember(actor: UserActor, roomId: string, profileId: string): Promise<void> {
+    await this.rooms.removeMember(actor, roomId, profileId);
+    await this.memberGone(roomId, profileId);
+  }
+
+  private async memberGone(roomId: string, profileId: string): Promise<void> {
+    this.typing.stop(roomId, profileId);
+    this.broadcaster.toRoom(roomId, 'member:removed', { roomId, profileId });
+    await this.broadcaster.unsubscribeMember(roomId, profileId);
+  }
+}

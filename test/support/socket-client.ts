@@ -1,0 +1,78 @@
+import { io, type Socket } from 'socket.io-client';
+
+/** Connects to the `/chat` namespace over websocket with a token; resolves once connected. */
+export async function connectSocket(
+  baseUrl: string,
+  token: string | undefined,
+  options: { auth?: object } = {},
+): Promise<Socket> {
+  const socket = io(`${baseUrl}/chat`, {
+    auth: options.auth ?? (token === undefined ? {} : { token }),
+    transports: ['websocket'],
+    reconnection: false,
+    forceNew: true,
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('connect_error', (error) => {
+      socket.close();
+      reject(error);
+    });
+  });
+  return socket;
+}
+
+/** The `connect_error` a refused handshake gets. */
+export async function refusedConnection(baseUrl: string, auth: object): Promise<Error & { data?: unknown }> {
+  const socket = io(`${baseUrl}/chat`, { auth, transports: ['websocket'], reconnection: false, forceNew: true });
+  try {
+    return await new Promise((resolve, reject) => {
+      socket.once('connect', () => reject(new Error('the connection was accepted')));
+      socket.once('connect_error', (error) => resolve(error as Error & { data?: unknown }));
+    });
+  } finally {
+    socket.close();
+  }
+}
+
+/** Emits an event and resolves with its ack (rejects after 10 s without one). */
+export function ack<T = any>(socket: Socket, event: string, ...args: unknown[]): Promise<T> {
+  return socket.timeout(10_000).emitWithAck(event, ...args) as Promise<T>;
+}
+
+/** Collects every payload of `event` the socket receives from now on. */
+export function collect<T = any>(socket: Socket, event: string): T[] {
+  const received: T[] = [];
+  socket.on(event, (payload: T) => received.push(payload));
+  return received;
+}
+
+/** Resolves with the next payload of `event` that matches (rejects after 10 s). */
+export function nextEvent<T = any>(
+  socket: Socket,
+  event: string,
+  match: (payload: T) => boolean = () => true,
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      socket.off(event, listener);
+      reject(new Error(`no ${event} within 10 s`));
+    }, 10_000);
+    const listener = (payload: T) => {
+      if (match(payload)) {
+        clearTimeout(timer);
+        socket.off(event, listener);
+        resolve(payload);
+      }
+    };
+    socket.on(event, listener);
+  });
+}
+
+/**
+ * Proves that nothing more arrives: a round trip through the server (an ack) after which any event the
+ * server emitted before it has been delivered, because one socket's packets arrive in order.
+ */
+export async function settle(socket: Socket): Promise<void> {
+  await ack(socket, 'room:leave', { roomId: '00000000-0000-0000-0000-000000000000' });
+}
