@@ -1,17 +1,25 @@
 -- What a Supabase project already has, created on a plain or embedded Postgres.
 -- On Supabase every step finds its object present and changes nothing.
 
+-- Roles exist once per server, not per database: another database's migration may create one at the
+-- same moment, so a role that appears meanwhile is taken as it is.
 do $$
 begin
-  if not exists (select 1 from pg_catalog.pg_roles where rolname = 'anon') then
+  begin
     create role anon nologin noinherit;
-  end if;
-  if not exists (select 1 from pg_catalog.pg_roles where rolname = 'authenticated') then
+  exception
+    when duplicate_object or unique_violation then null;
+  end;
+  begin
     create role authenticated nologin noinherit;
-  end if;
-  if not exists (select 1 from pg_catalog.pg_roles where rolname = 'service_role') then
+  exception
+    when duplicate_object or unique_violation then null;
+  end;
+  begin
     create role service_role nologin noinherit bypassrls;
-  end if;
+  exception
+    when duplicate_object or unique_violation then null;
+  end;
   -- The connecting user switches to these roles per call, as Supabase's `authenticator` does.
   if not pg_catalog.pg_has_role(current_user, 'authenticated', 'MEMBER') then
     execute pg_catalog.format('grant anon, authenticated, service_role to %I', current_user);

@@ -104,10 +104,18 @@ alter table public.messages enable row level security;
 alter table chat_private.local_credentials enable row level security;
 
 revoke all on public.profiles, public.chatrooms, public.chatroom_members, public.messages from anon;
-grant select, insert, update on public.profiles to authenticated;
-grant select, insert, update, delete on public.chatrooms to authenticated;
-grant select, insert, delete on public.chatroom_members to authenticated;
-grant select, insert on public.messages to authenticated;
+-- Column grants: a client writes what a person may set, never counters, ownership or timestamps,
+-- even with a direct table write (on Supabase, PostgREST exposes the tables to every signed-in user).
+revoke all on public.profiles, public.chatrooms, public.chatroom_members, public.messages from authenticated;
+grant select on public.profiles, public.chatrooms, public.chatroom_members, public.messages to authenticated;
+grant insert (id, username, display_name, avatar_url) on public.profiles to authenticated;
+grant update (display_name, avatar_url, updated_at) on public.profiles to authenticated;
+grant insert (name, visibility, owner_id, ai_mode, ai_system_prompt, ai_model) on public.chatrooms to authenticated;
+grant update (name, visibility, ai_mode, ai_system_prompt, ai_model, updated_at) on public.chatrooms to authenticated;
+grant delete on public.chatrooms to authenticated;
+grant insert (chatroom_id, profile_id, role) on public.chatroom_members to authenticated;
+grant delete on public.chatroom_members to authenticated;
+grant insert (chatroom_id, sender_id, content, client_id) on public.messages to authenticated;
 grant all on public.profiles, public.chatrooms, public.chatroom_members, public.messages to service_role;
 grant all on chat_private.local_credentials to service_role;
 
@@ -134,7 +142,7 @@ create policy members_select on public.chatroom_members for select to authentica
   using (chat_private.is_member(chatroom_id));
 create policy members_insert on public.chatroom_members for insert to authenticated
   with check (
-    chat_private.is_owner(chatroom_id)
+    (chat_private.is_owner(chatroom_id) and (role = 'member' or profile_id = (select auth.uid())))
     or (
       profile_id = (select auth.uid())
       and role = 'member'

@@ -40,6 +40,32 @@ create function chat_private.next_seq(p_room_id uuid) returns bigint
 revoke all on function chat_private.require_uid(), chat_private.next_seq(uuid) from public;
 grant execute on function chat_private.require_uid(), chat_private.next_seq(uuid) to authenticated, service_role;
 
+-- Every stored message takes its seq here, whoever inserts it and however: a client's direct insert
+-- (which RLS allows for a member writing as themselves) can neither choose its seq nor pose as anything
+-- but a complete user message.
+create function chat_private.assign_message_seq() returns trigger
+  language plpgsql security definer set search_path = ''
+  as $$
+  begin
+    new.seq := chat_private.next_seq(new.chatroom_id);
+    if coalesce(auth.role(), '') <> 'service_role' then
+      new.role := 'user';
+      new.status := 'complete';
+      new.reply_to_id := null;
+      new.error_code := null;
+      new.error_message := null;
+    end if;
+    new.created_at := now();
+    new.updated_at := new.created_at;
+    return new;
+  end
+  $$;
+
+revoke all on function chat_private.assign_message_seq() from public;
+
+create trigger messages_assign_seq before insert on public.messages
+  for each row execute function chat_private.assign_message_seq();
+
 -- A room as its caller sees it: with their role in it (null for a stranger to a public room).
 create type public.room_row as (
   id uuid,
@@ -404,8 +430,8 @@ create function public.post_message(p_room_id uuid, p_content text, p_client_id 
   as $$
   declare
     v_uid uuid := chat_private.require_uid();
-    v_seq bigint;
     v public.messages;
+    v_constraint text;
   begin
     if not chat_private.is_member(p_room_id) then
       raise exception using errcode = 'CH404', message = 'Room not found';
@@ -418,12 +444,16 @@ create function public.post_message(p_room_id uuid, p_content text, p_client_id 
       end if;
     end if;
     begin
-      v_seq := chat_private.next_seq(p_room_id);
-      insert into public.messages (chatroom_id, seq, role, sender_id, content, status, client_id)
-        values (p_room_id, v_seq, 'user', v_uid, p_content, 'complete', p_client_id)
+      -- The seq comes from the insert trigger, under the room's row lock.
+      insert into public.messages (chatroom_id, sender_id, content, client_id)
+        values (p_room_id, v_uid, p_content, p_client_id)
         returning * into v;
     exception
       when unique_violation then
+        get stacked diagnostics v_constraint = constraint_name;
+        if v_constraint is distinct from 'messages_idempotency_key' then
+          raise;
+        end if;
         -- A concurrent send with the same client id committed first; this block's seq is rolled back with it.
         return query select m.*, true from public.messages m
           where m.chatroom_id = p_room_id and m.sender_id = v_uid and m.client_id = p_client_id;
