@@ -1,7 +1,9 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger, PinoLogger } from 'nestjs-pino';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ProblemDetailsFilter } from './common/http/problem-details.filter';
+import { requestIdFor } from './common/http/request-id';
 import { createValidationPipe } from './common/http/validation.pipe';
 import type { AppConfig } from './config/app-config';
 import { ChatIoAdapter } from './modules/chat/realtime/chat-io.adapter';
@@ -20,6 +22,11 @@ export async function configureApp(app: NestExpressApplication, config: AppConfi
     exposedHeaders: ['x-request-id', 'retry-after'],
   });
   app.disable('x-powered-by');
+  // Every response carries its request id, those of routes outside Nest's router (the docs) included.
+  app.use((req: IncomingMessage, res: ServerResponse, next: () => void) => {
+    requestIdFor(req, res);
+    next();
+  });
 
   const document = SwaggerModule.createDocument(
     app,
