@@ -419,7 +419,8 @@ create type public.posted_message as (
   error_message text,
   created_at timestamptz,
   updated_at timestamptz,
-  duplicate boolean
+  duplicate boolean,
+  room_ai_mode text
 );
 
 -- Stores a user message as the caller with the room's next seq. Idempotent on (room, sender, client id):
@@ -437,7 +438,7 @@ create function public.post_message(p_room_id uuid, p_content text, p_client_id 
       raise exception using errcode = 'CH404', message = 'Room not found';
     end if;
     if p_client_id is not null then
-      return query select m.*, true from public.messages m
+      return query select m.*, true, null::text from public.messages m
         where m.chatroom_id = p_room_id and m.sender_id = v_uid and m.client_id = p_client_id;
       if found then
         return;
@@ -455,11 +456,12 @@ create function public.post_message(p_room_id uuid, p_content text, p_client_id 
           raise;
         end if;
         -- A concurrent send with the same client id committed first; this block's seq is rolled back with it.
-        return query select m.*, true from public.messages m
+        return query select m.*, true, null::text from public.messages m
           where m.chatroom_id = p_room_id and m.sender_id = v_uid and m.client_id = p_client_id;
         return;
     end;
-    return query select v.*, false;
+    -- The room's AI mode tells the server whether this message asks for a reply.
+    return query select v.*, false, (select c.ai_mode from public.chatrooms c where c.id = p_room_id);
   end
   $$;
 

@@ -9,6 +9,8 @@ import { ConfigModule } from './config/config.module';
 import { AuthModule } from './modules/auth/auth.module';
 import { HttpAuthGuard } from './modules/auth/http-auth.guard';
 import { ChatModule } from './modules/chat/chat.module';
+import { RealtimeModule } from './modules/chat/realtime/realtime.module';
+import { CommonModule } from './common/common.module';
 import { HealthModule } from './modules/health/health.module';
 import { MetricsModule } from './modules/metrics/metrics.module';
 import { PersistenceModule } from './modules/persistence/persistence.module';
@@ -30,7 +32,9 @@ export class AppModule {
             { name: AUTH_THROTTLER, ttl: MINUTE_MS, limit: config.rates.authPerMinute, blockDuration: 0 },
           ],
         }),
+        CommonModule,
         PersistenceModule,
+        RealtimeModule,
         AuthModule,
         ChatModule,
         HealthModule,

@@ -1,6 +1,5 @@
 import { Module } from '@nestjs/common';
-import { RateLimiter } from '../../common/rate-limit/rate-limiter.service';
-import { REALTIME_BROADCASTER } from '../../common/realtime/realtime-broadcaster';
+import { AiModule } from '../ai/ai.module';
 import { AuthModule } from '../auth/auth.module';
 import { MetricsModule } from '../metrics/metrics.module';
 import { MembersController } from './members.controller';
@@ -11,7 +10,6 @@ import { ProfilesController } from './profiles.controller';
 import { ProfilesRepository } from './profiles.repository';
 import { ChatGateway } from './realtime/chat.gateway';
 import { PresenceService } from './realtime/presence.service';
-import { SocketBroadcaster } from './realtime/socket-broadcaster.service';
 import { SocketEventRunner } from './realtime/socket-event-runner.service';
 import { TypingService } from './realtime/typing.service';
 import { RoomsController } from './rooms.controller';
@@ -19,7 +17,7 @@ import { RoomsRepository } from './rooms.repository';
 import { RoomsService } from './rooms.service';
 
 @Module({
-  imports: [AuthModule, MetricsModule],
+  imports: [AuthModule, AiModule, MetricsModule],
   controllers: [ProfilesController, RoomsController, MembersController, MessagesController],
   providers: [
     ProfilesRepository,
@@ -27,14 +25,11 @@ import { RoomsService } from './rooms.service';
     MessagesRepository,
     RoomsService,
     MessageSenderService,
-    RateLimiter,
     ChatGateway,
-    SocketBroadcaster,
-    { provide: REALTIME_BROADCASTER, useExisting: SocketBroadcaster },
     SocketEventRunner,
     PresenceService,
     TypingService,
   ],
-  exports: [MessageSenderService, REALTIME_BROADCASTER],
+  exports: [MessageSenderService],
 })
 export class ChatModule {}

@@ -13,6 +13,7 @@ import type { MessagesRepository } from './messages.repository';
 import type { RealtimeBroadcaster } from '../../common/realtime/realtime-broadcaster';
 import { MetricsService } from '../metrics/metrics.service';
 import type { TypingService } from './realtime/typing.service';
+import type { AiReplyService } from '../ai/ai-reply.service';
 
 type UserActor = Actor & { kind: 'user' };
 
@@ -71,6 +72,15 @@ class FakeTyping {
 
   stop(roomId: string, profileId: string): void {
     this.stopped.push({ roomId, profileId });
+  }
+}
+
+class FakeAiReplies {
+  readonly asked: { askedBy: string; message: MessageDto; mode: string }[] = [];
+
+  consider(askedBy: string, message: MessageDto, mode: string): Promise<void> {
+    this.asked.push({ askedBy, message, mode });
+    return Promise.resolve();
   }
 }
 
@@ -135,6 +145,7 @@ function makeHarness(
   );
   const broadcaster = new FakeBroadcaster();
   const typing = new FakeTyping();
+  const aiReplies = new FakeAiReplies();
   const sut = new MessageSenderService(
     logger as unknown as PinoLogger,
     config,
@@ -143,8 +154,9 @@ function makeHarness(
     broadcaster as unknown as RealtimeBroadcaster,
     typing as unknown as TypingService,
     new MetricsService(),
+    aiReplies as unknown as AiReplyService,
   );
-  return { sut, config, logger, rateLimiter, repository, broadcaster, typing };
+  return { sut, config, logger, rateLimiter, repository, broadcaster, typing, aiReplies };
 }
 
 async function rejectionOf(promise: Promise<unknown>): Promise<AppException> {
@@ -208,7 +220,7 @@ describe(MessageSenderService.name, () => {
 
     const result = await sut.send(makeActor(), randomUUID(), `hi ${randomUUID()}`, randomUUID(), 'http');
 
-    expect(result).toBe(expected[0]);
+    expect(result).toEqual(expected[0]);
     expect(result.duplicate).toBe(true);
   });
 
@@ -381,5 +393,28 @@ describe(MessageSenderService.name, () => {
     expect(result).toEqual({ message, duplicate: true });
     expect(repository.calls).toEqual([]);
     expect(broadcaster.events).toEqual([]);
+  });
+
+  describe('asking for an AI reply', () => {
+    it('should hand a stored message to the AI replies with the room mode', async () => {
+      const { sut, aiReplies } = makeHarness({
+        post: (call) => Promise.resolve({ message: makeMessage(call), duplicate: false, roomAiMode: 'mention' }),
+      });
+      const actor = makeActor();
+
+      const result = await sut.send(actor, randomUUID(), 'hey @ai', 'c-1', 'http');
+
+      expect(aiReplies.asked).toEqual([{ askedBy: actor.id, message: result.message, mode: 'mention' }]);
+    });
+
+    it('should not ask for a reply to a duplicate', async () => {
+      const { sut, aiReplies } = makeHarness({
+        post: (call) => Promise.resolve({ message: makeMessage(call), duplicate: true, roomAiMode: null }),
+      });
+
+      await sut.send(makeActor(), randomUUID(), 'hey @ai', 'c-1', 'http');
+
+      expect(aiReplies.asked).toEqual([]);
+    });
   });
 });

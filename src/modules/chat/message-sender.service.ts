@@ -5,9 +5,11 @@ import { ErrorCode } from '../../common/errors/error-code';
 import { RateLimiter } from '../../common/rate-limit/rate-limiter.service';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { REALTIME_BROADCASTER, type RealtimeBroadcaster } from '../../common/realtime/realtime-broadcaster';
+import { AiReplyService } from '../ai/ai-reply.service';
 import { MetricsService } from '../metrics/metrics.service';
 import type { UserActor } from '../persistence/database.port';
-import type { SentMessageDto } from './dto/message.dto';
+import type { MessageDto, SentMessageDto } from './dto/message.dto';
+import type { AiMode } from '../ai/mentions';
 import { MessagesRepository } from './messages.repository';
 import { TypingService } from './realtime/typing.service';
 
@@ -28,6 +30,7 @@ export class MessageSenderService {
     @Inject(REALTIME_BROADCASTER) private readonly broadcaster: RealtimeBroadcaster,
     private readonly typing: TypingService,
     private readonly metrics: MetricsService,
+    private readonly aiReplies: AiReplyService,
   ) {}
 
   async send(
@@ -50,11 +53,14 @@ export class MessageSenderService {
         }
         throw AppException.rateLimited(rate.retryAfterMs);
       }
-      const result = await this.messages.post(actor, roomId, text, clientId ?? null);
-      // A repeat (a retried send) stored nothing, so it tells nobody anything new.
+      const { roomAiMode, ...result } = await this.messages.post(actor, roomId, text, clientId ?? null);
+      // A repeat (a retried send) stored nothing, so it tells nobody anything new and asks for no reply.
       if (!result.duplicate) {
         this.typing.stop(roomId, actor.id);
         this.broadcaster.toRoom(roomId, 'message:new', { message: result.message });
+        if (roomAiMode) {
+          await this.askForReply(actor, result.message, roomAiMode);
+        }
       }
       this.metrics.messageSends.inc({ transport, outcome: result.duplicate ? 'duplicate' : 'stored' });
       this.logger.debug(
@@ -67,6 +73,15 @@ export class MessageSenderService {
       this.metrics.messageSends.inc({ transport, outcome: code });
       this.logger.warn({ roomId, userId: actor.id, code, durationMs: elapsed(started) }, 'Message send failed');
       throw error;
+    }
+  }
+
+  /** The message is stored and sent whatever becomes of its reply: a failure here is only logged. */
+  private async askForReply(actor: UserActor, message: MessageDto, mode: AiMode): Promise<void> {
+    try {
+      await this.aiReplies.consider(actor.id, message, mode);
+    } catch (error) {
+      this.logger.error({ err: error, roomId: message.roomId, messageId: message.id }, 'AI reply not queued');
     }
   }
 

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DATABASE, type Actor, type Database } from '../persistence/database.port';
 import { toMessage, type MessageRow } from './chat.mappers';
+import type { AiMode } from '../ai/mentions';
 import type { MessageDto } from './dto/message.dto';
 
 export interface PageRequest {
@@ -19,13 +20,23 @@ export class MessagesRepository {
     roomId: string,
     content: string,
     clientId: string | null,
-  ): Promise<{ message: MessageDto; duplicate: boolean }> {
-    const [row] = await this.db.call<MessageRow & { duplicate: boolean }>(actor, 'post_message', {
-      p_room_id: roomId,
-      p_content: content,
-      p_client_id: clientId,
-    });
-    return { message: toMessage(row), duplicate: row.duplicate };
+  ): Promise<{ message: MessageDto; duplicate: boolean; roomAiMode: AiMode | null }> {
+    const [row] = await this.db.call<MessageRow & { duplicate: boolean; room_ai_mode: AiMode | null }>(
+      actor,
+      'post_message',
+      {
+        p_room_id: roomId,
+        p_content: content,
+        p_client_id: clientId,
+      },
+    );
+    return { message: toMessage(row), duplicate: row.duplicate, roomAiMode: row.room_ai_mode };
+  }
+
+  /** A message of a room the caller is a member of, or undefined. */
+  async get(actor: Actor, roomId: string, messageId: string): Promise<MessageDto | undefined> {
+    const [row] = await this.db.call<MessageRow>(actor, 'get_message', { p_room_id: roomId, p_message_id: messageId });
+    return row ? toMessage(row) : undefined;
   }
 
   /** The caller's own message in the room with this client id, if one was stored. */

@@ -42,6 +42,34 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly aiReplies = new Counter({
+    name: 'chat_ai_replies_total',
+    help: 'AI replies by outcome (complete, truncated, cancelled, or the error code)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly aiTimeToFirstToken = new Histogram({
+    name: 'chat_ai_time_to_first_token_seconds',
+    help: 'From the start of a reply to the provider’s first chunk, attempts included',
+    buckets: [0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32],
+    registers: [this.registry],
+  });
+
+  readonly aiReplyDuration = new Histogram({
+    name: 'chat_ai_reply_duration_seconds',
+    help: 'From the start of a reply to its final store',
+    buckets: [0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128],
+    registers: [this.registry],
+  });
+
+  readonly aiTokens = new Counter({
+    name: 'chat_ai_tokens_total',
+    help: 'Tokens the provider reported, by kind (prompt, completion)',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }

@@ -18,12 +18,13 @@ import { validatePayload } from '../../../common/validation/validate-payload';
 import { APP_CONFIG, type AppConfig } from '../../../config/app-config';
 import type { AuthUser } from '../../auth/auth-user';
 import { InvalidTokenError, TokenService } from '../../auth/token.service';
+import { AiReplyService } from '../../ai/ai-reply.service';
 import { MetricsService } from '../../metrics/metrics.service';
 import { userActor, type UserActor } from '../../persistence/database.port';
 import { MessageSenderService } from '../message-sender.service';
 import { MessagesRepository } from '../messages.repository';
 import { RoomsRepository } from '../rooms.repository';
-import { JoinRoomEvent, LeaveRoomEvent, SendMessageEvent, TypingEvent } from './dto/chat-events.dto';
+import { JoinRoomEvent, LeaveRoomEvent, SendMessageEvent, StopReplyEvent, TypingEvent } from './dto/chat-events.dto';
 import { PresenceService } from './presence.service';
 import { SocketBroadcaster } from './socket-broadcaster.service';
 import { SocketEventRunner, type Ack, type ErrorAck } from './socket-event-runner.service';
@@ -63,6 +64,7 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
     private readonly typing: TypingService,
     private readonly rateLimiter: RateLimiter,
     private readonly metrics: MetricsService,
+    private readonly aiReplies: AiReplyService,
   ) {}
 
   afterInit(namespace: Namespace): void {
@@ -110,7 +112,11 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
       await socket.join(roomChannel(roomId));
       try {
         const page = await this.messages.page(actor, roomId, { afterSeq, limit: limit ?? 50 });
-        return { room, ...page };
+        // A reply still streaming comes with the text its deltas have carried so far.
+        const messages = page.messages.map((m) =>
+          m.status === 'streaming' ? { ...m, content: this.aiReplies.partial(m.id) ?? m.content } : m,
+        );
+        return { room, messages, hasMore: page.hasMore };
       } catch (error) {
         await socket.leave(roomChannel(roomId));
         throw error;
@@ -152,6 +158,20 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
         }
       }
       this.typing.update(roomId, user.id, isTyping);
+      return {};
+    });
+  }
+
+  @SubscribeMessage('ai:stop')
+  stopReply(@ConnectedSocket() socket: ChatSocket, @MessageBody() payload: unknown): Promise<Ack | ErrorAck> {
+    return this.runner.run('ai:stop', socket.data.user.id, async () => {
+      const { roomId, messageId } = await validatePayload(StopReplyEvent, payload);
+      // Members only, and only assistant messages of that room; one that already ended stays as it is.
+      const message = await this.messages.get(this.actorOf(socket), roomId, messageId);
+      if (!message || message.role !== 'assistant') {
+        throw AppException.notFound('Assistant message');
+      }
+      this.aiReplies.stop(roomId, messageId);
       return {};
     });
   }

@@ -50,3 +50,12 @@ export class TypingEvent {
   @IsBoolean({ message: 'must be true or false' })
   isTyping!: boolean;
 }
+
+/** `ai:stop` */
+export class StopReplyEvent {
+  @IsUUID('all', ROOM_ID)
+  roomId!: string;
+
+  @IsUUID('all', { message: 'must be a message id (UUID)' })
+  messageId!: string;
+}
