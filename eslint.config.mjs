@@ -48,4 +48,9 @@ export default tseslint.config(
     languageOptions: { sourceType: 'commonjs', globals: { ...globals.node } },
     rules: { eqeqeq: ['error', 'always'], curly: ['error', 'all'] },
   },
+  {
+    // The demo client: ES modules in the browser, with the Socket.IO client the server serves (global `io`).
+    files: ['public/**/*.js'],
+    languageOptions: { sourceType: 'module', globals: { ...globals.browser, io: 'readonly' } },
+  },
 );

@@ -2,6 +2,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger, PinoLogger } from 'nestjs-pino';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { join } from 'node:path';
 import { ProblemDetailsFilter } from './common/http/problem-details.filter';
 import { requestIdFor } from './common/http/request-id';
 import { createValidationPipe } from './common/http/validation.pipe';
@@ -9,6 +10,8 @@ import type { AppConfig } from './config/app-config';
 import { ChatIoAdapter } from './modules/chat/realtime/chat-io.adapter';
 
 export const BODY_LIMIT = '64kb';
+/** `public/` at the project root (the same depth from src/ and dist/). */
+export const PUBLIC_DIR = join(__dirname, '..', 'public');
 
 /** Everything an app instance needs before it listens; shared by main.ts and the e2e tests. */
 export async function configureApp(app: NestExpressApplication, config: AppConfig): Promise<void> {
@@ -27,6 +30,9 @@ export async function configureApp(app: NestExpressApplication, config: AppConfi
     requestIdFor(req, res);
     next();
   });
+
+  // The demo client (public/index.html) at /, using only the public contract.
+  app.useStaticAssets(PUBLIC_DIR, { index: 'index.html', maxAge: 0 });
 
   const document = SwaggerModule.createDocument(
     app,
