@@ -231,12 +231,21 @@ describe('HTTP basics', () => {
       expect(problem.detail).not.toContain('Cannot');
     });
 
-    it.each([['/no-such-route'], ['/'], ['/health/nope'], [`/${'x'.repeat(2000)}`]])(
+    it.each([['/no-such-route'], ['/no-such-page.html'], ['/health/nope'], [`/${'x'.repeat(2000)}`]])(
       'should answer 404 NOT_FOUND problem+json for %s without a token',
       async (path) => {
         expectProblem(await anon.get(path), 404, 'NOT_FOUND');
       },
     );
+  });
+
+  describe('GET /', () => {
+    it('should serve the demo client page without a token', async () => {
+      const res = await anon.get('/');
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+      expect(res.headers.get('x-request-id')).toMatch(/^[A-Za-z0-9._:-]{1,128}$/);
+    });
   });
 
   describe('GET /health/live', () => {

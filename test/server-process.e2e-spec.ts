@@ -27,7 +27,7 @@ describe('the server as a process (node dist/main.js)', () => {
     expect(ready.body).toMatchObject({ status: 'ok', info: { database: { status: 'up', driver: 'pglite' } } });
 
     const alice = await signUp(server.url, 'alice');
-    const room = await alice.http.post('/api/rooms', { name: 'kept' });
+    const room = await alice.http.post('/api/rooms', { name: 'kept', ai: { mode: 'off' } });
     const sent = await alice.http.post(`/api/rooms/${room.body.id}/messages`, {
       content: 'still here?',
       clientId: 'k1',
@@ -67,7 +67,7 @@ describe('the server as a process (node dist/main.js)', () => {
   it('should lose no acknowledged write when stopped with SIGTERM in the middle of sends, and exit 0', async () => {
     server = await startServerProcess({ DATA_DIR: dataDir, ...HIGH_LIMITS });
     const alice = await signUp(server.url, 'alice');
-    const room = await alice.http.post('/api/rooms', { name: 'busy' });
+    const room = await alice.http.post('/api/rooms', { name: 'busy', ai: { mode: 'off' } });
     const path = `/api/rooms/${room.body.id}/messages`;
 
     // 200 sends in flight; SIGTERM goes out as soon as the first one is acknowledged.

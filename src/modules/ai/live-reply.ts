@@ -44,7 +44,7 @@ export class LiveReply {
 
   append(text: string): void {
     // No Postgres text holds a NUL; a provider's stray one is dropped rather than failing the store.
-    this.text += text.replace(/\u0000/g, '');
+    this.text += text.replaceAll('\u0000', '');
     if (this.timer) {
       return;
     }

@@ -76,9 +76,14 @@ export function classify(error: unknown): unknown {
   }
   if (error instanceof OpenAI.APIError && typeof error.status === 'number') {
     if (error.status === 429) {
-      return new AiProviderError('rate_limited', 'The AI provider is rate limiting', retryAfter(error.headers), {
-        cause: error,
-      });
+      return new AiProviderError(
+        'rate_limited',
+        'The AI provider is rate limiting',
+        retryAfter(error.headers as Headers | undefined),
+        {
+          cause: error,
+        },
+      );
     }
     if (error.status >= 500 || error.status === 408) {
       return new AiProviderError('unavailable', `The AI provider answered ${error.status}`, undefined, {

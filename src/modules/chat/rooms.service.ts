@@ -3,6 +3,7 @@ import { REALTIME_BROADCASTER, type RealtimeBroadcaster } from '../../common/rea
 import type { UserActor } from '../persistence/database.port';
 import type { MemberDto } from './dto/member.dto';
 import type { RoomDto } from './dto/room.dto';
+import { PresenceService } from './realtime/presence.service';
 import { TypingService } from './realtime/typing.service';
 import { RoomsRepository, type RoomFields } from './rooms.repository';
 
@@ -15,6 +16,7 @@ export class RoomsService {
   constructor(
     private readonly rooms: RoomsRepository,
     private readonly typing: TypingService,
+    private readonly presence: PresenceService,
     @Inject(REALTIME_BROADCASTER) private readonly broadcaster: RealtimeBroadcaster,
   ) {}
 
@@ -28,6 +30,8 @@ export class RoomsService {
   async delete(actor: UserActor, roomId: string): Promise<void> {
     await this.rooms.delete(actor, roomId);
     this.broadcaster.toRoom(roomId, 'room:deleted', { roomId });
+    // After room:deleted, nothing more of the room: its members go offline silently.
+    this.presence.forgetRoom(roomId);
     await this.broadcaster.unsubscribeAll(roomId);
   }
 

@@ -50,6 +50,8 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
   private namespace!: Namespace;
   /** socket id → member, kept until the socket's rooms are left on disconnect */
   private readonly owners = new Map<string, string>();
+  /** member → sockets connected to this process */
+  private readonly connections = new Map<string, number>();
 
   constructor(
     @InjectPinoLogger(ChatGateway.name) private readonly logger: PinoLogger,
@@ -84,6 +86,7 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
   handleConnection(socket: ChatSocket): void {
     const { user } = socket.data;
     this.owners.set(socket.id, user.id);
+    this.connections.set(user.id, (this.connections.get(user.id) ?? 0) + 1);
     void socket.join(userChannel(user.id));
     this.metrics.socketsConnected.inc();
     const remaining = Math.min(Math.max(user.expiresAt - Date.now(), 0), MAX_TIMER_MS);
@@ -96,6 +99,15 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
   handleDisconnect(socket: ChatSocket): void {
     clearTimeout(socket.data.expiryTimer);
     this.owners.delete(socket.id);
+    const profileId = socket.data.user.id;
+    const left = (this.connections.get(profileId) ?? 1) - 1;
+    if (left > 0) {
+      this.connections.set(profileId, left);
+    } else {
+      // Their last socket: no typing indicator of theirs may outlive it, joined room or not.
+      this.connections.delete(profileId);
+      this.typing.stopAll(profileId);
+    }
     this.metrics.socketsConnected.dec();
   }
 

@@ -49,6 +49,11 @@ export class PresenceService {
     return had;
   }
 
+  /** Forgets a whole room (deleted): its subscribers then leave without presence events. */
+  forgetRoom(roomId: string): void {
+    this.rooms.delete(roomId);
+  }
+
   /** Every member online in a room. */
   online(roomId: string): string[] {
     return [...(this.rooms.get(roomId)?.keys() ?? [])];

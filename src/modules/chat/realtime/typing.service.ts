@@ -33,6 +33,16 @@ export class TypingService implements OnModuleDestroy {
     this.emit(roomId, profileId, false);
   }
 
+  /** Ends a member's typing in every room (their last socket went away). */
+  stopAll(profileId: string): void {
+    const suffix = `:${profileId}`;
+    for (const key of [...this.timers.keys()]) {
+      if (key.endsWith(suffix)) {
+        this.stop(key.slice(0, -suffix.length), profileId);
+      }
+    }
+  }
+
   onModuleDestroy(): void {
     this.timers.forEach((timer) => clearTimeout(timer));
     this.timers.clear();

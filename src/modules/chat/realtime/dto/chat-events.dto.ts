@@ -1,4 +1,5 @@
-import { IsBoolean, IsInt, IsOptional, IsString, IsUUID, Matches, Max, Min } from 'class-validator';
+import { IsBoolean, IsInt, IsString, IsUUID, Matches, Max, Min } from 'class-validator';
+import { Optional } from '../../../../common/validation/optional.decorator';
 import { CLIENT_ID } from '../../dto/message.dto';
 
 const ROOM_ID = { message: 'must be a room id (UUID)' };
@@ -10,13 +11,13 @@ export class JoinRoomEvent {
   @IsUUID('all', ROOM_ID)
   roomId!: string;
 
-  @IsOptional()
+  @Optional()
   @IsInt(SEQ)
   @Min(0, SEQ)
   @Max(Number.MAX_SAFE_INTEGER, SEQ)
   afterSeq?: number;
 
-  @IsOptional()
+  @Optional()
   @IsInt(LIMIT)
   @Min(1, LIMIT)
   @Max(100, LIMIT)

@@ -1,0 +1,179 @@
+/**
+ * Helpers for the delivery suite (test/realtime/delivery.e2e-spec.ts): rooms without AI (so every seq is a
+ * message the test sent), sockets joined to a room, and waits on events with explicit caps.
+ */
+import { io, type Socket } from 'socket.io-client';
+import type { HttpResult, TestUser } from './http-client';
+import { ack, connectSocket } from './socket-client';
+
+/** A private room with AI off, owned by `owner`, with each of `members` added by the owner. */
+export async function createRoom(owner: TestUser, members: TestUser[] = []): Promise<any> {
+  const res = await owner.http.post('/api/rooms', { name: 'delivery', ai: { mode: 'off' } });
+  if (res.status !== 201) {
+    throw new Error(`create room failed: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+  for (const member of members) {
+    const added = await owner.http.post(`/api/rooms/${res.body.id}/members`, { username: member.username });
+    if (added.status !== 201) {
+      throw new Error(`add member failed: ${added.status} ${JSON.stringify(added.body)}`);
+    }
+  }
+  return res.body;
+}
+
+/** `room:join`, failing loudly unless the ack is ok; returns the ack. */
+export async function joinRoom(socket: Socket, roomId: string, extra: object = {}): Promise<any> {
+  const res = await ack(socket, 'room:join', { roomId, ...extra });
+  if (res?.ok !== true) {
+    throw new Error(`room:join failed: ${JSON.stringify(res)}`);
+  }
+  return res;
+}
+
+/** Sends over HTTP, failing loudly unless it was stored (201); returns the stored message. */
+export async function sendOverHttp(user: TestUser, roomId: string, content: string, clientId?: string): Promise<any> {
+  const res = await user.http.post(`/api/rooms/${roomId}/messages`, { content, clientId });
+  if (res.status !== 201) {
+    throw new Error(`send failed: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+  return res.body.message;
+}
+
+/** Every message of a room that holds at most 100, read back as `user` sees it (`afterSeq=0&limit=100`). */
+export async function storedMessages(user: TestUser, roomId: string): Promise<any[]> {
+  const res: HttpResult = await user.http.get(`/api/rooms/${roomId}/messages?afterSeq=0&limit=100`);
+  expect(res.status).toBe(200);
+  expect(res.body.hasMore).toBe(false);
+  return res.body.messages;
+}
+
+/** Tracks every socket a test opens so that afterEach closes them all. */
+export class SocketPool {
+  private readonly sockets: Socket[] = [];
+
+  constructor(private readonly url: string) {}
+
+  async open(user: TestUser): Promise<Socket> {
+    return this.track(await connectSocket(this.url, user.token));
+  }
+
+  /** A connected socket of `user` subscribed to the room. */
+  async joined(user: TestUser, roomId: string): Promise<Socket> {
+    const socket = await this.open(user);
+    await joinRoom(socket, roomId);
+    return socket;
+  }
+
+  /** A socket.io-client socket that retries unacknowledged emits (`retries`, `ackTimeout`), like a cautious app. */
+  async retrying(user: TestUser, options: { retries: number; ackTimeout: number }): Promise<Socket> {
+    const socket = this.track(
+      io(`${this.url}/chat`, {
+        ...options,
+        auth: { token: user.token },
+        transports: ['websocket'],
+        reconnection: false,
+        forceNew: true,
+      }),
+    );
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('connect_error', reject);
+    });
+    return socket;
+  }
+
+  track(socket: Socket): Socket {
+    this.sockets.push(socket);
+    return socket;
+  }
+
+  closeAll(): void {
+    for (const socket of this.sockets.splice(0)) {
+      socket.close();
+    }
+  }
+}
+
+export interface LoggedEvent {
+  event: string;
+  payload: any;
+}
+
+/** Every event the socket receives from now on, in arrival order. */
+export function eventLog(socket: Socket): LoggedEvent[] {
+  const log: LoggedEvent[] = [];
+  socket.onAny((event: string, payload: unknown) => log.push({ event, payload }));
+  return log;
+}
+
+/**
+ * Resolves once `received` (an array that `collect` fills from `event`) holds `count` items; rejects after
+ * `capMs` saying how many arrived. Register `collect` before calling this.
+ */
+export function untilCount(
+  socket: Socket,
+  event: string,
+  received: unknown[],
+  count: number,
+  capMs: number,
+): Promise<void> {
+  if (received.length >= count) {
+    return Promise.resolve();
+  }
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      socket.off(event, check);
+      reject(new Error(`only ${received.length} of ${count} ${event} within ${capMs} ms`));
+    }, capMs);
+    const check = () => {
+      if (received.length >= count) {
+        clearTimeout(timer);
+        socket.off(event, check);
+        resolve();
+      }
+    };
+    socket.on(event, check);
+  });
+}
+
+/** Like `nextEvent`, with an explicit cap. */
+export function nextEventWithin<T = any>(
+  socket: Socket,
+  event: string,
+  match: (payload: T) => boolean,
+  capMs: number,
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      socket.off(event, listener);
+      reject(new Error(`no matching ${event} within ${capMs} ms`));
+    }, capMs);
+    const listener = (payload: T) => {
+      if (match(payload)) {
+        clearTimeout(timer);
+        socket.off(event, listener);
+        resolve(payload);
+      }
+    };
+    socket.on(event, listener);
+  });
+}
+
+/** Matches a `typing` payload of one member in one room. */
+export const typingOf =
+  (roomId: string, profileId: string, isTyping: boolean) =>
+  (payload: any): boolean =>
+    payload?.roomId === roomId && payload?.profileId === profileId && payload?.isTyping === isTyping;
+
+/** Matches a `presence` payload of one member in one room. */
+export const presenceOf =
+  (roomId: string, profileId: string) =>
+  (payload: any): boolean =>
+    payload?.roomId === roomId && payload?.profileId === profileId;
+
+export const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+/** The room id an event of PROTOCOL.md §4 concerns (`message:*` carry it in the message). */
+export function roomOf(entry: LoggedEvent): string | undefined {
+  return entry.payload?.roomId ?? entry.payload?.message?.roomId ?? entry.payload?.room?.id;
+}
