@@ -37,7 +37,9 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
         lines.push({ raw: line });
       }
     });
-    void exited.then(([code]) => reject(new Error(`server exited with ${code} before listening: ${stderr.join('\n')}`)));
+    void exited.then(([code]) =>
+      reject(new Error(`server exited with ${code} before listening: ${stderr.join('\n')}`)),
+    );
   });
   return {
     child,
