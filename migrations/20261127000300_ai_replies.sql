@@ -95,3 +95,4 @@ grant execute on function public.ai_room(uuid), public.ai_context(uuid, uuid, in
   public.ai_create_reply(uuid, uuid), public.ai_update_reply(uuid, text, text, text, text),
   public.ai_fail_interrupted_replies()
   to service_role;
+

@@ -140,10 +140,34 @@ describe(loadConfig.name, () => {
     ])('should use supabase when %s and %s are set without DATABASE_URL', (urlVar, keyVar) => {
       const url = `https://${randomUUID()}.supabase.co`;
 
-      const sut = loadConfig(makeEnv({ [urlVar]: url, [keyVar]: `key-${randomUUID()}` }));
+      const sut = loadConfig(
+        makeEnv({
+          [urlVar]: url,
+          [keyVar]: `key-${randomUUID()}`,
+          SUPABASE_SERVICE_ROLE_KEY: `service-${randomUUID()}`,
+        }),
+      );
 
       expect(sut.database.driver).toBe('supabase');
       expect(sut.supabase.url).toBe(url);
+      expect(sut.auth.mode).toBe('supabase');
+    });
+
+    it('should refuse the supabase driver without SUPABASE_SERVICE_ROLE_KEY, naming it', () => {
+      expect(() =>
+        loadConfig(
+          makeEnv({
+            EXPO_PUBLIC_SUPABASE_URL: `https://${randomUUID()}.supabase.co`,
+            EXPO_PUBLIC_SUPABASE_ANON_KEY: `key-${randomUUID()}`,
+          }),
+        ),
+      ).toThrow(/^Invalid configuration: SUPABASE_SERVICE_ROLE_KEY: /);
+    });
+
+    it('should keep local sign-in with DATABASE_URL and no Supabase project', () => {
+      const sut = loadConfig(makeEnv({ DATABASE_URL: `postgres://127.0.0.1:5432/${randomUUID()}` }));
+
+      expect(sut.auth.mode).toBe('local');
     });
 
     it('should not use supabase with a URL but no key', () => {
@@ -189,6 +213,7 @@ describe(loadConfig.name, () => {
           DATABASE_URL: '',
           SUPABASE_URL: `https://${randomUUID()}.supabase.co`,
           SUPABASE_ANON_KEY: `key-${randomUUID()}`,
+          SUPABASE_SERVICE_ROLE_KEY: `service-${randomUUID()}`,
         }),
       );
 

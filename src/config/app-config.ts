@@ -63,9 +63,17 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   const dataDir = resolve(env.DATA_DIR);
   const supabaseUrl = env.SUPABASE_URL ?? env.EXPO_PUBLIC_SUPABASE_URL;
   const supabaseKey = env.SUPABASE_SERVICE_ROLE_KEY ?? env.SUPABASE_ANON_KEY ?? env.EXPO_PUBLIC_SUPABASE_ANON_KEY;
-  // DATABASE_URL wins over Supabase for persistence: an explicit server is the operator's choice.
-  const driver: DatabaseDriverName = env.DATABASE_URL ? 'postgres' : supabaseUrl && supabaseKey ? 'supabase' : 'pglite';
-  if (env.NODE_ENV === 'production' && driver !== 'supabase' && !env.LOCAL_JWT_SECRET) {
+  const supabase = Boolean(supabaseUrl && supabaseKey);
+  // DATABASE_URL wins over Supabase for persistence: an explicit server is the operator's choice
+  // (e.g. the Supabase project's own Postgres, reached directly). Identity follows Supabase whenever
+  // a project is configured.
+  const driver: DatabaseDriverName = env.DATABASE_URL ? 'postgres' : supabase ? 'supabase' : 'pglite';
+  if (supabase && driver === 'supabase' && !env.SUPABASE_SERVICE_ROLE_KEY) {
+    throw new ConfigError(
+      'Invalid configuration: SUPABASE_SERVICE_ROLE_KEY: required with SUPABASE_URL (the server writes assistant replies as the service)',
+    );
+  }
+  if (env.NODE_ENV === 'production' && !supabase && !env.LOCAL_JWT_SECRET) {
     throw new ConfigError('Invalid configuration: LOCAL_JWT_SECRET: required when NODE_ENV=production');
   }
   return {
@@ -81,9 +89,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       jwtSecret: env.SUPABASE_JWT_SECRET,
     },
     auth: {
-      // Supabase Auth tokens arrive with the Supabase driver (a later step); until then every mode signs locally.
-      mode: 'local',
-      localJwtSecret: env.LOCAL_JWT_SECRET ?? readOrCreateLocalSecret(dataDir),
+      mode: supabase ? 'supabase' : 'local',
+      localJwtSecret: env.LOCAL_JWT_SECRET ?? (supabase ? '' : readOrCreateLocalSecret(dataDir)),
       localJwtTtlSeconds: env.LOCAL_JWT_TTL_SECONDS,
     },
     ai: {

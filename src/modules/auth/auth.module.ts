@@ -4,11 +4,27 @@ import { AuthService } from './auth.service';
 import { HttpAuthGuard } from './http-auth.guard';
 import { LocalCredentialsRepository } from './local-credentials.repository';
 import { PasswordHasher } from './password-hasher.service';
-import { TokenService } from './token.service';
+import { SupabaseTokenVerifier } from './supabase-token.verifier';
+import { TOKEN_VERIFIER, TokenService } from './token.service';
+import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 
 @Module({
   controllers: [AuthController],
-  providers: [AuthService, LocalCredentialsRepository, PasswordHasher, TokenService, HttpAuthGuard],
-  exports: [TokenService, HttpAuthGuard],
+  providers: [
+    AuthService,
+    LocalCredentialsRepository,
+    PasswordHasher,
+    TokenService,
+    SupabaseTokenVerifier,
+    {
+      // Who signs the tokens: this server (local mode) or the Supabase project.
+      provide: TOKEN_VERIFIER,
+      inject: [APP_CONFIG, TokenService, SupabaseTokenVerifier],
+      useFactory: (config: AppConfig, local: TokenService, supabase: SupabaseTokenVerifier) =>
+        config.auth.mode === 'supabase' ? supabase : local,
+    },
+    HttpAuthGuard,
+  ],
+  exports: [TOKEN_VERIFIER, HttpAuthGuard],
 })
 export class AuthModule {}

@@ -9,5 +9,5 @@ export const CurrentActor = createParamDecorator((_: unknown, context: Execution
   if (!user) {
     throw new Error('CurrentActor used on a route without the auth guard');
   }
-  return userActor(user.id, user.claims);
+  return userActor(user.id, user.claims, user.accessToken);
 });

@@ -1,18 +1,18 @@
-import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
+import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { AppException } from '../../common/errors/app.exception';
 import { ErrorCode } from '../../common/errors/error-code';
 import type { AuthUser } from './auth-user';
 import { IS_PUBLIC } from './public.decorator';
-import { InvalidTokenError, TokenService } from './token.service';
+import { InvalidTokenError, TOKEN_VERIFIER, type TokenVerifier } from './token.service';
 
 /** Every route needs `Authorization: Bearer <jwt>` unless marked @Public(). */
 @Injectable()
 export class HttpAuthGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
-    private readonly tokens: TokenService,
+    @Inject(TOKEN_VERIFIER) private readonly tokens: TokenVerifier,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {

@@ -10,9 +10,16 @@ export class InvalidTokenError extends Error {
   override readonly name = 'InvalidTokenError';
 }
 
+/** Verifies a bearer token and says who the caller is. One implementation per identity provider. */
+export interface TokenVerifier {
+  verify(token: string): Promise<AuthUser>;
+}
+
+export const TOKEN_VERIFIER = Symbol('TOKEN_VERIFIER');
+
 /** Issues and verifies the server's own HS256 access tokens (local mode), with `jose`. */
 @Injectable()
-export class TokenService {
+export class TokenService implements TokenVerifier {
   private readonly key: Uint8Array;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
@@ -46,7 +53,7 @@ export class TokenService {
       if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(sub)) {
         throw new InvalidTokenError('The token has no valid subject');
       }
-      return { id: sub, claims: { ...payload }, expiresAt: (payload.exp ?? 0) * 1000 };
+      return { id: sub, claims: { ...payload }, expiresAt: (payload.exp ?? 0) * 1000, accessToken: token };
     } catch (error) {
       if (error instanceof InvalidTokenError) {
         throw error;

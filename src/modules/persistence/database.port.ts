@@ -1,14 +1,22 @@
 import type { DatabaseDriverName } from '../../config/app-config';
 
 /** Who a database call runs as: a signed-in user (RLS applies, auth.uid() = id) or the service itself. */
-export type Actor = { kind: 'user'; id: string; claims?: Record<string, unknown> } | { kind: 'service' };
+export type Actor =
+  | {
+      kind: 'user';
+      id: string;
+      claims?: Record<string, unknown>;
+      /** The caller's own access token: the Supabase driver sends it, so PostgREST applies RLS as them. */
+      accessToken?: string;
+    }
+  | { kind: 'service' };
 
 export type UserActor = Extract<Actor, { kind: 'user' }>;
 
 export const SERVICE_ACTOR: Actor = { kind: 'service' };
 
-export function userActor(id: string, claims?: Record<string, unknown>): UserActor {
-  return { kind: 'user', id, claims };
+export function userActor(id: string, claims?: Record<string, unknown>, accessToken?: string): UserActor {
+  return { kind: 'user', id, claims, accessToken };
 }
 
 /** Told of every call: which function, how long it took, whether it failed. */

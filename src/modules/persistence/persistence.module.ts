@@ -5,6 +5,7 @@ import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { DATABASE, type Database } from './database.port';
 import { startEmbeddedDatabase } from './drivers/embedded.database';
 import { PgDatabase } from './drivers/pg.database';
+import { SupabaseDatabase } from './drivers/supabase.database';
 import { runMigrations } from './migration-runner';
 
 /** Opens the configured driver and brings its schema up to date before anything serves. */
@@ -22,13 +23,26 @@ async function openDatabase(config: AppConfig, logger: PinoLogger): Promise<Data
         connectionTimeoutMillis: 5000,
       });
       break;
-    case 'supabase':
-      throw new Error('The supabase driver is not available yet: set DATABASE_URL or unset SUPABASE_URL');
+    case 'supabase': {
+      // A Supabase project takes the migrations with `supabase db push`; the server only calls them.
+      const supabase = new SupabaseDatabase({
+        url: config.supabase.url ?? '',
+        anonKey: config.supabase.anonKey,
+        serviceRoleKey: config.supabase.serviceRoleKey ?? '',
+      });
+      logger.info({ driver: supabase.driver, authMode: config.auth.mode }, 'database ready');
+      return supabase;
+    }
   }
   try {
     const applied = await runMigrations(db);
     logger.info(
-      { driver: db.driver, migrationsApplied: applied.length, durationMs: Math.round(performance.now() - started) },
+      {
+        driver: db.driver,
+        authMode: config.auth.mode,
+        migrationsApplied: applied.length,
+        durationMs: Math.round(performance.now() - started),
+      },
       'database ready',
     );
   } catch (error) {

@@ -17,7 +17,7 @@ import { RateLimiter } from '../../../common/rate-limit/rate-limiter.service';
 import { validatePayload } from '../../../common/validation/validate-payload';
 import { APP_CONFIG, type AppConfig } from '../../../config/app-config';
 import type { AuthUser } from '../../auth/auth-user';
-import { InvalidTokenError, TokenService } from '../../auth/token.service';
+import { InvalidTokenError, TOKEN_VERIFIER, type TokenVerifier } from '../../auth/token.service';
 import { AiReplyService } from '../../ai/ai-reply.service';
 import { MetricsService } from '../../metrics/metrics.service';
 import { userActor, type UserActor } from '../../persistence/database.port';
@@ -56,7 +56,7 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
   constructor(
     @InjectPinoLogger(ChatGateway.name) private readonly logger: PinoLogger,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly tokens: TokenService,
+    @Inject(TOKEN_VERIFIER) private readonly tokens: TokenVerifier,
     private readonly broadcaster: SocketBroadcaster,
     private readonly runner: SocketEventRunner,
     private readonly rooms: RoomsRepository,
@@ -198,7 +198,7 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
       }
       socket.data.user = await this.tokens.verify(token);
     } catch (error) {
-      if (!(error instanceof InvalidTokenError)) {
+      if (!(error instanceof InvalidTokenError) && !(error instanceof AppException)) {
         this.logger.error({ err: error }, 'socket authentication failed');
       }
       const message = error instanceof InvalidTokenError ? error.message : 'Authentication failed';
@@ -228,6 +228,6 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
   }
 
   private actorOf(socket: ChatSocket): UserActor {
-    return userActor(socket.data.user.id, socket.data.user.claims);
+    return userActor(socket.data.user.id, socket.data.user.claims, socket.data.user.accessToken);
   }
 }

@@ -1,0 +1,100 @@
+import { createClient, type SupabaseClient } from '@supabase/supabase-js';
+import WebSocket from 'ws';
+import { AppException } from '../../../common/errors/app.exception';
+import { ErrorCode } from '../../../common/errors/error-code';
+import { mapDatabaseError } from '../database-error';
+import type { Actor, CallObserver, Database } from '../database.port';
+
+export interface SupabaseSettings {
+  url: string;
+  anonKey?: string;
+  serviceRoleKey: string;
+}
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/**
+ * Runs the same SQL functions through PostgREST with supabase-js `.rpc()`. A user's call carries that
+ * user's own access token, so PostgREST runs it as `authenticated` with their claims and RLS applies;
+ * the service's calls (assistant replies, maintenance) carry the service role key, which never leaves
+ * the server.
+ */
+export class SupabaseDatabase implements Database {
+  readonly driver = 'supabase' as const;
+  private readonly client: SupabaseClient;
+  private observer?: CallObserver;
+
+  constructor(private readonly settings: SupabaseSettings) {
+    this.client = createClient(settings.url, settings.anonKey ?? settings.serviceRoleKey, {
+      auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+      // Node 20 has no global WebSocket; realtime is not used, but the client builds it.
+      realtime: { transport: WebSocket as never },
+      global: { headers: { 'x-client-info': 'chat-backend' } },
+    });
+  }
+
+  observe(observer: CallObserver): void {
+    this.observer = observer;
+  }
+
+  async call<Row = Record<string, unknown>>(
+    actor: Actor,
+    fn: string,
+    args: Record<string, unknown> = {},
+  ): Promise<Row[]> {
+    if (!IDENTIFIER.test(fn)) {
+      throw new Error(`Invalid function name: ${fn}`);
+    }
+    const token = actor.kind === 'service' ? this.settings.serviceRoleKey : actor.accessToken;
+    if (!token) {
+      // A user call without the user's token would run as anon: refuse rather than guess.
+      throw new AppException(ErrorCode.UNAUTHENTICATED, 'Sign in first');
+    }
+    const started = performance.now();
+    const params = Object.fromEntries(Object.entries(args).map(([key, value]) => [key, value ?? null]));
+    const { data, error } = await this.client.rpc(fn, params).setHeader('Authorization', `Bearer ${token}`);
+    if (error) {
+      this.observer?.(fn, performance.now() - started, 'error');
+      throw mapSupabaseError(error);
+    }
+    this.observer?.(fn, performance.now() - started, 'ok');
+    if (data === null || data === undefined) {
+      return [];
+    }
+    return (Array.isArray(data) ? data : [data]) as Row[];
+  }
+
+  async ping(timeoutMs: number): Promise<void> {
+    const { error } = await this.client
+      .rpc('ping')
+      .setHeader('Authorization', `Bearer ${this.settings.serviceRoleKey}`)
+      .abortSignal(AbortSignal.timeout(timeoutMs));
+    if (error) {
+      throw new Error(`Supabase did not answer: ${error.message}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.client.removeAllChannels();
+  }
+}
+
+/** PostgREST errors carry the SQLSTATE (or a PGRST code) in `code`. */
+function mapSupabaseError(error: { code?: string; message?: string }): unknown {
+  if (error.code && /^PGRST3/.test(error.code)) {
+    return new AppException(ErrorCode.UNAUTHENTICATED, 'Sign in first', undefined, undefined, { cause: error });
+  }
+  if (!error.code || error.code === '') {
+    // supabase-js reports a network failure without a code.
+    return new AppException(
+      ErrorCode.UNAVAILABLE,
+      'The database is unavailable, try again later',
+      undefined,
+      undefined,
+      {
+        cause: error,
+      },
+    );
+  }
+  return mapDatabaseError(error) ?? Object.assign(new Error(error.message ?? 'Supabase error'), { cause: error });
+}
