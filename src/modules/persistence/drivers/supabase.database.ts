@@ -1,4 +1,4 @@
-import { createClient, type SupabaseClient } from '@supabase/supabase-js';
+import { createClient } from '@supabase/supabase-js';
 import WebSocket from 'ws';
 import { AppException } from '../../../common/errors/app.exception';
 import { ErrorCode } from '../../../common/errors/error-code';
@@ -21,7 +21,7 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
  */
 export class SupabaseDatabase implements Database {
   readonly driver = 'supabase' as const;
-  private readonly client: SupabaseClient;
+  private readonly client: ReturnType<typeof createClient>;
   private observer?: CallObserver;
 
   constructor(private readonly settings: SupabaseSettings) {
@@ -52,7 +52,15 @@ export class SupabaseDatabase implements Database {
     }
     const started = performance.now();
     const params = Object.fromEntries(Object.entries(args).map(([key, value]) => [key, value ?? null]));
-    const { data, error } = await this.client.rpc(fn, params).setHeader('Authorization', `Bearer ${token}`);
+    // The functions are called by name at run time; supabase-js's generated-types overloads do not apply.
+    const rpc = this.client.rpc.bind(this.client) as unknown as (
+      name: string,
+      args: Record<string, unknown>,
+    ) => { setHeader(name: string, value: string): PromiseLike<unknown> };
+    const { data, error } = (await rpc(fn, params).setHeader('Authorization', `Bearer ${token}`)) as {
+      data: unknown;
+      error: { code?: string; message?: string } | null;
+    };
     if (error) {
       this.observer?.(fn, performance.now() - started, 'error');
       throw mapSupabaseError(error);
