@@ -10,6 +10,8 @@ import type { AppConfig } from './config/app-config';
 import { ChatIoAdapter } from './modules/chat/realtime/chat-io.adapter';
 
 export const BODY_LIMIT = '64kb';
+const CONTENT_SECURITY_POLICY =
+  "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 /** `public/` at the project root (the same depth from src/ and dist/). */
 export const PUBLIC_DIR = join(__dirname, '..', 'public');
 
@@ -32,7 +34,14 @@ export async function configureApp(app: NestExpressApplication, config: AppConfi
   });
 
   // The demo client (public/index.html) at /, using only the public contract.
-  app.useStaticAssets(PUBLIC_DIR, { index: 'index.html', maxAge: 0 });
+  app.useStaticAssets(PUBLIC_DIR, {
+    index: 'index.html',
+    maxAge: 0,
+    // The page needs nothing but its own origin: a second wall against injected markup.
+    setHeaders: (res: ServerResponse) => {
+      res.setHeader('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+    },
+  });
 
   const document = SwaggerModule.createDocument(
     app,

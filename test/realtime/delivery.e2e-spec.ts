@@ -177,7 +177,13 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
       const live = collect<any>(second, 'message:new');
       const res = await ack(second, 'room:join', { roomId: room.id, afterSeq: lastSeq });
 
-      expect(res).toEqual({ ok: true, room: expect.any(Object), messages: expect.any(Array), hasMore: false });
+      expect(res).toEqual({
+        ok: true,
+        room: expect.any(Object),
+        messages: expect.any(Array),
+        hasMore: false,
+        online: expect.any(Array),
+      });
       expect(res.room).toMatchObject({ id: room.id, lastSeq: 11, myRole: 'member' });
       expect(seqsOf(res.messages)).toEqual(range(5, 11));
       expect(res.messages.map((m: any) => m.content)).toEqual(missed);

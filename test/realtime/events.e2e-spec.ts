@@ -224,7 +224,9 @@ describe('Socket.IO events (/chat)', () => {
 
       const ack = await ackOnce(socket, 'room:join', { roomId: room.id });
 
-      expect(Object.keys(ack).sort()).toEqual(['hasMore', 'messages', 'ok', 'room']);
+      expect(Object.keys(ack).sort()).toEqual(['hasMore', 'messages', 'ok', 'online', 'room']);
+      // Who is online in the room as the joiner sees it: at least the joiner.
+      expect(ack.online).toEqual([owner.id]);
       expect(ack.ok).toBe(true);
       expect(ack.room).toEqual((await owner.http.get(`/api/rooms/${room.id}`)).body);
       expect(ack.room).toMatchObject({ id: room.id, ownerId: owner.id, myRole: 'owner', lastSeq: 3 });
@@ -244,7 +246,18 @@ describe('Socket.IO events (/chat)', () => {
         room: expect.objectContaining({ id: room.id, lastSeq: 0 }),
         messages: [],
         hasMore: false,
+        online: expect.any(Array),
       });
+    });
+
+    it('should tell a joiner who is already online in the room', async () => {
+      const { owner, member, room } = await roomWithMember();
+      await joined(owner, room.id);
+      const socket = await pool.open(member);
+
+      const ack = await ackOnce(socket, 'room:join', { roomId: room.id });
+
+      expect([...ack.online].sort()).toEqual([owner.id, member.id].sort());
     });
 
     it('should give a member who is not the owner the room with myRole member', async () => {
@@ -258,6 +271,7 @@ describe('Socket.IO events (/chat)', () => {
         room: expect.objectContaining({ id: room.id, myRole: 'member' }),
         messages: [],
         hasMore: false,
+        online: expect.any(Array),
       });
     });
 
@@ -677,7 +691,13 @@ describe('Socket.IO events (/chat)', () => {
       const fresh = await connectSocket(url, owner.token);
       try {
         const ack = await ackOnce(fresh, 'room:join', { roomId: room.id });
-        expect(ack).toEqual({ ok: true, room: expect.objectContaining({ lastSeq: 0 }), messages: [], hasMore: false });
+        expect(ack).toEqual({
+          ok: true,
+          room: expect.objectContaining({ lastSeq: 0 }),
+          messages: [],
+          hasMore: false,
+          online: expect.any(Array),
+        });
       } finally {
         fresh.close();
       }
@@ -774,6 +794,7 @@ describe('Socket.IO events (/chat)', () => {
           room: expect.objectContaining({ id: room.id }),
           messages: [probe],
           hasMore: false,
+          online: expect.any(Array),
         });
       },
     );
@@ -827,7 +848,13 @@ describe('Socket.IO events (/chat)', () => {
       const after = await ackOnce(socket, 'room:join', { roomId: room.id });
       await settle(watcher);
 
-      expect(after).toEqual({ ok: true, room: expect.objectContaining({ id: room.id }), messages: [], hasMore: false });
+      expect(after).toEqual({
+        ok: true,
+        room: expect.objectContaining({ id: room.id }),
+        messages: [],
+        hasMore: false,
+        online: expect.any(Array),
+      });
       expect(socket.connected).toBe(true);
       expect(messages).toEqual([]);
       expect(typing).toEqual([]);
@@ -899,7 +926,7 @@ describe('Socket.IO events (/chat)', () => {
       expect((await owner.http.get(`/api/rooms/${room.id}`)).body).toEqual(room);
     });
 
-    it('should send member:added on POST /api/rooms/:id/members to subscribed sockets only', async () => {
+    it('should send member:added on POST /api/rooms/:id/members to subscribed sockets and to the new member', async () => {
       const { owner, member, room } = await roomWithMember();
       const newcomer = await signUp(url, 'rt');
       const ownerSocket = await joined(owner, room.id);
@@ -917,7 +944,8 @@ describe('Socket.IO events (/chat)', () => {
       expect(res.status).toBe(201);
       expectProblem(again, 409, 'CONFLICT');
       const event = { roomId: room.id, profileId: newcomer.id };
-      expect(got).toEqual([[event], [event], []]);
+      // The newcomer is not subscribed yet: their own sockets are told, once, so their room list can follow.
+      expect(got).toEqual([[event], [event], [event]]);
       expect((await ackOnce(newcomerSocket, 'room:join', { roomId: room.id })).ok).toBe(true);
     });
 

@@ -38,7 +38,13 @@ describe('Socket.IO handshake (/chat)', () => {
   async function expectSignedIn(socket: Socket, user: TestUser): Promise<void> {
     const room = await createRoom(user);
     const joined = await ackOnce(socket, 'room:join', { roomId: room.id });
-    expect(joined).toEqual({ ok: true, room: expect.any(Object), messages: [], hasMore: false });
+    expect(joined).toEqual({
+      ok: true,
+      room: expect.any(Object),
+      messages: [],
+      hasMore: false,
+      online: expect.any(Array),
+    });
     expect(joined.room).toMatchObject({ id: room.id, ownerId: user.id, myRole: 'owner' });
   }
 

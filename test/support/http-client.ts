@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { minterFor } from './test-backend';
 
 export interface HttpResult<T = any> {
   status: number;
@@ -74,6 +75,17 @@ export function uniqueUsername(prefix = 'u'): string {
 /** Registers a new user through the API and returns a client signed in as them. */
 export async function signUp(baseUrl: string, prefix = 'u', displayName?: string): Promise<TestUser> {
   const username = uniqueUsername(prefix);
+  const mint = minterFor(baseUrl);
+  if (mint) {
+    // Supabase mode: the user signs in with Supabase Auth; the server creates the profile on first sight.
+    const token = await mint(username, displayName);
+    const http = new HttpClient(baseUrl, token);
+    const me = await http.get('/api/profiles/me');
+    if (me.status !== 200) {
+      throw new Error(`first sight failed: ${me.status} ${JSON.stringify(me.body)}`);
+    }
+    return { id: me.body.id, username: me.body.username, password: '', token, http };
+  }
   const password = `pw-${randomBytes(8).toString('hex')}`;
   const res = await new HttpClient(baseUrl).post('/api/auth/register', { username, password, displayName });
   if (res.status !== 201) {

@@ -19,8 +19,12 @@ export function uniqueTag(prefix = 't'): string {
   return `${prefix}${randomBytes(5).toString('hex')}`;
 }
 
+/**
+ * Creates a room. Without an `ai` field it is created with AI off: these suites count messages and
+ * seqs, and an AI reply (a `failed` one, without a provider) would take a seq of its own.
+ */
 export async function createRoom(user: TestUser, body: Record<string, unknown>): Promise<any> {
-  const res = await user.http.post('/api/rooms', body);
+  const res = await user.http.post('/api/rooms', 'ai' in body ? body : { ...body, ai: { mode: 'off' } });
   if (res.status !== 201) {
     throw new Error(`create room failed: ${res.status} ${JSON.stringify(res.body)}`);
   }

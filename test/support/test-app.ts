@@ -6,6 +6,12 @@ import { join } from 'node:path';
 import { AppModule } from '../../src/app.module';
 import { configureApp } from '../../src/app.setup';
 import { loadConfig, type AppConfig } from '../../src/config/app-config';
+import { PgDatabase } from '../../src/modules/persistence/drivers/pg.database';
+import { runMigrations } from '../../src/modules/persistence/migration-runner';
+import { createDatabase } from './postgres-server';
+import { startPostgrestStandIn } from './postgrest-standin';
+import { newJwtSecret, startSupabaseAuth } from './supabase-auth';
+import { forgetMinter, registerMinter, supabaseBackend, type TokenMinter } from './test-backend';
 
 export interface TestApp {
   app: NestExpressApplication;
@@ -33,7 +39,9 @@ const TEST_DEFAULTS: Record<string, string> = {
  */
 export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
   const dataDir = await mkdtemp(join(tmpdir(), 'chat-test-'));
-  const config = loadConfig({ ...TEST_DEFAULTS, DATA_DIR: dataDir, ...env });
+  const supabase =
+    supabaseBackend() && !env.DATABASE_URL && !env.SUPABASE_URL ? await startSupabaseBackend() : undefined;
+  const config = loadConfig({ ...TEST_DEFAULTS, DATA_DIR: dataDir, ...supabase?.env, ...env });
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     bodyParser: false,
     logger: false,
@@ -44,13 +52,55 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
   if (typeof address !== 'object' || address === null) {
     throw new Error('the test app did not bind a port');
   }
+  const url = `http://127.0.0.1:${address.port}`;
+  if (supabase) {
+    registerMinter(url, supabase.mint);
+  }
   return {
     app,
-    url: `http://127.0.0.1:${address.port}`,
+    url,
     config,
     async close() {
       await app.close();
+      forgetMinter(url);
+      await supabase?.close();
       await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Supabase mode for one app: a fresh migrated database on the test PostgreSQL server, a PostgREST
+ * stand-in in front of it, and a fake Supabase Auth whose keys the app trusts.
+ */
+async function startSupabaseBackend(): Promise<{
+  env: Record<string, string>;
+  mint: TokenMinter;
+  close(): Promise<void>;
+}> {
+  const databaseUrl = await createDatabase(process.env.TEST_PG_URL ?? '');
+  const migrator = new PgDatabase('postgres', { connectionString: databaseUrl, max: 1 });
+  try {
+    await runMigrations(migrator);
+  } finally {
+    await migrator.close();
+  }
+  const auth = await startSupabaseAuth();
+  const standIn = await startPostgrestStandIn({ databaseUrl, jwtSecret: newJwtSecret(), auth });
+  return {
+    env: {
+      SUPABASE_URL: standIn.url,
+      SUPABASE_ANON_KEY: standIn.anonKey,
+      SUPABASE_SERVICE_ROLE_KEY: standIn.serviceRoleKey,
+    },
+    mint: (username, displayName) =>
+      auth.mintToken({
+        email: `${username}@example.test`,
+        userMetadata: { username, full_name: displayName ?? username },
+      }),
+    async close() {
+      await standIn.close();
+      await auth.close();
     },
   };
 }

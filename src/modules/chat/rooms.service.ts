@@ -51,7 +51,10 @@ export class RoomsService {
 
   async addMember(actor: UserActor, roomId: string, username: string): Promise<MemberDto> {
     const member = await this.rooms.addMember(actor, roomId, username);
-    this.broadcaster.toRoom(roomId, 'member:added', { roomId, profileId: member.profile.id });
+    const event = { roomId, profileId: member.profile.id };
+    this.broadcaster.toRoom(roomId, 'member:added', event);
+    // The new member is not subscribed yet: their own sockets learn of the room this way.
+    this.broadcaster.toUser(member.profile.id, 'member:added', event);
     return member;
   }
 

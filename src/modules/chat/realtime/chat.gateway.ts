@@ -128,7 +128,8 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
         const messages = page.messages.map((m) =>
           m.status === 'streaming' ? { ...m, content: this.aiReplies.partial(m.id) ?? m.content } : m,
         );
-        return { room, messages, hasMore: page.hasMore };
+        // Who is online in the room now; `presence` events tell the changes from here on.
+        return { room, messages, hasMore: page.hasMore, online: this.presence.online(roomId) };
       } catch (error) {
         await socket.leave(roomChannel(roomId));
         throw error;

@@ -24,6 +24,10 @@ export class SocketBroadcaster implements RealtimeBroadcaster {
     (exceptProfileId ? target.except(userChannel(exceptProfileId)) : target).emit(event, payload);
   }
 
+  toUser(profileId: string, event: string, payload: unknown): void {
+    this.namespace?.to(userChannel(profileId)).emit(event, payload);
+  }
+
   unsubscribeMember(roomId: string, profileId: string): Promise<void> {
     this.namespace?.in(userChannel(profileId)).socketsLeave(roomChannel(roomId));
     return Promise.resolve();
