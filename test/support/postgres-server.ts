@@ -262,7 +262,8 @@ export async function startPostgresServer(): Promise<PostgresServer> {
         '--auth=trust',
         '--username=postgres',
         '--encoding=UTF8',
-        '--locale=C',
+        // A UTF-8 ctype, as on Supabase: lower() and upper() then know letters beyond ASCII (q=ÄRGER finds Ärger).
+        '--locale=C.UTF-8',
         '--no-sync',
       ]);
     } catch (err) {

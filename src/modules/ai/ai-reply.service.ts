@@ -123,7 +123,7 @@ export class AiReplyService implements OnApplicationBootstrap, BeforeApplication
       this.logger.warn({ err: error, roomId: job.roomId, questionId: job.question.id }, 'AI reply not started');
       return;
     }
-    this.broadcaster.toRoom(job.roomId, 'message:new', { message });
+    this.broadcaster.toRoomInOrder(job.roomId, message.seq, 'message:new', { message });
     const reply = new LiveReply(message, this.broadcaster);
     this.live.set(message.id, reply);
     const stats: StreamStats = { attempts: 0 };

@@ -51,6 +51,10 @@ export class SupabaseTokenVerifier implements TokenVerifier {
     if (!UUID.test(sub)) {
       throw new InvalidTokenError('The token has no valid subject');
     }
+    // Only a signed-in user's token: a service_role (or any other role's) token would bypass RLS.
+    if (payload.role !== AUDIENCE) {
+      throw new InvalidTokenError('The token is not a signed-in user’s');
+    }
     const user: AuthUser = {
       id: sub,
       claims: { ...payload },

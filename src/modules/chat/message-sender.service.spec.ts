@@ -65,6 +65,10 @@ class FakeBroadcaster {
   toRoom(roomId: string, event: string, payload: unknown): void {
     this.events.push({ roomId, event, payload });
   }
+
+  toRoomInOrder(roomId: string, _seq: number, event: string, payload: unknown): void {
+    this.events.push({ roomId, event, payload });
+  }
 }
 
 class FakeTyping {

@@ -57,7 +57,7 @@ export class MessageSenderService {
       // A repeat (a retried send) stored nothing, so it tells nobody anything new and asks for no reply.
       if (!result.duplicate) {
         this.typing.stop(roomId, actor.id);
-        this.broadcaster.toRoom(roomId, 'message:new', { message: result.message });
+        this.broadcaster.toRoomInOrder(roomId, result.message.seq, 'message:new', { message: result.message });
         if (roomAiMode) {
           await this.askForReply(actor, result.message, roomAiMode);
         }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Namespace } from 'socket.io';
 import type { RealtimeBroadcaster } from '../../../common/realtime/realtime-broadcaster';
+import { SeqOrderer } from './seq-orderer';
 import { roomChannel, userChannel } from './socket-rooms';
 
 /**
@@ -10,6 +11,7 @@ import { roomChannel, userChannel } from './socket-rooms';
 @Injectable()
 export class SocketBroadcaster implements RealtimeBroadcaster {
   private namespace?: Namespace;
+  private readonly order = new SeqOrderer();
 
   /** Called by the gateway once its namespace exists. */
   attach(namespace: Namespace): void {
@@ -22,6 +24,10 @@ export class SocketBroadcaster implements RealtimeBroadcaster {
       return;
     }
     (exceptProfileId ? target.except(userChannel(exceptProfileId)) : target).emit(event, payload);
+  }
+
+  toRoomInOrder(roomId: string, seq: number, event: string, payload: unknown): void {
+    this.order.emit(roomId, seq, () => this.toRoom(roomId, event, payload));
   }
 
   toUser(profileId: string, event: string, payload: unknown): void {

@@ -69,7 +69,7 @@ export class SupabaseDatabase implements Database {
     if (data === null || data === undefined) {
       return [];
     }
-    return (Array.isArray(data) ? data : [data]) as Row[];
+    return (Array.isArray(data) ? data : [data]).map(withDates) as Row[];
   }
 
   async ping(timeoutMs: number): Promise<void> {
@@ -82,13 +82,32 @@ export class SupabaseDatabase implements Database {
     }
   }
 
-  async close(): Promise<void> {
-    await this.client.removeAllChannels();
+  /** Nothing to release: calls are plain HTTP, and realtime (whose disconnect holds a 10 s timer) is never used. */
+  close(): Promise<void> {
+    return Promise.resolve();
   }
+}
+
+/** PostgREST sends timestamps as text; the pg drivers give Dates. The `*_at` columns become Dates here too. */
+function withDates(row: unknown): unknown {
+  if (typeof row !== 'object' || row === null) {
+    return row;
+  }
+  return Object.fromEntries(
+    Object.entries(row).map(([key, value]) => [
+      key,
+      key.endsWith('_at') && typeof value === 'string' ? new Date(value) : value,
+    ]),
+  );
 }
 
 /** PostgREST errors carry the SQLSTATE (or a PGRST code) in `code`. */
 function mapSupabaseError(error: { code?: string; message?: string }): unknown {
+  if (error.code === 'PGRST202' || error.code === 'PGRST203') {
+    // No (or no single) function matches the name and arguments: Postgres's own 42883, a bug upstream.
+    const undefinedFunction = { ...error, code: '42883', postgrestCode: error.code };
+    return Object.assign(new Error(error.message ?? 'function not found'), { code: '42883', cause: undefinedFunction });
+  }
   if (error.code && /^PGRST3/.test(error.code)) {
     return new AppException(ErrorCode.UNAUTHENTICATED, 'Sign in first', undefined, undefined, { cause: error });
   }
