@@ -41,3 +41,14 @@ export function claimsOf(actor: Actor): Record<string, unknown> {
     ? { role: 'service_role' }
     : { ...actor.claims, sub: actor.id, role: 'authenticated' };
 }
+
+const SQL_IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Function and argument names go into SQL or URLs as they are: only plain lower-case identifiers pass. */
+export function assertIdentifiers(fn: string, args: Record<string, unknown>): void {
+  for (const name of [fn, ...Object.keys(args)]) {
+    if (!SQL_IDENTIFIER.test(name)) {
+      throw new Error(`Invalid SQL identifier: ${name}`);
+    }
+  }
+}

@@ -1,9 +1,7 @@
 import { Pool, types, type PoolClient, type PoolConfig } from 'pg';
 import type { DatabaseDriverName } from '../../../config/app-config';
 import { mapDatabaseError } from '../database-error';
-import { claimsOf, type Actor, type CallObserver, type Database } from '../database.port';
-
-const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+import { assertIdentifiers, claimsOf, type Actor, type CallObserver, type Database } from '../database.port';
 
 const INT8_OID = 20;
 
@@ -43,15 +41,8 @@ export class PgDatabase implements Database {
     fn: string,
     args: Record<string, unknown> = {},
   ): Promise<Row[]> {
-    if (!IDENTIFIER.test(fn)) {
-      throw new Error(`Invalid function name: ${fn}`);
-    }
+    assertIdentifiers(fn, args);
     const names = Object.keys(args);
-    for (const name of names) {
-      if (!IDENTIFIER.test(name)) {
-        throw new Error(`Invalid argument name: ${name}`);
-      }
-    }
     const sql = `select * from public.${fn}(${names.map((name, i) => `${name} => $${i + 1}`).join(', ')})`;
     const values = names.map((name) => toParameter(args[name]));
     const started = performance.now();

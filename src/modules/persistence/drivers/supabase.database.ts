@@ -3,15 +3,13 @@ import WebSocket from 'ws';
 import { AppException } from '../../../common/errors/app.exception';
 import { ErrorCode } from '../../../common/errors/error-code';
 import { mapDatabaseError } from '../database-error';
-import type { Actor, CallObserver, Database } from '../database.port';
+import { assertIdentifiers, type Actor, type CallObserver, type Database } from '../database.port';
 
 export interface SupabaseSettings {
   url: string;
   anonKey?: string;
   serviceRoleKey: string;
 }
-
-const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /**
  * Runs the same SQL functions through PostgREST with supabase-js `.rpc()`. A user's call carries that
@@ -42,9 +40,7 @@ export class SupabaseDatabase implements Database {
     fn: string,
     args: Record<string, unknown> = {},
   ): Promise<Row[]> {
-    if (!IDENTIFIER.test(fn)) {
-      throw new Error(`Invalid function name: ${fn}`);
-    }
+    assertIdentifiers(fn, args);
     const token = actor.kind === 'service' ? this.settings.serviceRoleKey : actor.accessToken;
     if (!token) {
       // A user call without the user's token would run as anon: refuse rather than guess.
