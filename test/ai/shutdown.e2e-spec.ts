@@ -1,0 +1,112 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai';
+import { HttpClient, signUp } from '../support/http-client';
+import { startServerProcess, type ServerProcess } from '../support/server-process';
+import { ack, connectSocket, nextEvent } from '../support/socket-client';
+import { startTestApp } from '../support/test-app';
+import { createAiRoom, gate, postMessage, storedMessages } from '../support/ai-helpers';
+
+/** No reply stays `streaming` forever: a stop stores it as it stands, a crash is mended at the next start. */
+describe('AI replies across a stop', () => {
+  let fake: FakeOpenAi;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    fake = await startFakeOpenAi();
+  });
+
+  afterAll(() => fake.close());
+
+  beforeEach(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'chat-ai-stop-'));
+  });
+
+  afterEach(() => rm(dataDir, { recursive: true, force: true }));
+
+  it('should store a reply in flight as failed / AI_FAILED with its text when the server shuts down', async () => {
+    const env = { DATA_DIR: dataDir, OPENAI_API_KEY: 'test-key', OPENAI_BASE_URL: fake.url };
+    const first = await startTestApp(env);
+    const owner = await signUp(first.url, 'stop');
+    const room = await createAiRoom(owner, { mode: 'always' });
+    const socket = await connectSocket(first.url, owner.token);
+    await ack(socket, 'room:join', { roomId: room.id });
+    const release = gate();
+    fake.script({ kind: 'gate', chunks: ['The first half', ' and the rest'], release: release.release });
+    const firstDelta = nextEvent(socket, 'message:delta');
+    const question = await postMessage(owner, room.id, 'tell me');
+    const delta = await firstDelta;
+
+    const ended = nextEvent(socket, 'message:updated');
+    await first.close();
+    release.open();
+    const final = await ended;
+
+    expect(final.message).toMatchObject({
+      id: delta.messageId,
+      replyToId: question.id,
+      status: 'failed',
+      content: 'The first half',
+      error: { code: 'AI_FAILED', message: expect.any(String) },
+    });
+    socket.close();
+    const second = await startTestApp(env);
+    try {
+      const login = await new HttpClient(second.url).post('/api/auth/login', {
+        username: owner.username,
+        password: owner.password,
+      });
+      const messages = await storedMessages(
+        { ...owner, http: new HttpClient(second.url, login.body.accessToken) },
+        room.id,
+      );
+      expect(messages.map((m) => [m.seq, m.role, m.status, m.content])).toEqual([
+        [1, 'user', 'complete', 'tell me'],
+        [2, 'assistant', 'failed', 'The first half'],
+      ]);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('should mark a reply a killed process left streaming as failed at the next start', async () => {
+    const env = {
+      DATA_DIR: dataDir,
+      OPENAI_API_KEY: 'test-key',
+      OPENAI_BASE_URL: fake.url,
+      RATE_AUTH_PER_MINUTE: '1000',
+      LOG_LEVEL: 'info',
+    };
+    let server: ServerProcess = await startServerProcess(env);
+    try {
+      const owner = await signUp(server.url, 'crash');
+      const room = await createAiRoom(owner, { mode: 'always' });
+      const socket = await connectSocket(server.url, owner.token);
+      await ack(socket, 'room:join', { roomId: room.id });
+      fake.script({ kind: 'stall', chunks: ['Half a thought'] });
+      const firstDelta = nextEvent(socket, 'message:delta');
+      await postMessage(owner, room.id, 'think');
+      const delta = await firstDelta;
+      socket.close();
+      expect(await server.stop('SIGKILL')).toEqual({ code: null, signal: 'SIGKILL' });
+
+      server = await startServerProcess(env);
+      const login = await new HttpClient(server.url).post('/api/auth/login', {
+        username: owner.username,
+        password: owner.password,
+      });
+      const messages = await storedMessages(
+        { ...owner, http: new HttpClient(server.url, login.body.accessToken) },
+        room.id,
+      );
+      expect(messages.find((m) => m.id === delta.messageId)).toMatchObject({
+        status: 'failed',
+        error: { code: 'AI_FAILED', message: 'The reply was interrupted when the server stopped' },
+      });
+      expect(server.lines.some((line) => line.msg === 'marked interrupted AI replies failed')).toBe(true);
+    } finally {
+      await server.stop('SIGKILL');
+    }
+  });
+});
