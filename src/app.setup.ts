@@ -27,6 +27,7 @@ export async function configureApp(app: NestExpressApplication, config: AppConfi
     exposedHeaders: ['x-request-id', 'retry-after'],
   });
   app.disable('x-powered-by');
+  app.set('trust proxy', config.trustProxy);
   // Every response carries its request id, those of routes outside Nest's router (the docs) included.
   app.use((req: IncomingMessage, res: ServerResponse, next: () => void) => {
     requestIdFor(req, res);

@@ -301,4 +301,18 @@ describe(loadConfig.name, () => {
       expect(readdirSync(env.DATA_DIR!)).toEqual([]);
     });
   });
+
+  describe('TRUST_PROXY', () => {
+    it.each([
+      [undefined, false],
+      ['false', false],
+      ['true', true],
+      ['1', 1],
+      ['loopback, 10.0.0.0/8', 'loopback, 10.0.0.0/8'],
+    ])('should read %s as %s', (value, expected) => {
+      const sut = loadConfig(makeEnv(value === undefined ? {} : { TRUST_PROXY: value }));
+
+      expect(sut.trustProxy).toEqual(expected);
+    });
+  });
 });

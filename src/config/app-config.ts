@@ -35,6 +35,8 @@ export interface AppConfig {
   };
   redisUrl?: string;
   corsOrigins: string[] | '*';
+  /** Express's `trust proxy`: which proxies' X-Forwarded-For to believe for the caller's IP (per-IP limits). */
+  trustProxy: boolean | number | string;
   shutdownTimeoutMs: number;
 }
 
@@ -114,8 +116,20 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     },
     redisUrl: env.REDIS_URL,
     corsOrigins: parseOrigins(env.CORS_ORIGINS, env.NODE_ENV),
+    trustProxy: parseTrustProxy(env.TRUST_PROXY),
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
   };
+}
+
+/** `true`/`false`, a hop count, or Express's names and addresses (`loopback`, `10.0.0.0/8`, ...). */
+function parseTrustProxy(value: string | undefined): boolean | number | string {
+  if (value === undefined || value === 'false') {
+    return false;
+  }
+  if (value === 'true') {
+    return true;
+  }
+  return /^\d+$/.test(value) ? Number(value) : value;
 }
 
 function parseOrigins(value: string | undefined, nodeEnv: Env['NODE_ENV']): string[] | '*' {

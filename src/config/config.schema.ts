@@ -45,6 +45,7 @@ const variables = z.object({
   RATE_AI_PER_MINUTE: int(1, 1_000_000).default(20),
   REDIS_URL: optionalUrl,
   CORS_ORIGINS: optionalString,
+  TRUST_PROXY: optionalString,
   SHUTDOWN_TIMEOUT_MS: int(1000, 120_000).default(10_000),
 });
 
