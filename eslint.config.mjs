@@ -4,7 +4,17 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'data/**', 'public/vendor/**', 'eslint.config.mjs'] },
+  {
+    ignores: [
+      'dist/**',
+      'bench/dist/**',
+      'node_modules/**',
+      'coverage/**',
+      'data/**',
+      'public/vendor/**',
+      'eslint.config.mjs',
+    ],
+  },
   eslint.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked.map((config) => ({ ...config, files: ['**/*.ts'] })),
   {

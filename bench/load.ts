@@ -103,6 +103,9 @@ async function chat(cfg: Extract<Config, { mode: 'chat' }>): Promise<unknown> {
 
   // Open loop: every tick, send as many as the offered rate says are due by now, round-robin over all members.
   const total = Math.round(cfg.rate * cfg.durationS);
+  // clientIds unique per run: the app answers a repeated clientId as a duplicate and broadcasts nothing.
+  const tag = Math.random().toString(36).slice(2, 10);
+  let duplicateAcks = 0;
   const start = nowMs();
   let sent = 0;
   let pending = 0;
@@ -112,26 +115,33 @@ async function chat(cfg: Extract<Config, { mode: 'chat' }>): Promise<unknown> {
     for (; sent < due; sent++) {
       const mi = sent % members.length;
       const m = members[mi];
-      const clientId = `b${sent}`;
+      const clientId = `b${tag}-${sent}`;
       const t = nowMs();
       sentAt.set(clientId, { t, member: mi });
       pending++;
       lastSendAt = t;
       m.socket
         .timeout(ACK_TIMEOUT_MS)
-        .emit('message:send', { roomId: cfg.rooms[m.room].id, content: `load ${clientId}`, clientId }, (err: unknown, ack: any) => {
-          pending--;
-          if (err) {
-            ackTimeouts++;
-          } else if (!ack?.ok) {
-            ackErrors++;
-            const code = String(ack?.error?.code ?? 'UNKNOWN');
-            errorCodes[code] = (errorCodes[code] ?? 0) + 1;
-          } else {
-            ackLatency.push(nowMs() - t);
-            ackedSeqs[m.room].add(Number(ack.message.seq));
-          }
-        });
+        .emit(
+          'message:send',
+          { roomId: cfg.rooms[m.room].id, content: `load ${clientId}`, clientId },
+          (err: unknown, ack: any) => {
+            pending--;
+            if (err) {
+              ackTimeouts++;
+            } else if (!ack?.ok) {
+              ackErrors++;
+              const code = String(ack?.error?.code ?? 'UNKNOWN');
+              errorCodes[code] = (errorCodes[code] ?? 0) + 1;
+            } else {
+              if (ack.duplicate) {
+                duplicateAcks++;
+              }
+              ackLatency.push(nowMs() - t);
+              ackedSeqs[m.room].add(Number(ack.message.seq));
+            }
+          },
+        );
     }
     await sleep(2);
   }
@@ -170,6 +180,7 @@ async function chat(cfg: Extract<Config, { mode: 'chat' }>): Promise<unknown> {
     acked,
     ackErrors,
     ackTimeouts,
+    duplicateAcks,
     errorCodes,
     pendingAtEnd: pending,
     sendSeconds: round(sendSeconds),
@@ -237,7 +248,11 @@ async function ai(cfg: Extract<Config, { mode: 'ai' }>): Promise<unknown> {
     repliesFinished: finals.size,
     statuses: [...finals.values()],
     tokenToDeltaMs: summarize(tokenLatency),
-    deltasPerReply: { min: Math.min(...counts), max: Math.max(...counts), mean: round(counts.reduce((a, b) => a + b, 0) / Math.max(counts.length, 1), 1) },
+    deltasPerReply: {
+      min: Math.min(...counts),
+      max: Math.max(...counts),
+      mean: round(counts.reduce((a, b) => a + b, 0) / Math.max(counts.length, 1), 1),
+    },
   };
 }
 
@@ -265,7 +280,12 @@ async function history(cfg: Extract<Config, { mode: 'history' }>): Promise<unkno
     }
   }
   socket.close();
-  return { mode: 'history', lastSeq: cfg.lastSeq, joinAfterSeqMs: summarize(joinMs), getBeforeSeqMs: summarize(restMs) };
+  return {
+    mode: 'history',
+    lastSeq: cfg.lastSeq,
+    joinAfterSeqMs: summarize(joinMs),
+    getBeforeSeqMs: summarize(restMs),
+  };
 }
 
 async function main(): Promise<void> {
