@@ -5,8 +5,9 @@
  */
 import { SignJWT, type JWTPayload } from 'jose';
 import { io, type Socket } from 'socket.io-client';
-import type { HttpResult, TestUser } from './http-client';
+import type { TestUser } from './http-client';
 import { connectSocket, settle } from './socket-client';
+import { postMessage } from './chat-api';
 
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
@@ -207,41 +208,7 @@ export async function createRoom(owner: TestUser, visibility: 'private' | 'publi
   return res.body;
 }
 
-/** The owner adds each user by username. */
-export async function addMembers(owner: TestUser, roomId: string, ...users: TestUser[]): Promise<void> {
-  for (const user of users) {
-    const res = await owner.http.post(`/api/rooms/${roomId}/members`, { username: user.username });
-    if (res.status !== 201) {
-      throw new Error(`add member failed: ${res.status} ${JSON.stringify(res.body)}`);
-    }
-  }
-}
-
-/** Sends over REST as `user`, failing loudly unless it is stored. */
-export async function postMessage(user: TestUser, roomId: string, content: string, clientId?: string): Promise<any> {
-  const res: HttpResult = await user.http.post(`/api/rooms/${roomId}/messages`, { content, clientId });
-  if (res.status !== 201) {
-    throw new Error(`send failed: ${res.status} ${JSON.stringify(res.body)}`);
-  }
-  return res.body.message;
-}
-
-/** Every message of the room as `user` (a member) reads it back, oldest first. */
-export async function storedMessages(user: TestUser, roomId: string): Promise<any[]> {
-  const all: any[] = [];
-  let afterSeq = 0;
-  for (;;) {
-    const res = await user.http.get(`/api/rooms/${roomId}/messages?afterSeq=${afterSeq}&limit=100`);
-    if (res.status !== 200) {
-      throw new Error(`read messages failed: ${res.status} ${JSON.stringify(res.body)}`);
-    }
-    all.push(...res.body.messages);
-    if (!res.body.hasMore) {
-      return all;
-    }
-    afterSeq = all[all.length - 1].seq;
-  }
-}
+export { addMembers, postMessage, storedMessages } from './chat-api';
 
 /** PROTOCOL.md §3 Message of a user message just sent. */
 export function expectUserMessage(
