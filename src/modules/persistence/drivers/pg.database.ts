@@ -92,15 +92,15 @@ export class PgDatabase implements Database {
     const client = await this.pool.connect();
     let broken = false;
     try {
-      await client.query('begin');
-      await client.query(
-        "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true), set_config('request.jwt.claim.sub', $3, true)",
-        [
-          actor.kind === 'service' ? 'service_role' : 'authenticated',
-          JSON.stringify(claimsOf(actor)),
-          actor.kind === 'user' ? actor.id : '',
-        ],
-      );
+      // One round trip opens the transaction and takes the caller's identity (escaped literals: a simple
+      // query carries no parameters); the call and the commit follow.
+      const identity: [string, string][] = [
+        ['role', actor.kind === 'service' ? 'service_role' : 'authenticated'],
+        ['request.jwt.claims', JSON.stringify(claimsOf(actor))],
+        ['request.jwt.claim.sub', actor.kind === 'user' ? actor.id : ''],
+      ];
+      const settings = identity.map(([key, value]) => `set_config('${key}', ${client.escapeLiteral(value)}, true)`);
+      await client.query(`begin; select ${settings.join(', ')}`);
       const result = await work(client);
       await client.query('commit');
       return result;
