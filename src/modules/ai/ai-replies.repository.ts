@@ -1,7 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DATABASE, SERVICE_ACTOR, type Database } from '../persistence/database.port';
-import { toMessage, type MessageRow } from '../chat/chat.mappers';
-import type { MessageDto } from '../chat/dto/message.dto';
+import { toMessage, type MessageDto, type MessageRow } from '../../common/messages/message';
 
 export interface AiRoom {
   id: string;

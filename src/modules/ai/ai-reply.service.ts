@@ -4,7 +4,7 @@ import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { RateLimiter } from '../../common/rate-limit/rate-limiter.service';
 import { REALTIME_BROADCASTER, type RealtimeBroadcaster } from '../../common/realtime/realtime-broadcaster';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
-import type { MessageDto } from '../chat/dto/message.dto';
+import type { MessageDto } from '../../common/messages/message';
 import { MetricsService } from '../metrics/metrics.service';
 import { AI_PROVIDER, type AiProvider, type AiRequest } from './ai-provider.port';
 import { AiRepliesRepository } from './ai-replies.repository';

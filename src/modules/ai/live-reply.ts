@@ -1,5 +1,5 @@
 import type { RealtimeBroadcaster } from '../../common/realtime/realtime-broadcaster';
-import type { MessageDto } from '../chat/dto/message.dto';
+import type { MessageDto } from '../../common/messages/message';
 
 /** At most one `message:delta` per message in this many milliseconds. */
 export const DELTA_INTERVAL_MS = 30;

@@ -1,6 +1,5 @@
 import { toProfile } from '../auth/profile.mapper';
 import type { MemberDto } from './dto/member.dto';
-import type { MessageDto } from './dto/message.dto';
 import type { RoomDto } from './dto/room.dto';
 
 /** Rows as the SQL functions return them (snake_case); each is mapped to its wire object here, once. */
@@ -26,22 +25,6 @@ export interface MemberRow {
   profile_created_at: Date;
   role: 'owner' | 'member';
   joined_at: Date;
-}
-
-export interface MessageRow {
-  id: string;
-  chatroom_id: string;
-  seq: number;
-  role: MessageDto['role'];
-  sender_id: string | null;
-  content: string;
-  status: MessageDto['status'];
-  client_id: string | null;
-  reply_to_id: string | null;
-  error_code: string | null;
-  error_message: string | null;
-  created_at: Date;
-  updated_at: Date;
 }
 
 /** What a room's `ai` shows that the row does not hold: the server's default model and whether AI is configured. */
@@ -85,19 +68,4 @@ export function toMember(row: MemberRow): MemberDto {
   };
 }
 
-export function toMessage(row: MessageRow): MessageDto {
-  return {
-    id: row.id,
-    roomId: row.chatroom_id,
-    seq: row.seq,
-    role: row.role,
-    senderId: row.sender_id,
-    content: row.content,
-    status: row.status,
-    clientId: row.client_id,
-    replyToId: row.reply_to_id,
-    createdAt: iso(row.created_at),
-    updatedAt: iso(row.updated_at),
-    ...(row.error_code ? { error: { code: row.error_code, message: row.error_message ?? '' } } : {}),
-  };
-}
+export { toMessage, type MessageRow } from '../../common/messages/message';

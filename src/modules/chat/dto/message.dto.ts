@@ -1,56 +1,11 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { MessageDto } from '../../../common/messages/message';
 
-export const MESSAGE_ROLES = ['user', 'assistant', 'system'] as const;
-export const MESSAGE_STATUSES = ['complete', 'streaming', 'truncated', 'failed', 'cancelled'] as const;
+export { MESSAGE_ROLES, MESSAGE_STATUSES, MessageDto, MessageErrorDto } from '../../../common/messages/message';
+
 export const CLIENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
-
-export class MessageErrorDto {
-  @ApiProperty()
-  code!: string;
-
-  @ApiProperty()
-  message!: string;
-}
-
-export class MessageDto {
-  @ApiProperty({ format: 'uuid' })
-  id!: string;
-
-  @ApiProperty({ format: 'uuid' })
-  roomId!: string;
-
-  @ApiProperty({ description: 'per room, from 1, without gaps' })
-  seq!: number;
-
-  @ApiProperty({ enum: MESSAGE_ROLES })
-  role!: (typeof MESSAGE_ROLES)[number];
-
-  @ApiProperty({ type: String, nullable: true, format: 'uuid' })
-  senderId!: string | null;
-
-  @ApiProperty()
-  content!: string;
-
-  @ApiProperty({ enum: MESSAGE_STATUSES })
-  status!: (typeof MESSAGE_STATUSES)[number];
-
-  @ApiProperty({ type: String, nullable: true })
-  clientId!: string | null;
-
-  @ApiProperty({ type: String, nullable: true, format: 'uuid' })
-  replyToId!: string | null;
-
-  @ApiProperty({ format: 'date-time' })
-  createdAt!: string;
-
-  @ApiProperty({ format: 'date-time' })
-  updatedAt!: string;
-
-  @ApiPropertyOptional({ type: MessageErrorDto })
-  error?: MessageErrorDto;
-}
 
 export class MessagePageDto {
   @ApiProperty({ type: [MessageDto] })

@@ -1,0 +1,89 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+
+/**
+ * The Message of PROTOCOL.md §3, shared by the features that store and send messages (chat for people,
+ * ai for the assistant), with its row as the SQL functions return it and the one mapping between them.
+ */
+export const MESSAGE_ROLES = ['user', 'assistant', 'system'] as const;
+export const MESSAGE_STATUSES = ['complete', 'streaming', 'truncated', 'failed', 'cancelled'] as const;
+
+export class MessageErrorDto {
+  @ApiProperty()
+  code!: string;
+
+  @ApiProperty()
+  message!: string;
+}
+
+export class MessageDto {
+  @ApiProperty({ format: 'uuid' })
+  id!: string;
+
+  @ApiProperty({ format: 'uuid' })
+  roomId!: string;
+
+  @ApiProperty({ description: 'per room, from 1, without gaps' })
+  seq!: number;
+
+  @ApiProperty({ enum: MESSAGE_ROLES })
+  role!: (typeof MESSAGE_ROLES)[number];
+
+  @ApiProperty({ type: String, nullable: true, format: 'uuid' })
+  senderId!: string | null;
+
+  @ApiProperty()
+  content!: string;
+
+  @ApiProperty({ enum: MESSAGE_STATUSES })
+  status!: (typeof MESSAGE_STATUSES)[number];
+
+  @ApiProperty({ type: String, nullable: true })
+  clientId!: string | null;
+
+  @ApiProperty({ type: String, nullable: true, format: 'uuid' })
+  replyToId!: string | null;
+
+  @ApiProperty({ format: 'date-time' })
+  createdAt!: string;
+
+  @ApiProperty({ format: 'date-time' })
+  updatedAt!: string;
+
+  @ApiPropertyOptional({ type: MessageErrorDto })
+  error?: MessageErrorDto;
+}
+
+export interface MessageRow {
+  id: string;
+  chatroom_id: string;
+  seq: number;
+  role: MessageDto['role'];
+  sender_id: string | null;
+  content: string;
+  status: MessageDto['status'];
+  client_id: string | null;
+  reply_to_id: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const iso = (value: Date | string): string => new Date(value).toISOString();
+
+export function toMessage(row: MessageRow): MessageDto {
+  return {
+    id: row.id,
+    roomId: row.chatroom_id,
+    seq: row.seq,
+    role: row.role,
+    senderId: row.sender_id,
+    content: row.content,
+    status: row.status,
+    clientId: row.client_id,
+    replyToId: row.reply_to_id,
+    createdAt: iso(row.created_at),
+    updatedAt: iso(row.updated_at),
+    ...(row.error_code ? { error: { code: row.error_code, message: row.error_message ?? '' } } : {}),
+  };
+}
