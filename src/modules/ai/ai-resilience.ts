@@ -1,5 +1,4 @@
 import {
-  BrokenCircuitError,
   ConsecutiveBreaker,
   DelegateBackoff,
   circuitBreaker,
@@ -61,5 +60,3 @@ export function createAiPolicies(maxAttempts: number): AiPolicies {
     }),
   };
 }
-
-export { BrokenCircuitError };

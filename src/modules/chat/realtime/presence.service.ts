@@ -39,16 +39,6 @@ export class PresenceService {
     return true;
   }
 
-  /** Forgets a member in a room whatever their count (removal, deletion); true when they were online. */
-  clear(roomId: string, profileId: string): boolean {
-    const members = this.rooms.get(roomId);
-    const had = members?.delete(profileId) ?? false;
-    if (members?.size === 0) {
-      this.rooms.delete(roomId);
-    }
-    return had;
-  }
-
   /** Forgets a whole room (deleted): its subscribers then leave without presence events. */
   forgetRoom(roomId: string): void {
     this.rooms.delete(roomId);
