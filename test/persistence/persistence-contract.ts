@@ -162,12 +162,19 @@ function fixtures(db: Database) {
       expect(rows).toHaveLength(1);
       return rows[0];
     },
-    async post(user: Profile, roomId: string, content: string | null, clientId: string | null = null): Promise<Posted> {
-      const rows = await db.call<Posted>(as(user), 'post_message', {
-        p_room_id: roomId,
-        p_content: content,
-        p_client_id: clientId,
-      });
+    /** A send as the server makes it (`callGrouped`: group-committed with concurrent sends), or as a call alone. */
+    async post(
+      user: Profile,
+      roomId: string,
+      content: string | null,
+      clientId: string | null = null,
+      via: 'callGrouped' | 'call' = 'callGrouped',
+    ): Promise<Posted> {
+      const args = { p_room_id: roomId, p_content: content, p_client_id: clientId };
+      const rows =
+        via === 'call'
+          ? await db.call<Posted>(as(user), 'post_message', args)
+          : await db.callGrouped<Posted>(as(user), 'post_message', args);
       expect(rows).toHaveLength(1);
       return rows[0];
     },
@@ -673,120 +680,169 @@ export function persistenceContract(name: string, driver: DriverHandle<Persisten
       });
     });
 
-    describe('post_message: gapless seq', () => {
-      it('should number 100 concurrent sends by 5 members exactly 1..100', async () => {
-        const owner = await f().register('owner');
-        const room = await f().createRoom(owner);
-        const others = await Promise.all([1, 2, 3, 4].map(() => f().register('m')));
-        for (const member of others) {
+    describe.each([
+      ['group-committed (callGrouped)', 'callGrouped'],
+      ['alone (call)', 'call'],
+    ] as const)('sends %s', (_label, via) => {
+      const post = (user: Profile, roomId: string, content: string | null, clientId: string | null = null) =>
+        f().post(user, roomId, content, clientId, via);
+
+      describe('post_message: gapless seq', () => {
+        it('should number 100 concurrent sends by 5 members exactly 1..100', async () => {
+          const owner = await f().register('owner');
+          const room = await f().createRoom(owner);
+          const others = await Promise.all([1, 2, 3, 4].map(() => f().register('m')));
+          for (const member of others) {
+            await f().addMember(owner, room.id, member);
+          }
+          const senders = [owner, ...others];
+
+          const results = await Promise.all(
+            senders.flatMap((sender, s) =>
+              Array.from({ length: 20 }, (_, i) => post(sender, room.id, `sender ${s} message ${i}`)),
+            ),
+          );
+
+          const seqs = results.map((r) => r.seq).sort((a, b) => a - b);
+          expect(seqs).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+          expect(results.every((r) => !r.duplicate)).toBe(true);
+
+          const stored = await f().messages(owner, room.id, { afterSeq: 0, limit: 100 });
+          expect(stored.map((m) => m.seq)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+          for (const sender of senders) {
+            expect(stored.filter((m) => m.sender_id === sender.id)).toHaveLength(20);
+          }
+          // each result is the row stored under its seq
+          const bySeq = new Map(stored.map((m) => [m.seq, m]));
+          for (const r of results) {
+            expect(bySeq.get(r.seq)).toMatchObject({ id: r.id, sender_id: r.sender_id, content: r.content });
+          }
+          expect(await f().room(owner, room.id)).toMatchObject({ last_seq: 100 });
+        });
+
+        it('should leave no gap after a refused send', async () => {
+          const owner = await f().register('owner');
+          const room = await f().createRoom(owner);
+          await post(owner, room.id, 'one');
+          await expectCode(post(owner, room.id, 'x'.repeat(200_001)), '23514');
+          await expectCode(post(owner, room.id, 'bad client id', 'not valid!'), '23514');
+          await expectCode(post(owner, room.id, 'long client id', 'c'.repeat(65)), '23514');
+          await expectCode(post(owner, room.id, null), '23502');
+          expect(await f().room(owner, room.id)).toMatchObject({ last_seq: 1 });
+          expect(await post(owner, room.id, 'two')).toMatchObject({ seq: 2 });
+          expect((await f().messages(owner, room.id)).map((m) => [m.seq, m.content])).toEqual([
+            [1, 'one'],
+            [2, 'two'],
+          ]);
+        });
+
+        it('should store hostile and unicode content verbatim', async () => {
+          const owner = await f().register('owner');
+          const room = await f().createRoom(owner);
+          const contents = ['<script>alert(1)</script>', "'); delete from public.messages; --", '% _ \\ 😀 ünï', ''];
+          for (const content of contents) {
+            await post(owner, room.id, content);
+          }
+          expect((await f().messages(owner, room.id)).map((m) => m.content)).toEqual(contents);
+        });
+      });
+
+      describe('post_message: idempotent resend', () => {
+        it('should return the stored message with duplicate true on a resend, storing it once', async () => {
+          const owner = await f().register('owner');
+          const room = await f().createRoom(owner);
+          const first = await post(owner, room.id, 'once', 'client-1');
+          expect(first).toMatchObject({ seq: 1, client_id: 'client-1', duplicate: false });
+
+          const again = await post(owner, room.id, 'once, edited on resend', 'client-1');
+          expect(again).toMatchObject({
+            id: first.id,
+            seq: 1,
+            content: 'once',
+            client_id: 'client-1',
+            duplicate: true,
+          });
+
+          expect(await f().messages(owner, room.id)).toEqual([expect.objectContaining({ id: first.id, seq: 1 })]);
+          expect(await f().room(owner, room.id)).toMatchObject({ last_seq: 1 });
+        });
+
+        it('should store one row for 10 concurrent sends with one client id', async () => {
+          const owner = await f().register('owner');
+          const room = await f().createRoom(owner);
+          const results = await Promise.all(
+            Array.from({ length: 10 }, () => post(owner, room.id, 'racing', 'same-client-id')),
+          );
+          const stored = await f().messages(owner, room.id);
+          expect(stored).toHaveLength(1);
+          expect(new Set(results.map((r) => r.id))).toEqual(new Set([stored[0].id]));
+          expect(results.every((r) => r.seq === 1)).toBe(true);
+          expect(results.filter((r) => !r.duplicate)).toHaveLength(1);
+          expect(await f().room(owner, room.id)).toMatchObject({ last_seq: 1 });
+          expect(await post(owner, room.id, 'next')).toMatchObject({ seq: 2 });
+        });
+
+        it('should treat the same client id by another sender, or in another room, as a new message', async () => {
+          const owner = await f().register('owner');
+          const member = await f().register('member');
+          const room = await f().createRoom(owner);
+          const otherRoom = await f().createRoom(owner);
           await f().addMember(owner, room.id, member);
-        }
-        const senders = [owner, ...others];
 
-        const results = await Promise.all(
-          senders.flatMap((sender, s) =>
-            Array.from({ length: 20 }, (_, i) => f().post(sender, room.id, `sender ${s} message ${i}`)),
-          ),
-        );
+          const a = await post(owner, room.id, 'from owner', 'shared');
+          const b = await post(member, room.id, 'from member', 'shared');
+          const c = await post(owner, otherRoom.id, 'other room', 'shared');
 
-        const seqs = results.map((r) => r.seq).sort((a, b) => a - b);
-        expect(seqs).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
-        expect(results.every((r) => !r.duplicate)).toBe(true);
+          expect(b).toMatchObject({ seq: 2, sender_id: member.id, duplicate: false });
+          expect(c).toMatchObject({ seq: 1, chatroom_id: otherRoom.id, duplicate: false });
+          expect(new Set([a.id, b.id, c.id]).size).toBe(3);
+          expect((await f().messages(owner, room.id)).map((m) => m.content)).toEqual(['from owner', 'from member']);
+          expect((await f().messages(owner, otherRoom.id)).map((m) => m.content)).toEqual(['other room']);
+        });
 
-        const stored = await f().messages(owner, room.id, { afterSeq: 0, limit: 100 });
-        expect(stored.map((m) => m.seq)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
-        for (const sender of senders) {
-          expect(stored.filter((m) => m.sender_id === sender.id)).toHaveLength(20);
-        }
-        // each result is the row stored under its seq
-        const bySeq = new Map(stored.map((m) => [m.seq, m]));
-        for (const r of results) {
-          expect(bySeq.get(r.seq)).toMatchObject({ id: r.id, sender_id: r.sender_id, content: r.content });
-        }
-        expect(await f().room(owner, room.id)).toMatchObject({ last_seq: 100 });
+        it('should never make messages without a client id duplicates of each other', async () => {
+          const owner = await f().register('owner');
+          const room = await f().createRoom(owner);
+          const a = await post(owner, room.id, 'same text');
+          const b = await post(owner, room.id, 'same text');
+          expect([a.duplicate, b.duplicate]).toEqual([false, false]);
+          expect([a.seq, b.seq]).toEqual([1, 2]);
+        });
       });
 
-      it('should leave no gap after a refused send', async () => {
-        const owner = await f().register('owner');
-        const room = await f().createRoom(owner);
-        await f().post(owner, room.id, 'one');
-        await expectCode(f().post(owner, room.id, 'x'.repeat(200_001)), '23514');
-        await expectCode(f().post(owner, room.id, 'bad client id', 'not valid!'), '23514');
-        await expectCode(f().post(owner, room.id, 'long client id', 'c'.repeat(65)), '23514');
-        await expectCode(f().post(owner, room.id, null), '23502');
-        expect(await f().room(owner, room.id)).toMatchObject({ last_seq: 1 });
-        expect(await f().post(owner, room.id, 'two')).toMatchObject({ seq: 2 });
-        expect((await f().messages(owner, room.id)).map((m) => [m.seq, m.content])).toEqual([
-          [1, 'one'],
-          [2, 'two'],
+      it('should fail a bad send alone among concurrent good ones, storing the good ones gapless', async () => {
+        const { owner, stranger, room } = await f().roomWithStranger('private');
+        const outcomes = await Promise.allSettled([
+          post(owner, room.id, 'good 1'),
+          post(owner, room.id, 'x'.repeat(200_001)),
+          post(stranger, room.id, 'intruder'),
+          post(owner, room.id, 'good 2', 'not valid!'),
+          post(owner, room.id, 'good 3'),
+          post(owner, room.id, null),
+          post(owner, room.id, 'good 4'),
         ]);
-      });
-
-      it('should store hostile and unicode content verbatim', async () => {
-        const owner = await f().register('owner');
-        const room = await f().createRoom(owner);
-        const contents = ['<script>alert(1)</script>', "'); delete from public.messages; --", '% _ \\ 😀 ünï', ''];
-        for (const content of contents) {
-          await f().post(owner, room.id, content);
-        }
-        expect((await f().messages(owner, room.id)).map((m) => m.content)).toEqual(contents);
-      });
-    });
-
-    describe('post_message: idempotent resend', () => {
-      it('should return the stored message with duplicate true on a resend, storing it once', async () => {
-        const owner = await f().register('owner');
-        const room = await f().createRoom(owner);
-        const first = await f().post(owner, room.id, 'once', 'client-1');
-        expect(first).toMatchObject({ seq: 1, client_id: 'client-1', duplicate: false });
-
-        const again = await f().post(owner, room.id, 'once, edited on resend', 'client-1');
-        expect(again).toMatchObject({ id: first.id, seq: 1, content: 'once', client_id: 'client-1', duplicate: true });
-
-        expect(await f().messages(owner, room.id)).toEqual([expect.objectContaining({ id: first.id, seq: 1 })]);
-        expect(await f().room(owner, room.id)).toMatchObject({ last_seq: 1 });
-      });
-
-      it('should store one row for 10 concurrent sends with one client id', async () => {
-        const owner = await f().register('owner');
-        const room = await f().createRoom(owner);
-        const results = await Promise.all(
-          Array.from({ length: 10 }, () => f().post(owner, room.id, 'racing', 'same-client-id')),
-        );
+        expect(outcomes.map((o) => o.status)).toEqual([
+          'fulfilled',
+          'rejected',
+          'rejected',
+          'rejected',
+          'fulfilled',
+          'rejected',
+          'fulfilled',
+        ]);
+        const codes = outcomes.map((o) => (o.status === 'rejected' ? sqlStateOf(o.reason) : 'ok'));
+        expect(codes).toEqual(['ok', '23514', 'CH404', '23514', 'ok', '23502', 'ok']);
         const stored = await f().messages(owner, room.id);
-        expect(stored).toHaveLength(1);
-        expect(new Set(results.map((r) => r.id))).toEqual(new Set([stored[0].id]));
-        expect(results.every((r) => r.seq === 1)).toBe(true);
-        expect(results.filter((r) => !r.duplicate)).toHaveLength(1);
-        expect(await f().room(owner, room.id)).toMatchObject({ last_seq: 1 });
-        expect(await f().post(owner, room.id, 'next')).toMatchObject({ seq: 2 });
-      });
-
-      it('should treat the same client id by another sender, or in another room, as a new message', async () => {
-        const owner = await f().register('owner');
-        const member = await f().register('member');
-        const room = await f().createRoom(owner);
-        const otherRoom = await f().createRoom(owner);
-        await f().addMember(owner, room.id, member);
-
-        const a = await f().post(owner, room.id, 'from owner', 'shared');
-        const b = await f().post(member, room.id, 'from member', 'shared');
-        const c = await f().post(owner, otherRoom.id, 'other room', 'shared');
-
-        expect(b).toMatchObject({ seq: 2, sender_id: member.id, duplicate: false });
-        expect(c).toMatchObject({ seq: 1, chatroom_id: otherRoom.id, duplicate: false });
-        expect(new Set([a.id, b.id, c.id]).size).toBe(3);
-        expect((await f().messages(owner, room.id)).map((m) => m.content)).toEqual(['from owner', 'from member']);
-        expect((await f().messages(owner, otherRoom.id)).map((m) => m.content)).toEqual(['other room']);
-      });
-
-      it('should never make messages without a client id duplicates of each other', async () => {
-        const owner = await f().register('owner');
-        const room = await f().createRoom(owner);
-        const a = await f().post(owner, room.id, 'same text');
-        const b = await f().post(owner, room.id, 'same text');
-        expect([a.duplicate, b.duplicate]).toEqual([false, false]);
-        expect([a.seq, b.seq]).toEqual([1, 2]);
+        // the room's first message (from roomWithStranger), then the three good sends in order
+        expect(stored.map((m) => m.seq)).toEqual([1, 2, 3, 4]);
+        // a connection pool may commit concurrent sends in any order; each is stored once
+        expect(
+          stored
+            .slice(1)
+            .map((m) => m.content)
+            .sort(),
+        ).toEqual(['good 1', 'good 3', 'good 4']);
+        expect(await f().room(owner, room.id)).toMatchObject({ last_seq: 4 });
       });
     });
 
@@ -1053,6 +1109,37 @@ export function rawRlsContract(name: string, driver: DriverHandle<RawSqlDriver>)
       });
       expect(result).toBe(0);
       expect(await f().profile(alice, alice.id)).toMatchObject({ display_name: 'Alice' });
+    });
+
+    it('should group-commit concurrent sends: fewer transactions than sends, every send stored once', async () => {
+      const groups: number[] = [];
+      db().observe(
+        () => undefined,
+        (_fn, size) => groups.push(size),
+      );
+      const owner = await f().register('owner');
+      const room = await f().createRoom(owner);
+      const posted = await Promise.all(Array.from({ length: 50 }, (_, i) => f().post(owner, room.id, `m${i}`)));
+
+      expect(groups.reduce((a, b) => a + b, 0)).toBe(50);
+      expect(groups.length).toBeLessThan(50);
+      expect(posted.map((p) => p.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+      expect(await messageCount(room.id)).toBe(50);
+    });
+
+    it('should not let an API role call the group function, which takes any identity it is given', async () => {
+      const { owner, stranger, room } = await f().roomWithStranger('private');
+      const items = JSON.stringify([
+        {
+          claims: { sub: owner.id, role: 'authenticated' },
+          sub: owner.id,
+          args: { p_room_id: room.id, p_content: 'forged' },
+        },
+      ]);
+      await raw().asUser(stranger.id, async (q) => {
+        await expectCode(q('select * from chat_private.post_message_group($1::jsonb)', [items]), '42501');
+      });
+      expect(await messageCount(room.id)).toBe(1);
     });
 
     it('should leave no messages or memberships of a deleted room behind', async () => {

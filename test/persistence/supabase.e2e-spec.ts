@@ -14,6 +14,7 @@ import {
   userActor,
   type Actor,
   type Database,
+  type GroupableFunction,
   type UserActor,
 } from '../../src/modules/persistence/database.port';
 import { PgDatabase } from '../../src/modules/persistence/drivers/pg.database';
@@ -47,17 +48,18 @@ interface SupabaseDriver extends PersistenceDriver {
  * the port handed to the contract mints one for the id (once) and passes it on with the actor.
  */
 function withUserTokens(inner: Database, tokenFor: (id: string) => Promise<string>): Database {
+  const withToken = async (actor: UserActor) =>
+    userActor(actor.id, actor.claims, actor.accessToken ?? (await tokenFor(actor.id)));
   return {
     driver: inner.driver,
     async call(actor: Actor, fn: string, args?: Record<string, unknown>) {
-      const withToken =
-        actor.kind === 'user'
-          ? userActor(actor.id, actor.claims, actor.accessToken ?? (await tokenFor(actor.id)))
-          : actor;
-      return inner.call(withToken, fn, args);
+      return inner.call(actor.kind === 'user' ? await withToken(actor) : actor, fn, args);
+    },
+    async callGrouped(actor: UserActor, fn: GroupableFunction, args: Record<string, unknown>) {
+      return inner.callGrouped(await withToken(actor), fn, args);
     },
     ping: (timeoutMs) => inner.ping(timeoutMs),
-    observe: (observer) => inner.observe(observer),
+    observe: (observer, groups) => inner.observe(observer, groups),
     close: () => inner.close(),
   } as Database;
 }

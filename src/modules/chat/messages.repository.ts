@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DATABASE, type Actor, type Database } from '../persistence/database.port';
+import { DATABASE, type Actor, type Database, type UserActor } from '../persistence/database.port';
 import { toMessage, type MessageRow } from './chat.mappers';
 import type { AiMode } from '../ai/mentions';
 import type { MessageDto } from './dto/message.dto';
@@ -16,12 +16,13 @@ export class MessagesRepository {
 
   /** Stores a user message with the room's next seq; a repeated clientId returns the stored one. */
   async post(
-    actor: Actor,
+    actor: UserActor,
     roomId: string,
     content: string,
     clientId: string | null,
   ): Promise<{ message: MessageDto; duplicate: boolean; roomAiMode: AiMode | null }> {
-    const [row] = await this.db.call<MessageRow & { duplicate: boolean; room_ai_mode: AiMode | null }>(
+    // Concurrent sends share a transaction when the driver can (group commit); each is still its own.
+    const [row] = await this.db.callGrouped<MessageRow & { duplicate: boolean; room_ai_mode: AiMode | null }>(
       actor,
       'post_message',
       {

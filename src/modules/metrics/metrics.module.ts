@@ -16,8 +16,9 @@ export class MetricsModule implements NestModule, OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    this.db.observe((fn, durationMs, outcome) =>
-      this.metrics.databaseCalls.observe({ function: fn, outcome }, durationMs / 1000),
+    this.db.observe(
+      (fn, durationMs, outcome) => this.metrics.databaseCalls.observe({ function: fn, outcome }, durationMs / 1000),
+      (fn, size) => this.metrics.databaseGroups.observe({ function: fn }, size),
     );
   }
 

@@ -22,6 +22,14 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly databaseGroups = new Histogram({
+    name: 'db_group_commit_size',
+    help: 'Calls per group commit (several sends in one transaction), by function',
+    labelNames: ['function'] as const,
+    buckets: [1, 2, 4, 8, 16, 32, 64, 100],
+    registers: [this.registry],
+  });
+
   readonly messageSends = new Counter({
     name: 'chat_message_sends_total',
     help: 'Message sends by transport and outcome (stored, duplicate, or the error code)',

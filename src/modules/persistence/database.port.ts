@@ -22,14 +22,30 @@ export function userActor(id: string, claims?: Record<string, unknown>, accessTo
 /** Told of every call: which function, how long it took, whether it failed. */
 export type CallObserver = (fn: string, durationMs: number, outcome: 'ok' | 'error') => void;
 
+/** Told of every group commit: which function, how many calls it held. */
+export type GroupObserver = (fn: GroupableFunction, size: number) => void;
+
+/** The functions a driver may group-commit (`callGrouped`). */
+export type GroupableFunction = 'post_message';
+
 /** The port: run one of the SQL functions of `migrations/` with named arguments, as an actor. */
 export interface Database {
   readonly driver: DatabaseDriverName;
   call<Row = Record<string, unknown>>(actor: Actor, fn: string, args?: Record<string, unknown>): Promise<Row[]>;
+  /**
+   * Like `call`, but the driver may commit it in one transaction with concurrent calls of the same function
+   * (group commit): each still runs as its own actor under RLS, behind its own savepoint, so it succeeds or
+   * fails alone, and it resolves only after the commit that holds it.
+   */
+  callGrouped<Row = Record<string, unknown>>(
+    actor: UserActor,
+    fn: GroupableFunction,
+    args: Record<string, unknown>,
+  ): Promise<Row[]>;
   /** Resolves when the database answers within the time, rejects otherwise. */
   ping(timeoutMs: number): Promise<void>;
-  /** Registers the observer of every call (metrics). */
-  observe(observer: CallObserver): void;
+  /** Registers the observer of every call (metrics), and of every group commit. */
+  observe(observer: CallObserver, groups?: GroupObserver): void;
   close(): Promise<void>;
 }
 

@@ -17,11 +17,13 @@ async function openDatabase(config: AppConfig, logger: PinoLogger): Promise<Data
       db = await startEmbeddedDatabase(join(config.dataDir, 'db'));
       break;
     case 'postgres':
-      db = new PgDatabase('postgres', {
-        connectionString: config.database.url,
-        max: 10,
-        connectionTimeoutMillis: 5000,
-      });
+      // Up to 4 group commits at once on 10 connections: the rest serve reads and the other writes.
+      db = new PgDatabase(
+        'postgres',
+        { connectionString: config.database.url, max: 10, connectionTimeoutMillis: 5000 },
+        undefined,
+        { maxSize: 100, maxInFlight: 4 },
+      );
       break;
     case 'supabase': {
       // A Supabase project takes the migrations with `supabase db push`; the server only calls them.

@@ -3,7 +3,14 @@ import WebSocket from 'ws';
 import { AppException } from '../../../common/errors/app.exception';
 import { ErrorCode } from '../../../common/errors/error-code';
 import { mapDatabaseError } from '../database-error';
-import { assertIdentifiers, type Actor, type CallObserver, type Database } from '../database.port';
+import {
+  assertIdentifiers,
+  type Actor,
+  type CallObserver,
+  type Database,
+  type GroupableFunction,
+  type UserActor,
+} from '../database.port';
 
 export interface SupabaseSettings {
   url: string;
@@ -33,6 +40,15 @@ export class SupabaseDatabase implements Database {
 
   observe(observer: CallObserver): void {
     this.observer = observer;
+  }
+
+  /** PostgREST runs one request per transaction: no group commit here, each call is its own. */
+  callGrouped<Row = Record<string, unknown>>(
+    actor: UserActor,
+    fn: GroupableFunction,
+    args: Record<string, unknown>,
+  ): Promise<Row[]> {
+    return this.call<Row>(actor, fn, args);
   }
 
   async call<Row = Record<string, unknown>>(
