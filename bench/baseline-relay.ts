@@ -1,15 +1,41 @@
 /**
  * The baseline: a bare Socket.IO relay with the app's events and payloads, and nothing else (no Nest, no database,
  * no auth check beyond "a token is present"). Prints `{"msg":"listening on port N","port":N}` like the app.
+ *
+ * `GET /eventloop` answers this process's event-loop delay since the previous call and resets it: the same
+ * `monitorEventLoopDelay` histogram, at the same 10 ms resolution, that prom-client's default metrics read (and reset)
+ * in the app on each `GET /metrics`.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { type AddressInfo } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Server } from 'socket.io';
+
+/** prom-client 15's default `eventLoopMonitoringPrecision`. */
+const EVENT_LOOP_RESOLUTION_MS = 10;
+const loopDelay = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS });
+loopDelay.enable();
 
 const httpServer = createServer((req, res) => {
   if (req.method === 'GET' && req.url === '/health/live') {
     res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+    return;
+  }
+  if (req.method === 'GET' && req.url === '/eventloop') {
+    const ms = (ns: number) => ns / 1e6;
+    const body = {
+      resolutionMs: EVENT_LOOP_RESOLUTION_MS,
+      count: loopDelay.count,
+      minMs: ms(loopDelay.min),
+      meanMs: ms(loopDelay.mean),
+      p50Ms: ms(loopDelay.percentile(50)),
+      p90Ms: ms(loopDelay.percentile(90)),
+      p99Ms: ms(loopDelay.percentile(99)),
+      maxMs: ms(loopDelay.max),
+    };
+    loopDelay.reset();
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     return;
   }
   res.writeHead(404).end();

@@ -7,7 +7,8 @@
  * - idle:    connects N authenticated sockets, prints {"connected":N}, and holds them until SIGTERM.
  * - ai:      one socket per room sends a message at once in every room; measures provider token emitted -> delta
  *            received (the fake stamps each token with its emit time) and deltas per reply.
- * - history: sequential room:join {afterSeq} and GET messages?beforeSeq= samples.
+ * - history: sequential room:join {afterSeq} and GET messages?beforeSeq= samples, the rooms taking turns, after a
+ *            few uncounted ones.
  */
 import { io, type Socket } from 'socket.io-client';
 import { nowMs, round, summarize } from './stats';
@@ -22,7 +23,15 @@ type Config =
   | { mode: 'chat'; url: string; rooms: RoomSpec[]; rate: number; durationS: number; drainMs?: number }
   | { mode: 'idle'; url: string; tokens: string[]; n: number }
   | { mode: 'ai'; url: string; rooms: RoomSpec[]; timeoutMs: number }
-  | { mode: 'history'; url: string; token: string; roomId: string; lastSeq: number; samples: number };
+  | {
+      mode: 'history';
+      url: string;
+      token: string;
+      rooms: { roomId: string; lastSeq: number }[];
+      samples: number;
+      /** Samples taken first and not counted (a restarted app's caches are cold). */
+      warmup?: number;
+    };
 
 const CONNECT_TIMEOUT_MS = 15_000;
 const ACK_TIMEOUT_MS = 10_000;
@@ -258,33 +267,43 @@ async function ai(cfg: Extract<Config, { mode: 'ai' }>): Promise<unknown> {
 
 async function history(cfg: Extract<Config, { mode: 'history' }>): Promise<unknown> {
   const socket = await connect(cfg.url, cfg.token);
-  const joinMs: number[] = [];
-  const restMs: number[] = [];
-  for (let i = 0; i < cfg.samples; i++) {
-    const afterSeq = Math.max(0, cfg.lastSeq - 50 - (i % 10));
-    let t = nowMs();
-    const ack = await join(socket, { roomId: cfg.roomId, afterSeq, limit: 50 });
-    joinMs.push(nowMs() - t);
-    if (!Array.isArray(ack.messages) || ack.messages.length === 0) {
-      throw new Error('room:join returned no messages');
-    }
-    const beforeSeq = Math.max(2, cfg.lastSeq - 100 - (i % 10));
-    t = nowMs();
-    const res = await fetch(`${cfg.url}/api/rooms/${cfg.roomId}/messages?beforeSeq=${beforeSeq}&limit=50`, {
-      headers: { authorization: `Bearer ${cfg.token}` },
-    });
-    await res.json();
-    restMs.push(nowMs() - t);
-    if (res.status !== 200) {
-      throw new Error(`GET messages answered ${res.status}`);
+  const joinMs: number[][] = cfg.rooms.map(() => []);
+  const restMs: number[][] = cfg.rooms.map(() => []);
+  const warmup = cfg.warmup ?? 0;
+  // Rooms take turns, sample by sample, so neither is favoured by warming caches or JIT.
+  for (let i = 0; i < warmup + cfg.samples; i++) {
+    for (const [r, { roomId, lastSeq }] of cfg.rooms.entries()) {
+      const afterSeq = Math.max(0, lastSeq - 50 - (i % 10));
+      let t = nowMs();
+      const ack = await join(socket, { roomId, afterSeq, limit: 50 });
+      if (i >= warmup) {
+        joinMs[r].push(nowMs() - t);
+      }
+      if (!Array.isArray(ack.messages) || ack.messages.length === 0) {
+        throw new Error('room:join returned no messages');
+      }
+      const beforeSeq = Math.max(2, lastSeq - 100 - (i % 10));
+      t = nowMs();
+      const res = await fetch(`${cfg.url}/api/rooms/${roomId}/messages?beforeSeq=${beforeSeq}&limit=50`, {
+        headers: { authorization: `Bearer ${cfg.token}` },
+      });
+      await res.json();
+      if (i >= warmup) {
+        restMs[r].push(nowMs() - t);
+      }
+      if (res.status !== 200) {
+        throw new Error(`GET messages answered ${res.status}`);
+      }
     }
   }
   socket.close();
   return {
     mode: 'history',
-    lastSeq: cfg.lastSeq,
-    joinAfterSeqMs: summarize(joinMs),
-    getBeforeSeqMs: summarize(restMs),
+    rooms: cfg.rooms.map(({ lastSeq }, r) => ({
+      lastSeq,
+      joinAfterSeqMs: summarize(joinMs[r]),
+      getBeforeSeqMs: summarize(restMs[r]),
+    })),
   };
 }
 

@@ -1,18 +1,40 @@
 /**
- * `npm run bench`: starts the app and a bare Socket.IO relay on loopback, drives both with the same load generator
- * (a child process), prints a table and writes bench/results/<timestamp>.json. See bench/README.md.
+ * `npm run bench [-- flags]`: starts the app and a bare Socket.IO relay on loopback, drives both with the same load
+ * generator (a child process), prints a table and writes bench/results/<timestamp>.json. See bench/README.md.
+ *
+ * Flags (defaults in brackets):
+ *   --rooms N            rooms in the chat load [4]
+ *   --members N          members per room, each one socket [5]
+ *   --rate N             offered sends/s of the fixed-rate phase, and the first step of the search [100]
+ *   --duration S         seconds of the fixed-rate phase [15]
+ *   --idle N             idle authenticated sockets for the memory figure [2000]
+ *   --db embedded|postgres   the app's database: embedded PGlite in DATA_DIR, or a PostgreSQL server started for
+ *                        the run from /usr/lib/postgresql [embedded]
+ *   --no-search          skip the rate search (same as leaving `search` out of --only)
+ *   --search-seconds S   seconds per rate-search step [5]
+ *   --ai-rooms N         rooms replying with AI at once [5]
+ *   --history-big N      messages in the big history room; the small one holds 1,000 [1000000]
+ *   --only LIST          comma-separated phases to run, in this order: idle,rate,search,ai,history [all]
+ *
+ * Phases: idle (5) memory per idle socket; rate (1)(3)(4) a fixed offered rate, with each process's event-loop delay
+ * read inside it; search (2) the highest rate with p99 ack < 50 ms (doubling, then bisecting); ai (6) the AI relay;
+ * history (7) room:join afterSeq / GET beforeSeq on rooms of 1,000 and --history-big messages. With the embedded
+ * database the history rows are written while the app is stopped (PGlite opens a data dir from one process only),
+ * then the app is started again on the same DATA_DIR.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { ServerResponse } from 'node:http';
-import { tmpdir } from 'node:os';
+import * as os from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { PGlite } from '@electric-sql/pglite';
 import { Client } from 'pg';
 import { startFakeOpenAi, type FakeOpenAi } from '../test/support/fake-openai';
 import { createDatabase, startPostgresServer, type PostgresServer } from '../test/support/postgres-server';
-import { nowMs, round, summarize } from './stats';
+import { nowMs, round } from './stats';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const DIST = join(__dirname);
@@ -24,6 +46,14 @@ const RATE_ENV = {
   RATE_AI_PER_MINUTE: '1000000',
 };
 const STAMP = '@@STAMP@@';
+const PHASES = ['idle', 'rate', 'search', 'ai', 'history'] as const;
+type Phase = (typeof PHASES)[number];
+/** The small history room; the big one holds --history-big. */
+const HISTORY_SMALL = 1000;
+/** Rows per INSERT statement when filling a history room. */
+const HISTORY_BATCH = 100_000;
+/** Bisection steps after the doubling steps of the rate search, stopping early once first fail / best <= 1.15. */
+const SEARCH_BISECT_STEPS = 3;
 
 interface Flags {
   rooms: number;
@@ -36,6 +66,7 @@ interface Flags {
   searchSeconds: number;
   aiRooms: number;
   historyBig: number;
+  phases: Set<Phase>;
 }
 
 function parseFlags(argv: string[]): Flags {
@@ -44,12 +75,13 @@ function parseFlags(argv: string[]): Flags {
     members: 5,
     rate: 100,
     duration: 15,
-    idle: 500,
+    idle: 2000,
     db: 'embedded',
     search: true,
     searchSeconds: 5,
     aiRooms: 5,
-    historyBig: 100_000,
+    historyBig: 1_000_000,
+    phases: new Set(PHASES),
   };
   for (let i = 0; i < argv.length; i++) {
     const [name, inline] = argv[i].split('=', 2);
@@ -88,6 +120,15 @@ function parseFlags(argv: string[]): Flags {
       case '--no-search':
         flags.search = false;
         break;
+      case '--only': {
+        const names = value().split(',');
+        const unknown = names.filter((n) => !(PHASES as readonly string[]).includes(n));
+        if (unknown.length > 0 || names.length === 0) {
+          throw new Error(`--only takes a comma-separated list of ${PHASES.join(',')}`);
+        }
+        flags.phases = new Set(names as Phase[]);
+        break;
+      }
       case '--search-seconds':
         flags.searchSeconds = int(1, 60);
         break;
@@ -101,6 +142,9 @@ function parseFlags(argv: string[]): Flags {
         throw new Error(`unknown flag ${name}`);
     }
   }
+  if (!flags.search) {
+    flags.phases.delete('search');
+  }
   return flags;
 }
 
@@ -108,7 +152,8 @@ interface Target {
   name: 'app' | 'baseline';
   child: ChildProcess;
   url: string;
-  stop(): Promise<void>;
+  /** SIGTERM (SIGKILL after 15 s); resolves with how the process ended. */
+  stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 /** Spawns a node script that prints a JSON line `{ msg: "listening on port N", port }`; drains its output after. */
@@ -150,6 +195,7 @@ async function startTarget(name: Target['name'], args: string[], env: Record<str
         await exited;
         clearTimeout(timer);
       }
+      return { code: child.exitCode, signal: child.signalCode };
     },
   };
 }
@@ -222,31 +268,110 @@ async function idleMemory(target: Target, tokens: string[], n: number): Promise<
   }
 }
 
-/** Samples GET /health/live every 50 ms until stopped (bounded): an outside-in proxy for event-loop delay. */
-function startLiveSampler(url: string, maxMs: number): { stop(): Promise<any> } {
-  const latencies: number[] = [];
-  let failures = 0;
-  let running = true;
-  const done = (async () => {
-    const until = nowMs() + maxMs;
-    while (running && nowMs() < until) {
-      const t = nowMs();
-      try {
-        const res = await fetch(`${url}/health/live`, { signal: AbortSignal.timeout(5000) });
-        await res.arrayBuffer();
-        latencies.push(nowMs() - t);
-      } catch {
-        failures++;
-      }
-      await sleep(Math.max(0, 50 - (nowMs() - t)));
+/** Event-loop delay inside a target process since the previous read (each read resets it), in ms. */
+interface LoopDelay {
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  meanMs: number;
+}
+
+const EVENT_LOOP_METRIC = /^nodejs_eventloop_lag_(p50|p90|p99|max|mean)_seconds(?:\{[^}]*\})? (\S+)$/gm;
+
+/**
+ * The app: prom-client's default metrics on GET /metrics (public), whose collect reads and then resets a
+ * `monitorEventLoopDelay` histogram (10 ms resolution). The baseline: the same histogram on GET /eventloop.
+ * Values include the 10 ms timer interval itself: an idle loop reads about 10.1.
+ */
+async function readEventLoop(target: Target): Promise<LoopDelay> {
+  if (target.name === 'baseline') {
+    const res = await fetch(`${target.url}/eventloop`, { signal: AbortSignal.timeout(10_000) });
+    const b = (await res.json()) as LoopDelay;
+    return { p50Ms: b.p50Ms, p90Ms: b.p90Ms, p99Ms: b.p99Ms, maxMs: b.maxMs, meanMs: b.meanMs };
+  }
+  const res = await fetch(`${target.url}/metrics`, { signal: AbortSignal.timeout(10_000) });
+  const text = await res.text();
+  if (!res.ok) {
+    throw new Error(`GET /metrics answered ${res.status}`);
+  }
+  const seconds: Record<string, number> = {};
+  for (const [, name, value] of text.matchAll(EVENT_LOOP_METRIC)) {
+    seconds[name] = Number(value);
+  }
+  const ms = (name: string): number => {
+    if (!(name in seconds)) {
+      throw new Error(`GET /metrics has no nodejs_eventloop_lag_${name}_seconds`);
     }
-  })();
+    return seconds[name] * 1000;
+  };
+  return { p50Ms: ms('p50'), p90Ms: ms('p90'), p99Ms: ms('p99'), maxMs: ms('max'), meanMs: ms('mean') };
+}
+
+/** Runs fn between two event-loop reads of the target (the first one resets the histogram). */
+async function withEventLoop<T>(target: Target, fn: () => Promise<T>): Promise<{ result: T; eventLoop: LoopDelay }> {
+  await readEventLoop(target);
+  const result = await fn();
+  const eventLoop = await readEventLoop(target);
+  return { result, eventLoop: roundLoop(eventLoop) };
+}
+
+function roundLoop(l: LoopDelay): LoopDelay {
   return {
-    async stop() {
-      running = false;
-      await done;
-      return { ...summarize(latencies), failures };
-    },
+    p50Ms: round(l.p50Ms),
+    p90Ms: round(l.p90Ms),
+    p99Ms: round(l.p99Ms),
+    maxMs: round(l.maxMs),
+    meanMs: round(l.meanMs),
+  };
+}
+
+/** Anything with pg's `query(text, values)`: a pg Client or a PGlite. */
+interface Queryable {
+  query(text: string, values?: unknown[]): Promise<unknown>;
+}
+
+/**
+ * Fills a room with `count` messages, seq 1..count without gaps, and sets the room's last_seq to match. The replica
+ * role skips the triggers (the seq trigger; foreign keys too), so it needs a superuser, which both the test server's
+ * `postgres` and PGlite's single user are.
+ */
+async function fillHistory(db: Queryable, roomId: string, senderId: string, count: number): Promise<void> {
+  await db.query('begin');
+  try {
+    await db.query("set local session_replication_role = 'replica'");
+    for (let from = 1; from <= count; from += HISTORY_BATCH) {
+      await db.query(
+        `insert into public.messages (chatroom_id, seq, role, sender_id, content, client_id)
+         select $1::uuid, g, 'user', $2::uuid, 'history ' || g, 'h' || g from generate_series($3::int, $4::int) g`,
+        [roomId, senderId, from, Math.min(count, from + HISTORY_BATCH - 1)],
+      );
+    }
+    await db.query('update public.chatrooms set last_seq = $2 where id = $1', [roomId, count]);
+    await db.query('commit');
+  } catch (err) {
+    await db.query('rollback').catch(() => undefined);
+    throw err;
+  }
+}
+
+function machineFacts(): Record<string, unknown> {
+  const cpus = os.cpus();
+  let openFilesLimit: number | null = null;
+  try {
+    openFilesLimit = Number(execFileSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim());
+  } catch {
+    // no sh; left null
+  }
+  return {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model ?? 'unknown',
+    cpuMHz: cpus[0]?.speed ?? null,
+    totalMemMiB: Math.round(os.totalmem() / 2 ** 20),
+    node: process.version,
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    loadAvgAtStart: os.loadavg().map((l) => round(l, 2)),
+    openFilesLimit,
   };
 }
 
@@ -318,9 +443,28 @@ function fmt(v: unknown): string {
 
 async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2));
+  const has = (p: Phase): boolean => flags.phases.has(p);
   const startedAt = new Date();
-  const cleanups: (() => Promise<void>)[] = [];
-  const results: Record<string, any> = { startedAt: startedAt.toISOString(), flags, env: RATE_ENV, notes: [] };
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const phaseSeconds: Record<string, number> = {};
+  const results: Record<string, any> = {
+    startedAt: startedAt.toISOString(),
+    machine: machineFacts(),
+    flags: { ...flags, phases: PHASES.filter(has) },
+    env: RATE_ENV,
+    phaseSeconds,
+    app: {},
+    baseline: {},
+    notes: [],
+  };
+  const phase = async (name: string, fn: () => Promise<void>): Promise<void> => {
+    const t = nowMs();
+    try {
+      await fn();
+    } finally {
+      phaseSeconds[name] = round((nowMs() - t) / 1000, 1);
+    }
+  };
   const onSignal = (): void => {
     process.stderr.write('bench: interrupted, stopping everything\n');
     void Promise.allSettled(cleanups.reverse().map((c) => c())).then(() => process.exit(130));
@@ -334,175 +478,279 @@ async function main(): Promise<void> {
   hardStop.unref();
 
   try {
+    const m = results.machine;
+    console.log(
+      `bench: machine: ${m.cpus} x ${m.cpuModel}, ${m.totalMemMiB} MiB, node ${m.node}, load avg ${m.loadAvgAtStart.join(' ')}, ulimit -n ${m.openFilesLimit}`,
+    );
     console.log(
       `bench: rate limits raised for the run: ${Object.entries(RATE_ENV)
         .map(([k, v]) => `${k}=${v}`)
         .join(' ')}`,
     );
     console.log(
-      `bench: ${flags.rooms} rooms x ${flags.members} members, ${flags.rate} msgs/s for ${flags.duration} s, db=${flags.db}`,
+      `bench: ${flags.rooms} rooms x ${flags.members} members, ${flags.rate} msgs/s for ${flags.duration} s, db=${flags.db}, phases ${results.flags.phases.join(',')}`,
     );
 
-    stampFakeWrites();
-    const fake: FakeOpenAi = await startFakeOpenAi();
-    cleanups.push(() => fake.close());
-    fake.setDefault({
-      kind: 'stream',
-      chunks: Array.from({ length: 20 }, (_, i) => `<t:${STAMP}>${i} `),
-      delayMs: 20,
-    });
-
-    const dataDir = mkdtempSync(join(tmpdir(), 'bench-data-'));
-    cleanups.push(() => Promise.resolve(rmSync(dataDir, { recursive: true, force: true })));
-    const appEnv: Record<string, string> = {
-      ...RATE_ENV,
-      DATA_DIR: dataDir,
-      OPENAI_API_KEY: 'bench-key',
-      OPENAI_BASE_URL: fake.url,
-    };
+    let app!: Target;
+    let baseline: Target | undefined;
+    let appEnv!: Record<string, string>;
+    let dataDir!: string;
     let pg: PostgresServer | undefined;
     let dbUrl: string | undefined;
-    if (flags.db === 'postgres') {
-      pg = await startPostgresServer();
-      const server = pg;
-      cleanups.push(() => server.stop());
-      dbUrl = await createDatabase(pg.url, 'bench');
-      appEnv.DATABASE_URL = dbUrl;
-    }
+    await phase('setup', async () => {
+      stampFakeWrites();
+      const fake: FakeOpenAi = await startFakeOpenAi();
+      cleanups.push(() => fake.close());
+      fake.setDefault({
+        kind: 'stream',
+        chunks: Array.from({ length: 20 }, (_, i) => `<t:${STAMP}>${i} `),
+        delayMs: 20,
+      });
 
-    const app = await startTarget('app', ['dist/main.js'], appEnv);
-    cleanups.push(() => app.stop());
-    const baseline = await startTarget('baseline', [join(DIST, 'baseline-relay.js')], {});
-    cleanups.push(() => baseline.stop());
-    console.log(
-      `bench: app on ${app.url} (pid ${app.child.pid}), baseline on ${baseline.url} (pid ${baseline.child.pid})`,
-    );
+      dataDir = mkdtempSync(join(os.tmpdir(), 'bench-data-'));
+      const dir = dataDir;
+      cleanups.push(() => Promise.resolve(rmSync(dir, { recursive: true, force: true })));
+      appEnv = {
+        ...RATE_ENV,
+        DATA_DIR: dataDir,
+        // Fixed for the run, so tokens stay valid when the app is restarted for the history phase.
+        LOCAL_JWT_SECRET: randomBytes(32).toString('base64url'),
+        OPENAI_API_KEY: 'bench-key',
+        OPENAI_BASE_URL: fake.url,
+      };
+      if (flags.db === 'postgres') {
+        const server = await startPostgresServer();
+        pg = server;
+        cleanups.push(() => server.stop());
+        dbUrl = await createDatabase(server.url, 'bench');
+        appEnv.DATABASE_URL = dbUrl;
+      }
+      app = await startTarget('app', ['dist/main.js'], appEnv);
+      // `app` is replaced when the history phase restarts it: stop whichever is current.
+      cleanups.push(() => app.stop());
+      if (has('idle') || has('rate') || has('search')) {
+        const b = await startTarget('baseline', [join(DIST, 'baseline-relay.js')], {});
+        baseline = b;
+        cleanups.push(() => b.stop());
+      }
+      console.log(
+        `bench: app on ${app.url} (pid ${app.child.pid})${baseline ? `, baseline on ${baseline.url} (pid ${baseline.child.pid})` : ''}`,
+      );
+    });
+    const targets = baseline ? [baseline, app] : [];
 
     // Accounts and rooms (the app); the baseline takes any token.
-    const users = await register(app.url, flags.rooms * flags.members, 'c');
+    let users: User[] = [];
     const appRooms: { id: string; tokens: string[] }[] = [];
-    for (let r = 0; r < flags.rooms; r++) {
-      const members = users.slice(r * flags.members, (r + 1) * flags.members);
-      appRooms.push({
-        id: await createRoom(app.url, members[0], members.slice(1), 'off'),
-        tokens: members.map((m) => m.token),
+    if (targets.length > 0) {
+      await phase('accounts', async () => {
+        users = await register(app.url, flags.rooms * flags.members, 'c');
+        for (let r = 0; r < flags.rooms; r++) {
+          const members = users.slice(r * flags.members, (r + 1) * flags.members);
+          appRooms.push({
+            id: await createRoom(app.url, members[0], members.slice(1), 'off'),
+            tokens: members.map((mm) => mm.token),
+          });
+        }
       });
     }
     const baseRooms = appRooms.map((r, i) => ({ id: `room-${i}`, tokens: r.tokens.map((_, j) => `user-${i}-${j}`) }));
     const roomsOf = (t: Target) => (t === app ? appRooms : baseRooms);
 
     // (5) memory per idle authenticated socket, first (before the load churns the heaps).
-    for (const target of [baseline, app]) {
-      console.log(`bench: ${target.name}: ${flags.idle} idle sockets`);
-      const tokens = target === app ? users.map((u) => u.token) : ['idle-user'];
-      results[target.name] = { idle: await idleMemory(target, tokens, flags.idle) };
-    }
-
-    // (1)(3)(4) fixed offered rate.
-    for (const target of [baseline, app]) {
-      console.log(`bench: ${target.name}: fixed rate ${flags.rate}/s for ${flags.duration} s`);
-      const sampler = startLiveSampler(target.url, (flags.duration + 60) * 1000);
-      const chat = await runLoad(
-        { mode: 'chat', url: target.url, rooms: roomsOf(target), rate: flags.rate, durationS: flags.duration },
-        (flags.duration + 120) * 1000,
-      );
-      Object.assign(results[target.name], { chat, healthLiveMs: await sampler.stop() });
-    }
-
-    // (2) step-up search: doubling the offered rate while p99 ack < 50 ms, nothing lost, and the rate is achieved.
-    if (flags.search) {
-      for (const target of [baseline, app]) {
-        const steps: any[] = [];
-        let best: any = null;
-        for (let i = 0, rate = flags.rate; i < 8; i++, rate *= 2) {
-          console.log(`bench: ${target.name}: search step ${rate}/s for ${flags.searchSeconds} s`);
-          const r = await runLoad(
-            {
-              mode: 'chat',
-              url: target.url,
-              rooms: roomsOf(target),
-              rate,
-              durationS: flags.searchSeconds,
-              drainMs: 5000,
-            },
-            (flags.searchSeconds + 60) * 1000,
-          );
-          const pass =
-            r.ackMs.p99 !== null &&
-            r.ackMs.p99 < 50 &&
-            r.lost === 0 &&
-            r.ackErrors + r.ackTimeouts === 0 &&
-            r.ackedPerSecond >= 0.95 * rate;
-          steps.push({
-            rate,
-            pass,
-            ackP99: r.ackMs.p99,
-            ackedPerSecond: r.ackedPerSecond,
-            deliveredPerSecond: r.deliveredPerSecond,
-            lost: r.lost,
-          });
-          if (!pass) {
-            break;
-          }
-          best = {
-            rate,
-            ackedPerSecond: r.ackedPerSecond,
-            deliveredPerSecond: r.deliveredPerSecond,
-            ackP99: r.ackMs.p99,
-          };
+    if (has('idle')) {
+      await phase('idle', async () => {
+        for (const target of targets) {
+          console.log(`bench: ${target.name}: ${flags.idle} idle sockets`);
+          const tokens = target === app ? users.map((u) => u.token) : ['idle-user'];
+          results[target.name].idle = await idleMemory(target, tokens, flags.idle);
         }
-        results[target.name].search = { best, steps };
-      }
+      });
+    }
+
+    // (1)(3)(4) fixed offered rate; the event-loop delay is read inside each process around the load.
+    if (has('rate')) {
+      await phase('rate', async () => {
+        for (const target of targets) {
+          console.log(`bench: ${target.name}: fixed rate ${flags.rate}/s for ${flags.duration} s`);
+          const { result: chat, eventLoop } = await withEventLoop(target, () =>
+            runLoad(
+              { mode: 'chat', url: target.url, rooms: roomsOf(target), rate: flags.rate, durationS: flags.duration },
+              (flags.duration + 120) * 1000,
+            ),
+          );
+          Object.assign(results[target.name], { chat, eventLoop });
+        }
+      });
+    }
+
+    // (2) rate search: double the offered rate while a step passes (p99 ack < 50 ms, nothing lost, no ack errors or
+    // timeouts, >= 95 % of the rate acked), then bisect between the last pass and the first fail until they are
+    // within 15 % (at most SEARCH_BISECT_STEPS more steps).
+    if (has('search')) {
+      await phase('search', async () => {
+        for (const target of targets) {
+          const steps: any[] = [];
+          const step = async (rate: number): Promise<any> => {
+            console.log(`bench: ${target.name}: search step ${rate}/s for ${flags.searchSeconds} s`);
+            const { result: r, eventLoop } = await withEventLoop(target, () =>
+              runLoad(
+                {
+                  mode: 'chat',
+                  url: target.url,
+                  rooms: roomsOf(target),
+                  rate,
+                  durationS: flags.searchSeconds,
+                  drainMs: 5000,
+                },
+                (flags.searchSeconds + 60) * 1000,
+              ),
+            );
+            const pass =
+              r.ackMs.p99 !== null &&
+              r.ackMs.p99 < 50 &&
+              r.lost === 0 &&
+              r.ackErrors + r.ackTimeouts === 0 &&
+              r.ackedPerSecond >= 0.95 * rate;
+            const s = {
+              rate,
+              pass,
+              ackP99: r.ackMs.p99,
+              ackedPerSecond: r.ackedPerSecond,
+              deliveredPerSecond: r.deliveredPerSecond,
+              lost: r.lost,
+              ackErrors: r.ackErrors,
+              ackTimeouts: r.ackTimeouts,
+              eventLoop,
+            };
+            steps.push(s);
+            return s;
+          };
+          let best: any = null;
+          let firstFail: any = null;
+          for (let i = 0, rate = flags.rate; i < 8; i++, rate *= 2) {
+            const s = await step(rate);
+            if (!s.pass) {
+              firstFail = s;
+              break;
+            }
+            best = s;
+          }
+          // The first step failed: halve until one passes (a slow or busy machine, or a cold app with --only).
+          for (
+            let rate = Math.floor(flags.rate / 2), i = 0;
+            !best && rate >= 1 && i < 4;
+            rate = Math.floor(rate / 2), i++
+          ) {
+            const s = await step(rate);
+            if (s.pass) {
+              best = s;
+            } else {
+              firstFail = s;
+            }
+          }
+          for (let i = 0; i < SEARCH_BISECT_STEPS && best && firstFail && firstFail.rate / best.rate > 1.15; i++) {
+            const s = await step(Math.round((best.rate + firstFail.rate) / 2));
+            if (s.pass) {
+              best = s;
+            } else {
+              firstFail = s;
+            }
+          }
+          results[target.name].search = { best, firstFail, steps };
+        }
+      });
     }
 
     // (6) AI relay (the app only): N rooms with ai.mode always, one message each at once.
-    console.log(`bench: app: AI relay in ${flags.aiRooms} rooms at once`);
-    const aiOwners = await register(app.url, flags.aiRooms, 'a');
-    const aiRooms = [];
-    for (const owner of aiOwners) {
-      aiRooms.push({ id: await createRoom(app.url, owner, [], 'always'), tokens: [owner.token] });
-    }
-    results.app.ai = await runLoad({ mode: 'ai', url: app.url, rooms: aiRooms, timeoutMs: 30_000 }, 90_000);
-
-    // (7) history latency, Postgres mode only (rows inserted directly with SQL).
-    if (pg && dbUrl) {
-      const histOwner = (await register(app.url, 1, 'h'))[0];
-      const history: Record<string, unknown> = {};
-      for (const count of [1000, flags.historyBig]) {
-        const roomId = await createRoom(app.url, histOwner, [], 'off');
-        console.log(`bench: app: history on a room of ${count} messages (inserting)`);
-        const client = new Client({ connectionString: dbUrl });
-        await client.connect();
-        try {
-          const t = nowMs();
-          await client.query('begin');
-          // replica role skips the seq trigger, so seq is given here, gapless 1..count, and last_seq set to match.
-          await client.query("set local session_replication_role = 'replica'");
-          await client.query(
-            `insert into public.messages (chatroom_id, seq, role, sender_id, content, client_id)
-             select $1, g, 'user', $2, 'history ' || g, 'h' || g from generate_series(1, $3::int) g`,
-            [roomId, histOwner.id, count],
-          );
-          await client.query('update public.chatrooms set last_seq = $2 where id = $1', [roomId, count]);
-          await client.query('commit');
-          await client.query('analyze public.messages');
-          history[`insertMs_${count}`] = round(nowMs() - t, 0);
-        } finally {
-          await client.end();
+    if (has('ai')) {
+      await phase('ai', async () => {
+        console.log(`bench: app: AI relay in ${flags.aiRooms} rooms at once`);
+        const aiOwners = await register(app.url, flags.aiRooms, 'a');
+        const aiRooms = [];
+        for (const owner of aiOwners) {
+          aiRooms.push({ id: await createRoom(app.url, owner, [], 'always'), tokens: [owner.token] });
         }
-        history[String(count)] = await runLoad(
-          { mode: 'history', url: app.url, token: histOwner.token, roomId, lastSeq: count, samples: 50 },
-          120_000,
-        );
-      }
+        results.app.ai = await runLoad({ mode: 'ai', url: app.url, rooms: aiRooms, timeoutMs: 30_000 }, 90_000);
+      });
+    }
+
+    // (7) history latency on a small and a big room, rows written directly with SQL. Last: with the embedded
+    // database it stops and restarts the app.
+    if (has('history')) {
+      const history: Record<string, any> = { sizes: [HISTORY_SMALL, flags.historyBig], insertMs: {} };
       results.app.history = history;
-    } else {
-      results.notes.push('history (7) measured only with --db postgres');
+      const owner = (await register(app.url, 1, 'h'))[0];
+      const rooms: { count: number; roomId: string }[] = [];
+      for (const count of [HISTORY_SMALL, flags.historyBig]) {
+        rooms.push({ count, roomId: await createRoom(app.url, owner, [], 'off') });
+      }
+      const fill = async (db: Queryable): Promise<void> => {
+        for (const { count, roomId } of rooms) {
+          console.log(`bench: app: filling a history room with ${count} messages`);
+          const t = nowMs();
+          await fillHistory(db, roomId, owner.id, count);
+          history.insertMs[String(count)] = round(nowMs() - t, 0);
+        }
+        const t = nowMs();
+        await db.query('analyze public.messages');
+        history.analyzeMs = round(nowMs() - t, 0);
+      };
+      await phase('historyInsert', async () => {
+        if (pg && dbUrl) {
+          const client = new Client({ connectionString: dbUrl });
+          await client.connect();
+          try {
+            await fill(client);
+          } finally {
+            await client.end();
+          }
+          return;
+        }
+        console.log('bench: app: stopping the app to write into its embedded database');
+        const t = nowMs();
+        const exit = await app.stop();
+        history.appStopMs = round(nowMs() - t, 0);
+        if (exit.code !== 0) {
+          throw new Error(`the app did not exit cleanly on SIGTERM (code ${exit.code}, signal ${exit.signal})`);
+        }
+        const db = await PGlite.create(join(dataDir, 'db', 'pgdata'));
+        try {
+          await fill(db);
+        } finally {
+          await db.close();
+        }
+        const t2 = nowMs();
+        app = await startTarget('app', ['dist/main.js'], appEnv);
+        history.appRestartMs = round(nowMs() - t2, 0);
+        console.log(`bench: app restarted on ${app.url} (pid ${app.child.pid})`);
+      });
+      await phase('historySample', async () => {
+        console.log(
+          `bench: app: history samples, rooms of ${rooms.map((r) => r.count).join(' and ')} messages in turn`,
+        );
+        const r = await runLoad(
+          {
+            mode: 'history',
+            url: app.url,
+            token: owner.token,
+            rooms: rooms.map(({ roomId, count }) => ({ roomId, lastSeq: count })),
+            samples: 200,
+            warmup: 10,
+          },
+          180_000,
+        );
+        for (const h of r.rooms) {
+          history[String(h.lastSeq)] = h;
+        }
+      });
     }
   } finally {
+    const t = nowMs();
     for (const c of cleanups.reverse()) {
       await c().catch((err: unknown) => process.stderr.write(`bench: cleanup failed: ${String(err)}\n`));
     }
+    phaseSeconds.teardown = round((nowMs() - t) / 1000, 1);
   }
 
   printTable(results);
@@ -514,6 +762,19 @@ async function main(): Promise<void> {
 function printTable(r: Record<string, any>): void {
   const a = r.app ?? {};
   const b = r.baseline ?? {};
+  const m = r.machine ?? {};
+  console.log(
+    `\nmachine: ${m.cpus} x ${m.cpuModel}${m.cpuMHz ? ` @ ${m.cpuMHz} MHz` : ''}, ${m.totalMemMiB} MiB, node ${m.node}, ${m.os}, ` +
+      `load avg at start ${(m.loadAvgAtStart ?? []).join(' ')}, ulimit -n ${m.openFilesLimit}; db=${r.flags?.db}`,
+  );
+  console.log(
+    `phases (s): ${Object.entries(r.phaseSeconds ?? {})
+      .map(([k, v]) => `${k} ${String(v)}`)
+      .join(', ')}`,
+  );
+  // The best passing rate; `N+` when no step failed (a lower bound), `<N` when the first step failed.
+  const maxRate = (s: any): unknown =>
+    !s ? undefined : !s.best ? `<${String(s.firstFail?.rate)}` : s.firstFail ? s.best.rate : `${String(s.best.rate)}+`;
   const rows: [string, unknown, unknown][] = [
     ['(1) ack p50 ms', a.chat?.ackMs.p50, b.chat?.ackMs.p50],
     ['(1) ack p95 ms', a.chat?.ackMs.p95, b.chat?.ackMs.p95],
@@ -527,39 +788,71 @@ function printTable(r: Record<string, any>): void {
       a.chat && a.chat.ackErrors + a.chat.ackTimeouts,
       b.chat && b.chat.ackErrors + b.chat.ackTimeouts,
     ],
-    ['(2) max rate, p99 ack<50ms (step x2)', a.search?.best?.rate, b.search?.best?.rate],
-    ['(2) delivered/s there', a.search?.best?.deliveredPerSecond, b.search?.best?.deliveredPerSecond],
+    ['(2) max rate/s, p99 ack<50ms', maxRate(a.search), maxRate(b.search)],
+    ['(2) first failing rate/s', a.search?.firstFail?.rate, b.search?.firstFail?.rate],
+    ['(2) delivered/s at max rate', a.search?.best?.deliveredPerSecond, b.search?.best?.deliveredPerSecond],
     ['(3) lost deliveries', a.chat?.lost, b.chat?.lost],
     ['(3) duplicated deliveries', a.chat?.duplicates, b.chat?.duplicates],
-    ['(4) GET /health/live p50 ms (outside-in)', a.healthLiveMs?.p50, b.healthLiveMs?.p50],
-    ['(4) GET /health/live p99 ms (outside-in)', a.healthLiveMs?.p99, b.healthLiveMs?.p99],
-    [`(5) KiB RSS per idle socket (N=${String(a.idle?.n)})`, a.idle?.kbPerSocket, b.idle?.kbPerSocket],
+    ['(3) seq gaps', a.chat?.seqGaps, b.chat?.seqGaps],
+    ['(4) event loop delay p50 ms at (1)*', a.eventLoop?.p50Ms, b.eventLoop?.p50Ms],
+    ['(4) event loop delay p99 ms at (1)*', a.eventLoop?.p99Ms, b.eventLoop?.p99Ms],
+    ['(4) event loop delay max ms at (1)*', a.eventLoop?.maxMs, b.eventLoop?.maxMs],
+    ['(4) event loop delay p99 ms at (2) max*', a.search?.best?.eventLoop.p99Ms, b.search?.best?.eventLoop.p99Ms],
+    [`(5) KiB RSS per idle socket (N=${String(a.idle?.n ?? b.idle?.n)})`, a.idle?.kbPerSocket, b.idle?.kbPerSocket],
     ['(6) AI token->delta p50 ms', a.ai?.tokenToDeltaMs.p50, undefined],
     ['(6) AI token->delta p99 ms', a.ai?.tokenToDeltaMs.p99, undefined],
     ['(6) AI deltas per reply (mean)', a.ai?.deltasPerReply.mean, undefined],
   ];
-  for (const [size, h] of Object.entries(a.history ?? {})) {
-    if (typeof h === 'object' && h) {
-      rows.push([
-        `(7) room:join afterSeq p50/p99 ms @${size}`,
-        `${fmt((h as any).joinAfterSeqMs.p50)}/${fmt((h as any).joinAfterSeqMs.p99)}`,
-        undefined,
-      ]);
-      rows.push([
-        `(7) GET beforeSeq p50/p99 ms @${size}`,
-        `${fmt((h as any).getBeforeSeqMs.p50)}/${fmt((h as any).getBeforeSeqMs.p99)}`,
-        undefined,
-      ]);
-    }
+  printRows(['metric', 'app', 'baseline', 'app/base'], rows);
+  if (rows.some(([name, av, bv]) => name.startsWith('(4)') && (av !== undefined || bv !== undefined))) {
+    console.log(
+      '* event-loop delay read inside each process (monitorEventLoopDelay, 10 ms resolution: prom-client on the ' +
+        "app's /metrics, the same histogram in the baseline); it includes the 10 ms interval, so idle reads ~10.1",
+    );
   }
-  const w = Math.max(...rows.map(([n]) => n.length));
-  console.log(`\n${'metric'.padEnd(w)} | ${'app'.padStart(12)} | ${'baseline'.padStart(12)} | app/base`);
-  console.log(`${'-'.repeat(w)}-+-${'-'.repeat(12)}-+-${'-'.repeat(12)}-+---------`);
-  for (const [name, av, bv] of rows) {
-    console.log(`${name.padEnd(w)} | ${fmt(av).padStart(12)} | ${fmt(bv).padStart(12)} | ${ratio(av, bv)}`);
+
+  const h = a.history;
+  if (h?.sizes) {
+    const [small, big] = (h.sizes as number[]).map(String);
+    const hrows: [string, unknown, unknown][] = [];
+    for (const [label, key] of [
+      ['room:join afterSeq', 'joinAfterSeqMs'],
+      ['GET messages?beforeSeq', 'getBeforeSeqMs'],
+    ]) {
+      for (const p of ['p50', 'p99']) {
+        hrows.push([`(7) ${label} ${p} ms`, h[small]?.[key]?.[p], h[big]?.[key]?.[p]]);
+      }
+    }
+    console.log('');
+    printRows(['history (app)', `@${small}`, `@${big}`, `flatness ${big}/${small}`], hrows, (x, y) => ratio(y, x));
+    console.log(
+      `history rows written in ${fmt(h.insertMs?.[small])} ms (${small}) and ${fmt(h.insertMs?.[big])} ms (${big}), ` +
+        `analyze ${fmt(h.analyzeMs)} ms` +
+        (h.appRestartMs === undefined
+          ? ' (app running, --db postgres)'
+          : `, with the app stopped (stop ${fmt(h.appStopMs)} ms, restart ${fmt(h.appRestartMs)} ms)`),
+    );
   }
   for (const note of r.notes ?? []) {
     console.log(`note: ${String(note)}`);
+  }
+}
+
+function printRows(
+  head: [string, string, string, string],
+  rows: [string, unknown, unknown][],
+  lastColumn: (a: unknown, b: unknown) => string = ratio,
+): void {
+  // Rows of phases that did not run are left out.
+  rows = rows.filter(([, av, bv]) => av !== undefined || bv !== undefined);
+  if (rows.length === 0) {
+    return;
+  }
+  const w = Math.max(head[0].length, ...rows.map(([n]) => n.length));
+  console.log(`${head[0].padEnd(w)} | ${head[1].padStart(12)} | ${head[2].padStart(12)} | ${head[3]}`);
+  console.log(`${'-'.repeat(w)}-+-${'-'.repeat(12)}-+-${'-'.repeat(12)}-+-${'-'.repeat(Math.max(8, head[3].length))}`);
+  for (const [name, av, bv] of rows) {
+    console.log(`${name.padEnd(w)} | ${fmt(av).padStart(12)} | ${fmt(bv).padStart(12)} | ${lastColumn(av, bv)}`);
   }
 }
 
