@@ -62,6 +62,12 @@ describe('AI replies (PROTOCOL.md §5)', () => {
     await fake?.close();
   });
 
+  describe('start-up', () => {
+    it('should send the configured provider nothing before anyone asks (the client warm-up stays on loopback)', () => {
+      expect(fake.requests).toHaveLength(0);
+    });
+  });
+
   describe('a question in an always room', () => {
     it('should stream the reply to every member socket: message:new, contiguous deltas, message:updated complete', async () => {
       const owner = await signUp(testApp.url, 'ai_own');

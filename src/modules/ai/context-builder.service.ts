@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { countTokens } from 'gpt-tokenizer/cjs/encoding/o200k_base';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import type { AiChatMessage } from './ai-provider.port';
@@ -22,11 +22,16 @@ export function defaultSystemPrompt(roomName: string): string {
  * asked after this reply's question, and nothing from any other room.
  */
 @Injectable()
-export class ContextBuilder {
+export class ContextBuilder implements OnModuleInit {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly replies: AiRepliesRepository,
   ) {}
+
+  /** The tokenizer builds its caches on first use (~6 ms): at start, not in the first reply. */
+  onModuleInit(): void {
+    countTokens('warm up');
+  }
 
   async build(room: AiRoom, questionId: string): Promise<AiChatMessage[]> {
     const rows = await this.replies.context(room.id, questionId, HISTORY_ROWS);
