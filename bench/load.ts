@@ -220,14 +220,18 @@ async function ai(cfg: Extract<Config, { mode: 'ai' }>): Promise<unknown> {
   const sockets = await Promise.all(cfg.rooms.map((r) => connect(cfg.url, r.tokens[0])));
   await Promise.all(sockets.map((s, i) => join(s, { roomId: cfg.rooms[i].id })));
   const tokenLatency: number[] = [];
+  /** Latency by the token's place in its reply (0 = first), to tell start-up stalls from steady relay. */
+  const byIndex: number[][] = [];
   const deltasPerReply = new Map<string, number>();
   const finals = new Map<string, string>();
   sockets.forEach((s) => {
     s.on('message:delta', ({ messageId, delta }: { messageId: string; delta: string }) => {
       const t = nowMs();
       deltasPerReply.set(messageId, (deltasPerReply.get(messageId) ?? 0) + 1);
-      for (const match of delta.matchAll(/<t:(\d+\.\d+)>/g)) {
-        tokenLatency.push(t - Number(match[1]));
+      for (const match of delta.matchAll(/<t:(\d+\.\d+)>(\d+)/g)) {
+        const latency = t - Number(match[1]);
+        tokenLatency.push(latency);
+        (byIndex[Number(match[2])] ??= []).push(latency);
       }
     });
     s.on('message:updated', ({ message }: { message: { id: string; role: string; status: string } }) => {
@@ -257,6 +261,8 @@ async function ai(cfg: Extract<Config, { mode: 'ai' }>): Promise<unknown> {
     repliesFinished: finals.size,
     statuses: [...finals.values()],
     tokenToDeltaMs: summarize(tokenLatency),
+    tokenToDeltaMsAfterFirst: summarize(byIndex.slice(1).flat()),
+    maxMsByTokenIndex: byIndex.map((l) => round(Math.max(...l), 2)),
     deltasPerReply: {
       min: Math.min(...counts),
       max: Math.max(...counts),

@@ -685,7 +685,7 @@ async function main(): Promise<void> {
             chunks: Array.from({ length: 20 }, (_, i) => `<t:${STAMP}>${i} `),
             delayMs,
           });
-          const aiOwners = await register(app.url, flags.aiRooms, `a${delayMs}`);
+          const aiOwners = await register(app.url, flags.aiRooms, `a${key}`);
           const aiRooms = [];
           for (const owner of aiOwners) {
             aiRooms.push({ id: await createRoom(app.url, owner, [], 'always'), tokens: [owner.token] });
@@ -828,6 +828,7 @@ function printTable(r: Record<string, any>): void {
     [`(5) KiB RSS per idle socket (N=${String(a.idle?.n ?? b.idle?.n)})`, a.idle?.kbPerSocket, b.idle?.kbPerSocket],
     ['(6) AI token->delta p50 ms, tokens 40 ms apart', a.ai?.spaced?.tokenToDeltaMs.p50, undefined],
     ['(6) AI token->delta p99 ms, tokens 40 ms apart', a.ai?.spaced?.tokenToDeltaMs.p99, undefined],
+    ['(6) ... p99 ms without each reply first token', a.ai?.spaced?.tokenToDeltaMsAfterFirst.p99, undefined],
     ['(6) AI deltas per 20-token reply, 40 ms apart', a.ai?.spaced?.deltasPerReply.mean, undefined],
     ['(6) AI token->delta p50 ms, tokens 10 ms apart', a.ai?.dense?.tokenToDeltaMs.p50, undefined],
     ['(6) AI token->delta p99 ms, tokens 10 ms apart', a.ai?.dense?.tokenToDeltaMs.p99, undefined],
