@@ -58,6 +58,8 @@ export class PgDatabase implements Database {
   ): Promise<Row[]> {
     assertIdentifiers(fn, args);
     try {
+      // Checked alone, so a value no Postgres text can hold fails this call, not the group's statement.
+      Object.values(args).forEach(literal);
       const row = await this.postGroups.submit({ actor, args });
       return [row as Row];
     } catch (error) {
@@ -102,7 +104,8 @@ export class PgDatabase implements Database {
     const started = performance.now();
     let rows: GroupedRow[];
     try {
-      rows = await this.query<GroupedRow>(`select * from chat_private.${fn}_group($1::jsonb)`, [JSON.stringify(items)]);
+      // A simple query (the JSON as an escaped literal): one message each way, cheaper than parse/bind/execute.
+      rows = await this.query<GroupedRow>(`select * from chat_private.${fn}_group(${literal(JSON.stringify(items))})`);
     } catch (error) {
       const durationMs = performance.now() - started;
       calls.forEach(() => this.observer?.(fn, durationMs, 'error'));
