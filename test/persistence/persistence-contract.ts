@@ -1127,6 +1127,22 @@ export function rawRlsContract(name: string, driver: DriverHandle<RawSqlDriver>)
       expect(await messageCount(room.id)).toBe(50);
     });
 
+    it('should fail a grouped send holding a NUL character alone (CH400), storing its neighbours', async () => {
+      const owner = await f().register('owner');
+      const room = await f().createRoom(owner);
+      const outcomes = await Promise.allSettled([
+        f().post(owner, room.id, 'before'),
+        f().post(owner, room.id, 'with \u0000 inside'),
+        f().post(owner, room.id, 'after'),
+      ]);
+      expect(outcomes.map((o) => (o.status === 'rejected' ? sqlStateOf(o.reason) : 'ok'))).toEqual([
+        'ok',
+        'CH400',
+        'ok',
+      ]);
+      expect((await f().messages(owner, room.id)).map((m) => m.content).sort()).toEqual(['after', 'before']);
+    });
+
     it('should not let an API role call the group function, which takes any identity it is given', async () => {
       const { owner, stranger, room } = await f().roomWithStranger('private');
       const items = JSON.stringify([
