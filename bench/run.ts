@@ -14,9 +14,11 @@
  *   --search-seconds S   seconds per rate-search step [5]
  *   --ai-rooms N         rooms replying with AI at once [10]
  *   --history-big N      messages in the big history room; the small one holds 1,000 [1000000]
- *   --only LIST          comma-separated phases to run, in this order: idle,rate,search,ai,history [all]
+ *   --only LIST          comma-separated phases to run, in this order: engine,idle,rate,search,ai,history [all]
+ *   --engine-sends N     sends per measurement of the engine phase [3000]
  *
- * Phases: idle (5) memory per idle socket; rate (1)(3)(4) a fixed offered rate, with each process's event-loop delay
+ * Phases: engine: the database driver alone (bench/engine.ts), one transaction per send vs group commit; idle (5)
+ * memory per idle socket; rate (1)(3)(4) a fixed offered rate, with each process's event-loop delay
  * read inside it; search (2) the highest rate with p99 ack < 50 ms (doubling, then bisecting); ai (6) the AI relay;
  * history (7) room:join afterSeq / GET beforeSeq on rooms of 1,000 and --history-big messages. With the embedded
  * database the history rows are written while the app is stopped (PGlite opens a data dir from one process only),
@@ -46,7 +48,7 @@ const RATE_ENV = {
   RATE_AI_PER_MINUTE: '1000000',
 };
 const STAMP = '@@STAMP@@';
-const PHASES = ['idle', 'rate', 'search', 'ai', 'history'] as const;
+const PHASES = ['engine', 'idle', 'rate', 'search', 'ai', 'history'] as const;
 type Phase = (typeof PHASES)[number];
 /** The small history room; the big one holds --history-big. */
 const HISTORY_SMALL = 1000;
@@ -66,6 +68,7 @@ interface Flags {
   searchSeconds: number;
   aiRooms: number;
   historyBig: number;
+  engineSends: number;
   phases: Set<Phase>;
 }
 
@@ -81,6 +84,7 @@ function parseFlags(argv: string[]): Flags {
     searchSeconds: 5,
     aiRooms: 10,
     historyBig: 1_000_000,
+    engineSends: 3000,
     phases: new Set(PHASES),
   };
   for (let i = 0; i < argv.length; i++) {
@@ -137,6 +141,9 @@ function parseFlags(argv: string[]): Flags {
         break;
       case '--history-big':
         flags.historyBig = int(1000, 10_000_000);
+        break;
+      case '--engine-sends':
+        flags.engineSends = int(100, 1_000_000);
         break;
       default:
         throw new Error(`unknown flag ${name}`);
@@ -201,8 +208,8 @@ async function startTarget(name: Target['name'], args: string[], env: Record<str
 }
 
 /** Runs bench/load.js with a config; resolves with its JSON result line. */
-async function runLoad(cfg: Record<string, unknown>, timeoutMs: number): Promise<any> {
-  const child = spawn(process.execPath, [join(DIST, 'load.js'), JSON.stringify(cfg)], {
+async function runLoad(cfg: Record<string, unknown>, timeoutMs: number, script = 'load.js'): Promise<any> {
+  const child = spawn(process.execPath, [join(DIST, script), JSON.stringify(cfg)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -213,7 +220,7 @@ async function runLoad(cfg: Record<string, unknown>, timeoutMs: number): Promise
   const [code] = (await once(child, 'exit')) as [number | null];
   clearTimeout(timer);
   if (code !== 0) {
-    throw new Error(`load (${String(cfg.mode)}) exited with ${String(code)}: ${err.slice(-2000)}`);
+    throw new Error(`${script} (${String(cfg.mode ?? cfg.db)}) exited with ${String(code)}: ${err.slice(-2000)}`);
   }
   return JSON.parse(out.trim().split('\n').pop() ?? '{}');
 }
@@ -564,6 +571,24 @@ async function main(): Promise<void> {
     const baseRooms = appRooms.map((r, i) => ({ id: `room-${i}`, tokens: r.tokens.map((_, j) => `user-${i}-${j}`) }));
     const roomsOf = (t: Target) => (t === app ? appRooms : baseRooms);
 
+    // The database alone: the engine's raw rate of one transaction per send, and with group commit.
+    if (has('engine')) {
+      await phase('engine', async () => {
+        console.log(`bench: the ${flags.db} database alone: ${flags.engineSends} sends each way`);
+        results.engine = await runLoad(
+          {
+            db: flags.db,
+            url: pg ? await createDatabase(pg.url, 'bench_engine') : undefined,
+            dist: join(ROOT, 'dist'),
+            sends: flags.engineSends,
+            window: 100,
+          },
+          600_000,
+          'engine.js',
+        );
+      });
+    }
+
     // (5) memory per idle authenticated socket, first (before the load churns the heaps).
     if (has('idle')) {
       await phase('idle', async () => {
@@ -835,6 +860,16 @@ function printTable(r: Record<string, any>): void {
     ['(6) AI deltas per 20-token reply, 10 ms apart', a.ai?.dense?.deltasPerReply.mean, undefined],
   ];
   printRows(['metric', 'app', 'baseline', 'app/base'], rows);
+  const e = r.engine;
+  if (e) {
+    console.log(
+      `\nengine (${String(e.db)} alone, post_message, ${String(e.sends)} sends each): one transaction per send ` +
+        `${String(e.alonePerSecond)}/s one at a time, ${String(e.aloneConcurrentPerSecond)}/s ${String(e.window)} in ` +
+        `flight; group commit ${String(e.groupedPerSecond)}/s (mean group ${String(e.meanGroupSize)}) = ` +
+        `${ratio(e.groupedPerSecond, e.alonePerSecond)} x one at a time, ` +
+        `${ratio(e.groupedPerSecond, e.aloneConcurrentPerSecond)} x ${String(e.window)} in flight`,
+    );
+  }
   if (rows.some(([name, av, bv]) => name.startsWith('(4)') && (av !== undefined || bv !== undefined))) {
     console.log(
       '* event-loop delay read inside each process (monitorEventLoopDelay, 10 ms resolution: prom-client on the ' +

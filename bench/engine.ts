@@ -1,0 +1,139 @@
+/**
+ * The database engine alone, without the app around it: a child process driven by one JSON argument, reporting one
+ * JSON line. It opens the app's own driver from `dist/` (the embedded engine in a worker thread in a fresh data dir,
+ * or a fresh database on the bench's PostgreSQL server), migrates it, and stores sends through `post_message`:
+ * - `alone`: one transaction per send, one send at a time (the engine's raw rate of one-transaction-per-send);
+ * - `aloneConcurrent`: one transaction per send, `window` sends in flight (on the embedded engine they queue for its
+ *   one connection);
+ * - `grouped`: `window` sends in flight through `callGrouped`, the server's path (group commit).
+ * Each send is a user's, in one of 5 rooms of 5 members, with its own client id, as the app makes them.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { nowMs, round } from './stats';
+
+interface Config {
+  db: 'embedded' | 'postgres';
+  /** A database to use (postgres); it must be empty. */
+  url?: string;
+  /** The app's build: `<root>/dist`. */
+  dist: string;
+  sends: number;
+  window: number;
+}
+
+interface Actor {
+  kind: 'user';
+  id: string;
+  username: string;
+}
+
+interface Db {
+  call(actor: unknown, fn: string, args: Record<string, unknown>): Promise<any[]>;
+  callGrouped(actor: Actor, fn: 'post_message', args: Record<string, unknown>): Promise<any[]>;
+  observe(calls: () => void, groups: (fn: string, size: number) => void): void;
+  close(): Promise<void>;
+}
+
+async function main(cfg: Config): Promise<unknown> {
+  /* eslint-disable @typescript-eslint/no-require-imports -- the app's build, loaded at run time */
+  const { startEmbeddedDatabase } = require(join(cfg.dist, 'modules/persistence/drivers/embedded.database'));
+  const { PgDatabase } = require(join(cfg.dist, 'modules/persistence/drivers/pg.database'));
+  const { runMigrations } = require(join(cfg.dist, 'modules/persistence/migration-runner'));
+  const { SERVICE_ACTOR, userActor } = require(join(cfg.dist, 'modules/persistence/database.port'));
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  const dataDir = mkdtempSync(join(tmpdir(), 'bench-engine-'));
+  // The app's own settings for each driver (persistence.module.ts).
+  const db: Db =
+    cfg.db === 'embedded'
+      ? await startEmbeddedDatabase(dataDir)
+      : new PgDatabase('postgres', { connectionString: cfg.url, max: 10 }, undefined, { maxSize: 100, maxInFlight: 4 });
+  try {
+    await runMigrations(db);
+    const users: Actor[] = [];
+    for (let i = 0; i < 25; i++) {
+      const [p] = await db.call(SERVICE_ACTOR, 'local_register', {
+        p_username: `engine_${i}`,
+        p_display_name: `Engine ${i}`,
+        p_password_hash: 'not-a-hash',
+      });
+      users.push({ ...userActor(p.id), username: p.username });
+    }
+    const rooms: { id: string; members: Actor[] }[] = [];
+    for (let r = 0; r < 5; r++) {
+      const members = users.slice(r * 5, r * 5 + 5);
+      const [room] = await db.call(members[0], 'create_room', {
+        p_name: `engine room ${r}`,
+        p_visibility: 'private',
+        p_ai_mode: 'off',
+        p_ai_system_prompt: null,
+        p_ai_model: null,
+      });
+      for (const m of members.slice(1)) {
+        await db.call(members[0], 'add_member', { p_room_id: room.id, p_username: m.username });
+      }
+      rooms.push({ id: room.id, members });
+    }
+    let groups = 0;
+    let grouped = 0;
+    db.observe(
+      () => undefined,
+      (_fn, size) => {
+        groups++;
+        grouped += size;
+      },
+    );
+
+    let serial = 0;
+    const send = (how: 'call' | 'callGrouped', i: number): Promise<unknown> => {
+      const room = rooms[i % rooms.length];
+      const actor = room.members[Math.floor(i / rooms.length) % room.members.length];
+      const args = { p_room_id: room.id, p_content: `engine message ${i}`, p_client_id: `e${serial++}` };
+      return how === 'call' ? db.call(actor, 'post_message', args) : db.callGrouped(actor, 'post_message', args);
+    };
+    const measure = async (how: 'call' | 'callGrouped', window: number): Promise<number> => {
+      let next = 0;
+      const started = nowMs();
+      await Promise.all(
+        Array.from({ length: window }, async () => {
+          while (next < cfg.sends) {
+            await send(how, next++);
+          }
+        }),
+      );
+      return round(cfg.sends / ((nowMs() - started) / 1000), 0);
+    };
+
+    // A warm-up pass first (plans, JIT), not counted.
+    await measure('callGrouped', cfg.window);
+    groups = 0;
+    grouped = 0;
+    const result = {
+      mode: 'engine',
+      db: cfg.db,
+      sends: cfg.sends,
+      window: cfg.window,
+      alonePerSecond: await measure('call', 1),
+      aloneConcurrentPerSecond: await measure('call', cfg.window),
+      groupedPerSecond: await measure('callGrouped', cfg.window),
+      meanGroupSize: 0,
+    };
+    result.meanGroupSize = round(grouped / Math.max(groups, 1), 1);
+    return result;
+  } finally {
+    await db.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main(JSON.parse(process.argv[2] ?? '{}') as Config).then(
+  (result) => {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    process.exit(0);
+  },
+  (error: unknown) => {
+    process.stderr.write(`engine failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  },
+);
