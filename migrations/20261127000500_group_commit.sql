@@ -39,6 +39,10 @@ create function chat_private.post_message_group(p_items jsonb)
     v_item jsonb;
     v_index integer;
     v_out chat_private.grouped_post;
+    -- The caller's own identity, given back at the end.
+    v_role text := current_setting('role');
+    v_claims text := coalesce(current_setting('request.jwt.claims', true), '');
+    v_sub text := coalesce(current_setting('request.jwt.claim.sub', true), '');
   begin
     for v_item, v_index in select e.value, (e.ordinality - 1)::integer
       from jsonb_array_elements(p_items) with ordinality e
@@ -62,7 +66,11 @@ create function chat_private.post_message_group(p_items jsonb)
       end;
       return next v_out;
     end loop;
-    -- The function's own `set search_path` makes Postgres restore every setting at its exit, role included.
+    -- Settings made with set_config(..., true) last until the transaction ends, not until the function returns
+    -- (its `set search_path` restores only search_path): the caller gets its own identity back here.
+    perform set_config('role', v_role, true),
+      set_config('request.jwt.claims', v_claims, true),
+      set_config('request.jwt.claim.sub', v_sub, true);
   end
   $$;
 

@@ -810,6 +810,22 @@ export function persistenceContract(name: string, driver: DriverHandle<Persisten
         });
       });
 
+      it('should answer each of concurrent sends into several rooms with its own message', async () => {
+        const owner = await f().register('owner');
+        const rooms = [await f().createRoom(owner), await f().createRoom(owner), await f().createRoom(owner)];
+        const sends = Array.from({ length: 12 }, (_, i) => ({ room: rooms[(i * 7) % 3], content: `send ${i}` }));
+
+        const results = await Promise.all(sends.map(({ room, content }) => post(owner, room.id, content)));
+
+        results.forEach((result, i) => {
+          expect(result).toMatchObject({ chatroom_id: sends[i].room.id, content: sends[i].content, duplicate: false });
+        });
+        for (const room of rooms) {
+          const mine = results.filter((r) => r.chatroom_id === room.id).map((r) => r.seq);
+          expect(mine.sort((a, b) => a - b)).toEqual([1, 2, 3, 4]);
+        }
+      });
+
       it('should fail a bad send alone among concurrent good ones, storing the good ones gapless', async () => {
         const { owner, stranger, room } = await f().roomWithStranger('private');
         const outcomes = await Promise.allSettled([
@@ -1141,6 +1157,67 @@ export function rawRlsContract(name: string, driver: DriverHandle<RawSqlDriver>)
         'ok',
       ]);
       expect((await f().messages(owner, room.id)).map((m) => m.content).sort()).toEqual(['after', 'before']);
+    });
+
+    it('should store half a surrogate pair as U+FFFD, as a call alone does, and fail none of its group', async () => {
+      const owner = await f().register('owner');
+      const room = await f().createRoom(owner);
+      const outcomes = await Promise.allSettled([
+        f().post(owner, room.id, 'first'),
+        f().post(owner, room.id, 'half \ud800 a pair'),
+        f().post(owner, room.id, 'last'),
+      ]);
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
+      expect((await f().messages(owner, room.id)).map((m) => m.content).sort()).toEqual([
+        'first',
+        'half \ufffd a pair',
+        'last',
+      ]);
+    });
+
+    it('should fail alone a grouped send whose claims hold a NUL (a user-set claim), storing its neighbours', async () => {
+      const owner = await f().register('owner');
+      const room = await f().createRoom(owner);
+      const send = (claims: Record<string, unknown> | undefined, content: string) =>
+        db().callGrouped(userActor(owner.id, claims), 'post_message', {
+          p_room_id: room.id,
+          p_content: content,
+          p_client_id: null,
+        });
+      const outcomes = await Promise.allSettled([
+        send(undefined, 'before'),
+        send({ user_metadata: { name: 'nul \u0000 inside' } }, 'poisoned'),
+        send({ user_metadata: { 'key \u0000': 'x' } }, 'poisoned key'),
+        send(undefined, 'after'),
+      ]);
+      expect(outcomes.map((o) => (o.status === 'rejected' ? sqlStateOf(o.reason) : 'ok'))).toEqual([
+        'ok',
+        'CH400',
+        'CH400',
+        'ok',
+      ]);
+      expect((await f().messages(owner, room.id)).map((m) => m.content).sort()).toEqual(['after', 'before']);
+    });
+
+    it('should give the caller its own identity back after a group, even inside a larger transaction', async () => {
+      const owner = await f().register('owner');
+      const room = await f().createRoom(owner);
+      const items = JSON.stringify([
+        {
+          claims: { sub: owner.id, role: 'authenticated' },
+          sub: owner.id,
+          args: { p_room_id: room.id, p_content: 'grouped', p_client_id: null },
+        },
+      ]);
+      const { rows } = await raw().admin(
+        `with g as materialized (select count(*) as n from chat_private.post_message_group($1::jsonb))
+         select g.n, current_user as role_after, session_user as session,
+                coalesce(current_setting('request.jwt.claim.sub', true), '') as sub_after
+         from g`,
+        [items],
+      );
+      expect(rows[0]).toEqual({ n: 1, role_after: rows[0].session, session: expect.any(String), sub_after: '' });
+      expect(rows[0].role_after).not.toBe('authenticated');
     });
 
     it('should not let an API role call the group function, which takes any identity it is given', async () => {

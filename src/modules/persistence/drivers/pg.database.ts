@@ -58,9 +58,9 @@ export class PgDatabase implements Database {
   ): Promise<Row[]> {
     assertIdentifiers(fn, args);
     try {
-      // Checked alone, so a value no Postgres text can hold fails this call, not the group's statement.
-      Object.values(args).forEach(literal);
-      const row = await this.postGroups.submit({ actor, args });
+      // Made here, so a value the group's JSON cannot carry fails this call alone, not the group's statement.
+      const json = groupItem(actor, args);
+      const row = await this.postGroups.submit({ actor, args, json });
       return [row as Row];
     } catch (error) {
       throw mapDatabaseError(error) ?? error;
@@ -75,7 +75,7 @@ export class PgDatabase implements Database {
     assertIdentifiers(fn, args);
     const started = performance.now();
     try {
-      const rows = await this.inTransaction<Row>(actor, callSql(fn, args));
+      const rows = await this.inTransaction<Row>([identitySql(actor), callSql(fn, args)]);
       this.observer?.(fn, performance.now() - started, 'ok');
       return rows;
     } catch (error) {
@@ -85,9 +85,11 @@ export class PgDatabase implements Database {
   }
 
   /**
-   * One group: a single statement (its own transaction) of `chat_private.<fn>_group`, which runs every call as its
-   * actor in a subtransaction and returns one row per call, in order. Calls are ordered by room, so concurrent groups
-   * on a Postgres server take the rooms' row locks in one order and cannot deadlock; a room's calls keep theirs.
+   * One group: one transaction of `chat_private.<fn>_group`, which runs every call as its actor in a subtransaction
+   * and returns one row per call, in order. Calls are ordered by room, so concurrent groups on a Postgres server take
+   * the rooms' row locks in one order and cannot deadlock; a room's calls keep theirs. Should the group's statement
+   * itself refuse its input (a data exception: none is known, `groupItem` screens for them), each call runs alone,
+   * so that whatever it was fails one call only.
    */
   private async runGroup(
     fn: GroupableFunction,
@@ -96,18 +98,16 @@ export class PgDatabase implements Database {
     const order = calls
       .map((call, index) => ({ call, index }))
       .sort((a, b) => String(a.call.args.p_room_id).localeCompare(String(b.call.args.p_room_id)));
-    const items = order.map(({ call }) => ({
-      claims: claimsOf(call.actor),
-      sub: call.actor.id,
-      args: call.args,
-    }));
+    const items = `[${order.map(({ call }) => call.json).join(',')}]`;
     const started = performance.now();
     let rows: GroupedRow[];
     try {
-      // A simple query (the JSON as an escaped literal): one message each way, cheaper than parse/bind/execute.
-      rows = await this.query<GroupedRow>(`select * from chat_private.${fn}_group(${literal(JSON.stringify(items))})`);
+      rows = await this.inTransaction<GroupedRow>([`select * from chat_private.${fn}_group(${literal(items)})`]);
     } catch (error) {
       const durationMs = performance.now() - started;
+      if (/^22/.test(String((error as { code?: unknown }).code))) {
+        return Promise.all(calls.map((call) => this.callAlone(fn, call)));
+      }
       calls.forEach(() => this.observer?.(fn, durationMs, 'error'));
       throw error;
     }
@@ -125,6 +125,15 @@ export class PgDatabase implements Database {
       }
     }
     return outcomes;
+  }
+
+  private async callAlone(fn: GroupableFunction, call: GroupedCall): Promise<GroupOutcome<Record<string, unknown>>> {
+    try {
+      const [row] = await this.call(call.actor, fn, call.args);
+      return { ok: true, value: row };
+    } catch (error) {
+      return { ok: false, error };
+    }
   }
 
   /** Raw SQL as the connecting user, for migrations, maintenance and tests; never for request data. */
@@ -160,18 +169,18 @@ export class PgDatabase implements Database {
   }
 
   /**
-   * One round trip: opens the transaction, takes the caller's identity with SET LOCAL semantics, runs the call and
-   * commits, as one simple query (values inlined as escaped literals, see `literal`). A failure stops the query at
-   * the failing statement; the rollback is the only second round trip.
+   * One round trip: the statements between `begin` and `commit` as one simple query (values inlined as escaped
+   * literals, see `literal`); the rows of the last one. A failure stops the query at the failing statement, and the
+   * rollback is the only second round trip: the connection (the embedded engine's only one) stays usable.
    */
-  private async inTransaction<Row>(actor: Actor, statement: string): Promise<Row[]> {
+  private async inTransaction<Row>(statements: string[]): Promise<Row[]> {
     const client = await this.pool.connect();
     let broken = false;
     try {
-      const results = (await client.query(`begin; ${identitySql(actor)}; ${statement}; commit`)) as unknown as {
+      const results = (await client.query(`begin; ${statements.join('; ')}; commit`)) as unknown as {
         rows: Row[];
       }[];
-      return results[2].rows;
+      return results[statements.length].rows;
     } catch (error) {
       try {
         await client.query('rollback');
@@ -188,9 +197,35 @@ export class PgDatabase implements Database {
 interface GroupedCall {
   actor: UserActor;
   args: Record<string, unknown>;
+  /** This call's item of the group's JSON: its claims, its id and its arguments. */
+  json: string;
 }
 
 type GroupedRow = Record<string, unknown> & { item: number; failed_code: string | null; failed_message: string | null };
+
+/**
+ * A call's item of a group, as JSON. Postgres refuses, for the whole statement, JSON holding a NUL (`\u0000`) or
+ * half a surrogate pair: a NUL anywhere (content, or a claim a user may have set) fails this call alone, as any
+ * NUL does (CH400), and a lone surrogate becomes U+FFFD, as the UTF-8 encoding of a single call's text makes it.
+ */
+export function groupItem(actor: UserActor, args: Record<string, unknown>): string {
+  return JSON.stringify({ claims: claimsOf(actor), sub: actor.id, args }, (_key, value: unknown) => {
+    if (typeof value === 'string') {
+      refuseNul(value);
+      return (value as string & { toWellFormed(): string }).toWellFormed();
+    }
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      Object.keys(value).forEach(refuseNul);
+    }
+    return value;
+  });
+}
+
+function refuseNul(text: string): void {
+  if (text.includes('\0')) {
+    throw Object.assign(new Error('A value contains a NUL character'), { code: 'CH400' });
+  }
+}
 
 /** `select set_config(...)` of the actor's role and claims, transaction-local (the third argument, true). */
 function identitySql(actor: Actor): string {
@@ -229,8 +264,6 @@ export function literal(value: unknown): string {
   } else {
     throw new Error(`Cannot pass a ${typeof value} to SQL`);
   }
-  if (text.includes('\0')) {
-    throw Object.assign(new Error('A value contains a NUL character'), { code: 'CH400' });
-  }
+  refuseNul(text);
   return escapeLiteral(text);
 }
