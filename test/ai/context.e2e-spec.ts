@@ -7,15 +7,14 @@ import {
   expectFailedReply,
   gate,
   postMessage,
-  SocketPool,
   uniqueTag,
   watchRoom,
   type EventLog,
+  useAiApp,
 } from '../support/ai-helpers';
-import { DEFAULT_REPLY, startFakeOpenAi, type FakeOpenAi, type RecordedRequest } from '../support/fake-openai';
+import { DEFAULT_REPLY, type RecordedRequest } from '../support/fake-openai';
 import { signUp, type TestUser } from '../support/http-client';
 import { ack } from '../support/socket-client';
-import { startTestApp, type TestApp } from '../support/test-app';
 
 const DEFAULT_MODEL = 'gpt-ctx-default';
 const MAX_OUTPUT_TOKENS = 321;
@@ -24,51 +23,32 @@ const MAX_OUTPUT_TOKENS = 321;
 const cost = (message: { content: string }): number => countTokens(message.content) + 4;
 
 describe('AI reply context (PROTOCOL.md §5)', () => {
-  let testApp: TestApp;
-  let fake: FakeOpenAi;
-  let sockets: SocketPool;
-
-  beforeAll(async () => {
-    fake = await startFakeOpenAi();
-    testApp = await startTestApp({
-      OPENAI_API_KEY: 'test-key',
-      OPENAI_BASE_URL: fake.url,
-      OPENAI_MODEL: DEFAULT_MODEL,
-      AI_MAX_OUTPUT_TOKENS: String(MAX_OUTPUT_TOKENS),
-      AI_FIRST_TOKEN_TIMEOUT_MS: '500',
-      AI_STALL_TIMEOUT_MS: '500',
-    });
-    sockets = new SocketPool(testApp.url);
+  const testApp = useAiApp({
+    OPENAI_MODEL: DEFAULT_MODEL,
+    AI_MAX_OUTPUT_TOKENS: String(MAX_OUTPUT_TOKENS),
+    AI_FIRST_TOKEN_TIMEOUT_MS: '500',
+    AI_STALL_TIMEOUT_MS: '500',
   });
 
-  afterEach(() => {
-    sockets.closeAll();
-  });
-
-  afterAll(async () => {
-    await testApp?.close();
-    await fake?.close();
-  });
-
-  /** Asks over REST, waits for the reply to end, and returns it with the one request the fake received for it. */
+  /** Asks over REST, waits for the reply to end, and returns it with the one request the testApp.fake received for it. */
   async function askFor(
     user: TestUser,
     roomId: string,
     log: EventLog,
     content: string,
   ): Promise<{ question: any; reply: any; request: RecordedRequest }> {
-    const before = fake.requests.length;
+    const before = testApp.fake.requests.length;
     const question = await postMessage(user, roomId, content);
     const { final } = await log.reply(question.id);
-    expect(fake.requests.length - before).toBe(1);
-    return { question, reply: final, request: fake.requests[before] };
+    expect(testApp.fake.requests.length - before).toBe(1);
+    return { question, reply: final, request: testApp.fake.requests[before] };
   }
 
   describe('model and limits', () => {
     it('should stream with the server default model (OPENAI_MODEL) and max_tokens = AI_MAX_OUTPUT_TOKENS', async () => {
       const owner = await signUp(testApp.url, 'ai_ctx');
       const room = await createAiRoom(owner, { mode: 'always' });
-      const { log } = await watchRoom(sockets, owner, room.id);
+      const { log } = await watchRoom(testApp.sockets, owner, room.id);
 
       const { request } = await askFor(owner, room.id, log, 'Which model are you?');
 
@@ -79,7 +59,7 @@ describe('AI reply context (PROTOCOL.md §5)', () => {
     it("should use the room's model override, and the new one after a PATCH", async () => {
       const owner = await signUp(testApp.url, 'ai_ctx');
       const room = await createAiRoom(owner, { mode: 'always', model: 'gpt-room-override' });
-      const { log } = await watchRoom(sockets, owner, room.id);
+      const { log } = await watchRoom(testApp.sockets, owner, room.id);
 
       const first = await askFor(owner, room.id, log, 'Which model are you?');
       const patched = await owner.http.patch(`/api/rooms/${room.id}`, { ai: { model: 'gpt-patched' } });
@@ -97,7 +77,7 @@ describe('AI reply context (PROTOCOL.md §5)', () => {
       const owner = await signUp(testApp.url, 'ai_ctx');
       const prompt = "Tu es un pirate 🏴‍☠️. <script>alert(1)</script> '; drop table messages; -- 100% _x_";
       const room = await createAiRoom(owner, { mode: 'always', systemPrompt: prompt });
-      const { log } = await watchRoom(sockets, owner, room.id);
+      const { log } = await watchRoom(testApp.sockets, owner, room.id);
 
       const { request } = await askFor(owner, room.id, log, 'Ahoy?');
 
@@ -111,7 +91,7 @@ describe('AI reply context (PROTOCOL.md §5)', () => {
       const owner = await signUp(testApp.url, 'ai_ctx');
       const name = `Café ${uniqueTag()} <b>club</b>`;
       const room = await createAiRoom(owner, { mode: 'always' }, { name });
-      const { log } = await watchRoom(sockets, owner, room.id);
+      const { log } = await watchRoom(testApp.sockets, owner, room.id);
 
       const { request } = await askFor(owner, room.id, log, 'Hello?');
 
@@ -129,7 +109,7 @@ describe('AI reply context (PROTOCOL.md §5)', () => {
       const member = await signUp(testApp.url, 'ai_ctx', 'Bob 🙂 <i>');
       const room = await createAiRoom(owner, { mode: 'always' });
       await addMembers(owner, room.id, member);
-      const { log } = await watchRoom(sockets, owner, room.id);
+      const { log } = await watchRoom(testApp.sockets, owner, room.id);
 
       const first = await askFor(owner, room.id, log, 'hi there');
       const second = await askFor(member, room.id, log, 'hello: both of you');
@@ -145,7 +125,7 @@ describe('AI reply context (PROTOCOL.md §5)', () => {
     it('should send user messages as they are in a room with one member', async () => {
       const owner = await signUp(testApp.url, 'ai_ctx', 'Solo Person');
       const room = await createAiRoom(owner, { mode: 'always' });
-      const { log } = await watchRoom(sockets, owner, room.id);
+      const { log } = await watchRoom(testApp.sockets, owner, room.id);
 
       const { request } = await askFor(owner, room.id, log, 'just me');
 
@@ -161,12 +141,12 @@ describe('AI reply context (PROTOCOL.md §5)', () => {
       const quiet = await createAiRoom(owner, { mode: 'off' });
       await postMessage(owner, quiet.id, `${secret} in a quiet room`);
       const busy = await createAiRoom(owner, { mode: 'always' });
-      const busyWatch = await watchRoom(sockets, owner, busy.id);
+      const busyWatch = await watchRoom(testApp.sockets, owner, busy.id);
       await askFor(owner, busy.id, busyWatch.log, `${secret} in a busy room`);
       const theirs = await createAiRoom(other, { mode: 'off' });
       await postMessage(other, theirs.id, `${secret} in someone else's room`);
       const room = await createAiRoom(owner, { mode: 'always' });
-      const { log } = await watchRoom(sockets, owner, room.id);
+      const { log } = await watchRoom(testApp.sockets, owner, room.id);
 
       const { request } = await askFor(owner, room.id, log, 'What do you know?');
 
@@ -177,27 +157,27 @@ describe('AI reply context (PROTOCOL.md §5)', () => {
     it('should include complete and truncated replies, and leave out failed and cancelled ones', async () => {
       const owner = await signUp(testApp.url, 'ai_ctx');
       const room = await createAiRoom(owner, { mode: 'always' });
-      const { socket, log } = await watchRoom(sockets, owner, room.id);
+      const { socket, log } = await watchRoom(testApp.sockets, owner, room.id);
       const tag = uniqueTag();
       const hold = gate();
 
       try {
-        fake.script({ kind: 'stall', chunks: [`FAILED-${tag}`] });
+        testApp.fake.script({ kind: 'stall', chunks: [`FAILED-${tag}`] });
         const failed = await askFor(owner, room.id, log, 'one');
         expectFailedReply(failed.reply, 'AI_TIMEOUT', `FAILED-${tag}`);
 
-        fake.script({ kind: 'stream', chunks: [`TRUNCATED-${tag}`], finishReason: 'length' });
+        testApp.fake.script({ kind: 'stream', chunks: [`TRUNCATED-${tag}`], finishReason: 'length' });
         const truncated = await askFor(owner, room.id, log, 'two');
         expect(truncated.reply.status).toBe('truncated');
 
-        fake.script({ kind: 'gate', chunks: [`CANCELLED-${tag}`, ' never'], release: hold.release });
-        const before = fake.requests.length;
+        testApp.fake.script({ kind: 'gate', chunks: [`CANCELLED-${tag}`, ' never'], release: hold.release });
+        const before = testApp.fake.requests.length;
         const q3 = await postMessage(owner, room.id, 'three');
         const started = await log.replyStarted(q3.id);
         await log.firstDelta(started.id);
         expect(await ack(socket, 'ai:stop', { roomId: room.id, messageId: started.id })).toEqual({ ok: true });
         expect((await log.reply(q3.id)).final).toMatchObject({ status: 'cancelled', content: `CANCELLED-${tag}` });
-        expect(fake.requests.length - before).toBe(1);
+        expect(testApp.fake.requests.length - before).toBe(1);
 
         const complete = await askFor(owner, room.id, log, 'four');
         expect(complete.reply).toMatchObject({ status: 'complete', content: DEFAULT_REPLY });
@@ -223,14 +203,14 @@ describe('AI reply context (PROTOCOL.md §5)', () => {
     it('should place each reply right after its question and hold nothing asked after the question', async () => {
       const owner = await signUp(testApp.url, 'ai_ctx');
       const room = await createAiRoom(owner, { mode: 'always' });
-      const { log } = await watchRoom(sockets, owner, room.id);
+      const { log } = await watchRoom(testApp.sockets, owner, room.id);
       const hold = gate();
-      fake.script(
+      testApp.fake.script(
         { kind: 'gate', chunks: ['A0'], release: hold.release },
         { kind: 'stream', chunks: ['A1'] },
         { kind: 'stream', chunks: ['A2'] },
       );
-      const before = fake.requests.length;
+      const before = testApp.fake.requests.length;
 
       try {
         const q0 = await postMessage(owner, room.id, 'Q0');
@@ -244,7 +224,7 @@ describe('AI reply context (PROTOCOL.md §5)', () => {
 
         expect(a1.final.seq).toBeGreaterThan(q2.seq);
         expect(a2.final.status).toBe('complete');
-        const requests = fake.requests.slice(before);
+        const requests = testApp.fake.requests.slice(before);
         expect(requests).toHaveLength(3);
         expect(conversationOf(requests[0].body)).toEqual([{ role: 'user', content: 'Q0' }]);
         expect(conversationOf(requests[1].body)).toEqual([
@@ -267,27 +247,8 @@ describe('AI reply context (PROTOCOL.md §5)', () => {
 
   describe('a long history with AI_CONTEXT_TOKENS=300', () => {
     const BUDGET = 300;
-    let small: TestApp;
-    let smallFake: FakeOpenAi;
-    let smallSockets: SocketPool;
-
-    beforeAll(async () => {
-      smallFake = await startFakeOpenAi();
-      small = await startTestApp({
-        OPENAI_API_KEY: 'test-key',
-        OPENAI_BASE_URL: smallFake.url,
-        AI_CONTEXT_TOKENS: String(BUDGET),
-      });
-      smallSockets = new SocketPool(small.url);
-    });
-
-    afterEach(() => {
-      smallSockets.closeAll();
-    });
-
-    afterAll(async () => {
-      await small?.close();
-      await smallFake?.close();
+    const small = useAiApp({
+      AI_CONTEXT_TOKENS: String(BUDGET),
     });
 
     it('should send the system prompt and the newest messages that fit, ending with the question', async () => {
@@ -303,15 +264,15 @@ describe('AI reply context (PROTOCOL.md §5)', () => {
       expect(notes.every((n) => countTokens(n) >= 15 && countTokens(n) <= 30)).toBe(true);
       const patched = await owner.http.patch(`/api/rooms/${room.id}`, { ai: { mode: 'always' } });
       expect(patched.body.ai.mode).toBe('always');
-      const { log } = await watchRoom(smallSockets, owner, room.id);
-      const before = smallFake.requests.length;
+      const { log } = await watchRoom(small.sockets, owner, room.id);
+      const before = small.fake.requests.length;
 
       const question = await postMessage(owner, room.id, 'What was the last note about?');
       const { final } = await log.reply(question.id);
 
       expect(final.status).toBe('complete');
-      expect(smallFake.requests.length - before).toBe(1);
-      const messages: { role: string; content: string }[] = smallFake.requests[before].body.messages;
+      expect(small.fake.requests.length - before).toBe(1);
+      const messages: { role: string; content: string }[] = small.fake.requests[before].body.messages;
       expect(messages[0]).toEqual({ role: 'system', content: expect.stringContaining(room.name) });
       expect(messages.at(-1)).toEqual({ role: 'user', content: question.content });
       const kept = messages.slice(1, -1).map((m) => m.content);

@@ -11,17 +11,16 @@ import {
   gate,
   ISO_UTC,
   postMessage,
-  SocketPool,
   storedMessage,
   storedMessages,
   UNKNOWN_ID,
   watchRoom,
   within,
+  useAiApp,
 } from '../support/ai-helpers';
-import { startFakeOpenAi, type FakeOpenAi, DEFAULT_REPLY } from '../support/fake-openai';
+import { DEFAULT_REPLY } from '../support/fake-openai';
 import { signUp } from '../support/http-client';
 import { ack, settle } from '../support/socket-client';
-import { startTestApp, type TestApp } from '../support/test-app';
 
 const clientId = (): string => `c-${randomUUID()}`;
 
@@ -38,33 +37,14 @@ async function repliesIn(user: Parameters<typeof storedMessages>[0], roomId: str
 }
 
 describe('AI replies (PROTOCOL.md §5)', () => {
-  let testApp: TestApp;
-  let fake: FakeOpenAi;
-  let sockets: SocketPool;
-
-  beforeAll(async () => {
-    fake = await startFakeOpenAi();
-    testApp = await startTestApp({
-      OPENAI_API_KEY: 'test-key',
-      OPENAI_BASE_URL: fake.url,
-      AI_FIRST_TOKEN_TIMEOUT_MS: '500',
-      AI_STALL_TIMEOUT_MS: '500',
-    });
-    sockets = new SocketPool(testApp.url);
-  });
-
-  afterEach(() => {
-    sockets.closeAll();
-  });
-
-  afterAll(async () => {
-    await testApp?.close();
-    await fake?.close();
+  const testApp = useAiApp({
+    AI_FIRST_TOKEN_TIMEOUT_MS: '500',
+    AI_STALL_TIMEOUT_MS: '500',
   });
 
   describe('start-up', () => {
     it('should send the configured provider nothing before anyone asks (the client warm-up stays on loopback)', () => {
-      expect(fake.requests).toHaveLength(0);
+      expect(testApp.fake.requests).toHaveLength(0);
     });
   });
 
@@ -75,13 +55,13 @@ describe('AI replies (PROTOCOL.md §5)', () => {
       const room = await createAiRoom(owner, { mode: 'always' });
       await addMembers(owner, room.id, member);
       const watchers = [
-        await watchRoom(sockets, owner, room.id),
-        await watchRoom(sockets, owner, room.id),
-        await watchRoom(sockets, member, room.id),
+        await watchRoom(testApp.sockets, owner, room.id),
+        await watchRoom(testApp.sockets, owner, room.id),
+        await watchRoom(testApp.sockets, member, room.id),
       ];
       const chunks = ['Hel', 'lo, ', 'wörld ', '🙂 and ', 'more', '!'];
-      fake.script({ kind: 'stream', chunks, delayMs: 40 });
-      const before = fake.requests.length;
+      testApp.fake.script({ kind: 'stream', chunks, delayMs: 40 });
+      const before = testApp.fake.requests.length;
 
       const question = await ask(watchers[0].socket, room.id, 'What is up?');
 
@@ -108,7 +88,7 @@ describe('AI replies (PROTOCOL.md §5)', () => {
       const { final } = await watchers[2].log.reply(question.id);
       expect(await storedMessages(owner, room.id)).toEqual([question, final]);
       expect(await storedMessages(member, room.id)).toEqual([question, final]);
-      expect(fake.requests.length - before).toBe(1);
+      expect(testApp.fake.requests.length - before).toBe(1);
     });
   });
 
@@ -130,15 +110,15 @@ describe('AI replies (PROTOCOL.md §5)', () => {
     it('should not reply to a message without @ai as a word of its own', async () => {
       const owner = await signUp(testApp.url, 'ai_men');
       const room = await createAiRoom(owner, { mode: 'mention' });
-      const { socket, log } = await watchRoom(sockets, owner, room.id);
-      const before = fake.requests.length;
+      const { socket, log } = await watchRoom(testApp.sockets, owner, room.id);
+      const before = testApp.fake.requests.length;
 
       const ignored = [];
       for (const content of NOT_MENTIONS) {
         ignored.push(await ask(socket, room.id, content));
       }
       await settle(socket);
-      expect(fake.requests.length - before).toBe(0);
+      expect(testApp.fake.requests.length - before).toBe(0);
       // Replies in a room come in the order of their questions: once the probe's reply ends, none other is pending.
       const probe = await ask(socket, room.id, 'and now @ai');
       const seen = await log.reply(probe.id);
@@ -146,23 +126,26 @@ describe('AI replies (PROTOCOL.md §5)', () => {
       expect(seen.final.status).toBe('complete');
       expect(await repliesIn(owner, room.id)).toEqual([seen.final]);
       expect(log.of('message:new').filter((p) => p.message.role === 'assistant')).toHaveLength(1);
-      expect(fake.requests.length - before).toBe(1);
+      expect(testApp.fake.requests.length - before).toBe(1);
       expect((await storedMessages(owner, room.id)).slice(0, ignored.length)).toEqual(ignored);
     });
 
     it.each(MENTIONS)('should reply to %j', async (content) => {
       const owner = await signUp(testApp.url, 'ai_men');
       const room = await createAiRoom(owner, { mode: 'mention' });
-      const { socket, log } = await watchRoom(sockets, owner, room.id);
-      const before = fake.requests.length;
+      const { socket, log } = await watchRoom(testApp.sockets, owner, room.id);
+      const before = testApp.fake.requests.length;
 
       const question = await ask(socket, room.id, content);
       const seen = await log.reply(question.id);
 
       expectStartedReply(seen.created, question);
       expect(seen.final).toMatchObject({ status: 'complete', content: DEFAULT_REPLY, replyToId: question.id });
-      expect(fake.requests.length - before).toBe(1);
-      expect(conversationOf(fake.requests[before].body).at(-1)).toEqual({ role: 'user', content: content.trim() });
+      expect(testApp.fake.requests.length - before).toBe(1);
+      expect(conversationOf(testApp.fake.requests[before].body).at(-1)).toEqual({
+        role: 'user',
+        content: content.trim(),
+      });
     });
   });
 
@@ -170,16 +153,16 @@ describe('AI replies (PROTOCOL.md §5)', () => {
     it('should never reply and send the provider nothing, even to a mention', async () => {
       const owner = await signUp(testApp.url, 'ai_off');
       const room = await createAiRoom(owner, { mode: 'off' });
-      const { socket, log } = await watchRoom(sockets, owner, room.id);
-      const before = fake.requests.length;
+      const { socket, log } = await watchRoom(testApp.sockets, owner, room.id);
+      const before = testApp.fake.requests.length;
 
       const first = await ask(socket, room.id, 'hello @ai, are you there?');
       const second = await ask(socket, room.id, 'anyone?');
       await settle(socket);
 
-      expect(fake.requests.length - before).toBe(0);
+      expect(testApp.fake.requests.length - before).toBe(0);
       expect(await storedMessages(owner, room.id)).toEqual([first, second]);
-      expect(fake.requests.length - before).toBe(0);
+      expect(testApp.fake.requests.length - before).toBe(0);
       // Turned on later, the room answers only what is asked from then on.
       const patched = await owner.http.patch(`/api/rooms/${room.id}`, { ai: { mode: 'always' } });
       expect(patched.status).toBe(200);
@@ -187,7 +170,7 @@ describe('AI replies (PROTOCOL.md §5)', () => {
       const seen = await log.reply(third.id);
       expect(seen.final.status).toBe('complete');
       expect(await storedMessages(owner, room.id)).toEqual([first, second, third, seen.final]);
-      expect(fake.requests.length - before).toBe(1);
+      expect(testApp.fake.requests.length - before).toBe(1);
     });
   });
 
@@ -195,13 +178,13 @@ describe('AI replies (PROTOCOL.md §5)', () => {
     it('should answer two questions sent back to back one at a time, each with its own question last', async () => {
       const owner = await signUp(testApp.url, 'ai_ord');
       const room = await createAiRoom(owner, { mode: 'always' });
-      const { socket, log } = await watchRoom(sockets, owner, room.id);
+      const { socket, log } = await watchRoom(testApp.sockets, owner, room.id);
       const hold = gate();
-      fake.script(
+      testApp.fake.script(
         { kind: 'gate', chunks: ['First ', 'answer.'], release: hold.release },
         { kind: 'stream', chunks: ['Second ', 'answer.'] },
       );
-      const before = fake.requests.length;
+      const before = testApp.fake.requests.length;
 
       const sent = await Promise.all([
         ack(socket, 'message:send', { roomId: room.id, content: 'Question one?', clientId: clientId() }),
@@ -218,7 +201,7 @@ describe('AI replies (PROTOCOL.md §5)', () => {
       expect(a2.final).toMatchObject({ status: 'complete', content: 'Second answer.' });
       expect(a1.finalAt).toBeLessThan(a2.createdAt);
       expect(a2.final.seq).toBeGreaterThan(a1.final.seq);
-      const requests = fake.requests.slice(before);
+      const requests = testApp.fake.requests.slice(before);
       expect(requests).toHaveLength(2);
       expect(conversationOf(requests[0].body)).toEqual([{ role: 'user', content: q1.content }]);
       expect(conversationOf(requests[1].body)).toEqual([
@@ -239,8 +222,8 @@ describe('AI replies (PROTOCOL.md §5)', () => {
     ])('should end truncated with the text kept when the provider stops %s', async (_label, finishReason) => {
       const owner = await signUp(testApp.url, 'ai_trn');
       const room = await createAiRoom(owner, { mode: 'always' });
-      const { socket, log } = await watchRoom(sockets, owner, room.id);
-      fake.script({ kind: 'stream', chunks: ['This is cut', ' off mid'], finishReason });
+      const { socket, log } = await watchRoom(testApp.sockets, owner, room.id);
+      testApp.fake.script({ kind: 'stream', chunks: ['This is cut', ' off mid'], finishReason });
 
       const question = await ask(socket, room.id, 'Tell me a long story');
       const seen = await log.reply(question.id);
@@ -262,11 +245,11 @@ describe('AI replies (PROTOCOL.md §5)', () => {
       const member = await signUp(testApp.url, 'ai_stm');
       const room = await createAiRoom(owner, { mode: 'always' });
       await addMembers(owner, room.id, member);
-      const mine = await watchRoom(sockets, owner, room.id);
-      const theirs = await watchRoom(sockets, member, room.id);
+      const mine = await watchRoom(testApp.sockets, owner, room.id);
+      const theirs = await watchRoom(testApp.sockets, member, room.id);
       const hold = gate();
-      fake.script({ kind: 'gate', chunks: ['Partial answer', ' that never comes'], release: hold.release });
-      const before = fake.requests.length;
+      testApp.fake.script({ kind: 'gate', chunks: ['Partial answer', ' that never comes'], release: hold.release });
+      const before = testApp.fake.requests.length;
 
       try {
         const question = await ask(mine.socket, room.id, 'Start, then stop');
@@ -286,8 +269,8 @@ describe('AI replies (PROTOCOL.md §5)', () => {
             updatedAt: expect.stringMatching(ISO_UTC),
           });
         }
-        await within(fake.requests[before].closedByClient, 'the provider request closed by the server');
-        expect(fake.requests.length - before).toBe(1);
+        await within(testApp.fake.requests[before].closedByClient, 'the provider request closed by the server');
+        expect(testApp.fake.requests.length - before).toBe(1);
         const final = (await mine.log.reply(question.id)).final;
         expect(await storedMessage(owner, room.id, started.id)).toEqual(final);
         // Whatever the provider would still have sent goes nowhere.
@@ -303,7 +286,7 @@ describe('AI replies (PROTOCOL.md §5)', () => {
     it('should answer ok and change nothing for a reply that already ended', async () => {
       const owner = await signUp(testApp.url, 'ai_stp');
       const room = await createAiRoom(owner, { mode: 'always' });
-      const { socket, log } = await watchRoom(sockets, owner, room.id);
+      const { socket, log } = await watchRoom(testApp.sockets, owner, room.id);
       const question = await ask(socket, room.id, 'Quick one');
       const seen = await log.reply(question.id);
       expect(seen.final.status).toBe('complete');
@@ -321,9 +304,9 @@ describe('AI replies (PROTOCOL.md §5)', () => {
       const owner = await signUp(testApp.url, 'ai_stp');
       const room = await createAiRoom(owner, { mode: 'always' });
       const otherRoom = await createAiRoom(owner, { mode: 'off' });
-      const { socket, log } = await watchRoom(sockets, owner, room.id);
+      const { socket, log } = await watchRoom(testApp.sockets, owner, room.id);
       const hold = gate();
-      fake.script({ kind: 'gate', chunks: ['Still ', 'going'], release: hold.release });
+      testApp.fake.script({ kind: 'gate', chunks: ['Still ', 'going'], release: hold.release });
 
       try {
         const question = await ask(socket, room.id, 'Keep going');
@@ -349,10 +332,10 @@ describe('AI replies (PROTOCOL.md §5)', () => {
       const owner = await signUp(testApp.url, 'ai_stp');
       const stranger = await signUp(testApp.url, 'ai_str');
       const room = await createAiRoom(owner, { mode: 'always' }, { visibility: 'public' });
-      const { socket, log } = await watchRoom(sockets, owner, room.id);
-      const strangerSocket = await sockets.open(stranger);
+      const { socket, log } = await watchRoom(testApp.sockets, owner, room.id);
+      const strangerSocket = await testApp.sockets.open(stranger);
       const hold = gate();
-      fake.script({ kind: 'gate', chunks: ['Not yours ', 'to stop'], release: hold.release });
+      testApp.fake.script({ kind: 'gate', chunks: ['Not yours ', 'to stop'], release: hold.release });
 
       try {
         const question = await ask(socket, room.id, 'Go on');
@@ -418,9 +401,9 @@ describe('AI replies (PROTOCOL.md §5)', () => {
       async (_label, args, field) => {
         const owner = await signUp(testApp.url, 'ai_val');
         const room = await createAiRoom(owner, { mode: 'always' });
-        const { socket, log } = await watchRoom(sockets, owner, room.id);
+        const { socket, log } = await watchRoom(testApp.sockets, owner, room.id);
         const hold = gate();
-        fake.script({ kind: 'gate', chunks: ['Unharmed ', 'reply'], release: hold.release });
+        testApp.fake.script({ kind: 'gate', chunks: ['Unharmed ', 'reply'], release: hold.release });
 
         try {
           const question = await ask(socket, room.id, 'Validate me');
@@ -447,17 +430,17 @@ describe('AI replies (PROTOCOL.md §5)', () => {
       const member = await signUp(testApp.url, 'ai_lat');
       const room = await createAiRoom(owner, { mode: 'always' });
       await addMembers(owner, room.id, member);
-      const mine = await watchRoom(sockets, owner, room.id);
+      const mine = await watchRoom(testApp.sockets, owner, room.id);
       const hold = gate();
       const chunks = ['Once upon ', 'a time', ' there was a reply'];
-      fake.script({ kind: 'gate', chunks, release: hold.release });
+      testApp.fake.script({ kind: 'gate', chunks, release: hold.release });
 
       try {
         const question = await postMessage(owner, room.id, 'Tell me a story');
         const started = await mine.log.replyStarted(question.id);
         await mine.log.firstDelta(started.id);
 
-        const late = await sockets.open(member);
+        const late = await testApp.sockets.open(member);
         const lateLog = new EventLog(late);
         const joined = await ack(late, 'room:join', { roomId: room.id });
 
@@ -483,8 +466,8 @@ describe('AI replies (PROTOCOL.md §5)', () => {
     it('should ask for no second reply when the same clientId is sent again (socket or REST)', async () => {
       const owner = await signUp(testApp.url, 'ai_dup');
       const room = await createAiRoom(owner, { mode: 'always' });
-      const { socket, log } = await watchRoom(sockets, owner, room.id);
-      const before = fake.requests.length;
+      const { socket, log } = await watchRoom(testApp.sockets, owner, room.id);
+      const before = testApp.fake.requests.length;
       const question = await ask(socket, room.id, 'Only once', 'dup-1');
       const first = await log.reply(question.id);
 
@@ -503,26 +486,12 @@ describe('AI replies (PROTOCOL.md §5)', () => {
       });
       expect(await storedMessages(owner, room.id)).toEqual([question, first.final, probe, second.final]);
       expect(log.of('message:new').filter((p) => p.message.role === 'assistant')).toHaveLength(2);
-      expect(fake.requests.length - before).toBe(2);
+      expect(testApp.fake.requests.length - before).toBe(2);
     });
   });
 
   describe('without OPENAI_API_KEY', () => {
-    let bare: TestApp;
-    let bareSockets: SocketPool;
-
-    beforeAll(async () => {
-      bare = await startTestApp();
-      bareSockets = new SocketPool(bare.url);
-    });
-
-    afterEach(() => {
-      bareSockets.closeAll();
-    });
-
-    afterAll(async () => {
-      await bare?.close();
-    });
+    const bare = useAiApp({}, { provider: false });
 
     it('should show ai.available false on rooms', async () => {
       const owner = await signUp(bare.url, 'ai_bar');
@@ -539,7 +508,7 @@ describe('AI replies (PROTOCOL.md §5)', () => {
     it('should store the question intact and a failed AI_UNAVAILABLE reply that names OPENAI_API_KEY', async () => {
       const owner = await signUp(bare.url, 'ai_bar');
       const room = await createAiRoom(owner, { mode: 'always' });
-      const { socket, log } = await watchRoom(bareSockets, owner, room.id);
+      const { socket, log } = await watchRoom(bare.sockets, owner, room.id);
 
       const question = await ask(socket, room.id, '  Is anyone there?  ');
       const seen = await log.reply(question.id);
@@ -561,7 +530,7 @@ describe('AI replies (PROTOCOL.md §5)', () => {
     it('should create no reply at all in an off room', async () => {
       const owner = await signUp(bare.url, 'ai_bar');
       const room = await createAiRoom(owner, { mode: 'off' });
-      const { socket, log } = await watchRoom(bareSockets, owner, room.id);
+      const { socket, log } = await watchRoom(bare.sockets, owner, room.id);
 
       const question = await ask(socket, room.id, 'hi @ai');
       await settle(socket);
@@ -572,34 +541,15 @@ describe('AI replies (PROTOCOL.md §5)', () => {
   });
 
   describe('the per-user AI reply limit (RATE_AI_PER_MINUTE)', () => {
-    let limited: TestApp;
-    let limitedFake: FakeOpenAi;
-    let limitedSockets: SocketPool;
-
-    beforeAll(async () => {
-      limitedFake = await startFakeOpenAi();
-      limited = await startTestApp({
-        OPENAI_API_KEY: 'test-key',
-        OPENAI_BASE_URL: limitedFake.url,
-        RATE_AI_PER_MINUTE: '2',
-      });
-      limitedSockets = new SocketPool(limited.url);
-    });
-
-    afterEach(() => {
-      limitedSockets.closeAll();
-    });
-
-    afterAll(async () => {
-      await limited?.close();
-      await limitedFake?.close();
+    const limited = useAiApp({
+      RATE_AI_PER_MINUTE: '2',
     });
 
     it('should fail the third reply within a minute with AI_RATE_LIMITED and not ask the provider', async () => {
       const owner = await signUp(limited.url, 'ai_lim');
       const room = await createAiRoom(owner, { mode: 'always' });
-      const { socket, log } = await watchRoom(limitedSockets, owner, room.id);
-      const before = limitedFake.requests.length;
+      const { socket, log } = await watchRoom(limited.sockets, owner, room.id);
+      const before = limited.fake.requests.length;
 
       const q1 = await ask(socket, room.id, 'one');
       const a1 = await log.reply(q1.id);
@@ -611,7 +561,7 @@ describe('AI replies (PROTOCOL.md §5)', () => {
       expect([a1.final.status, a2.final.status]).toEqual(['complete', 'complete']);
       expectStartedReply(a3.created, q3);
       expectFailedReply(a3.final, 'AI_RATE_LIMITED');
-      expect(limitedFake.requests.length - before).toBe(2);
+      expect(limited.fake.requests.length - before).toBe(2);
       expect(await storedMessages(owner, room.id)).toEqual([q1, a1.final, q2, a2.final, q3, a3.final]);
     });
 
@@ -620,9 +570,9 @@ describe('AI replies (PROTOCOL.md §5)', () => {
       const member = await signUp(limited.url, 'ai_lim');
       const room = await createAiRoom(owner, { mode: 'mention' });
       await addMembers(owner, room.id, member);
-      const { socket, log } = await watchRoom(limitedSockets, owner, room.id);
-      const theirs = await limitedSockets.open(member);
-      const before = limitedFake.requests.length;
+      const { socket, log } = await watchRoom(limited.sockets, owner, room.id);
+      const theirs = await limited.sockets.open(member);
+      const before = limited.fake.requests.length;
 
       for (const content of ['no mention', 'still none', 'nor here']) {
         await ask(socket, room.id, content);
@@ -635,8 +585,8 @@ describe('AI replies (PROTOCOL.md §5)', () => {
 
       expect([a1, a2, a3, a4].map((a) => a.final.status)).toEqual(['complete', 'complete', 'failed', 'complete']);
       expectFailedReply(a3.final, 'AI_RATE_LIMITED');
-      expect(limitedFake.requests.length - before).toBe(3);
-      expect(conversationOf(limitedFake.requests[before + 2].body).at(-1)?.content).toContain('@ai four');
+      expect(limited.fake.requests.length - before).toBe(3);
+      expect(conversationOf(limited.fake.requests[before + 2].body).at(-1)?.content).toContain('@ai four');
     });
   });
 });

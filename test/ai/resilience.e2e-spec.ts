@@ -6,26 +6,26 @@ import {
   expectStartedReply,
   ISO_UTC,
   postMessage,
-  SocketPool,
   storedMessages,
   watchRoom,
   within,
   type EventLog,
+  useAiApp,
+  type AiApp,
 } from '../support/ai-helpers';
-import { DEFAULT_REPLY, startFakeOpenAi, type FakeOpenAi, type Step } from '../support/fake-openai';
+import { DEFAULT_REPLY, type Step } from '../support/fake-openai';
 import { HttpClient, signUp, type TestUser } from '../support/http-client';
-import { startTestApp, type TestApp } from '../support/test-app';
 
-const AI_ENV = { OPENAI_API_KEY: 'test-key', AI_FIRST_TOKEN_TIMEOUT_MS: '500', AI_STALL_TIMEOUT_MS: '500' };
+const AI_ENV = { AI_FIRST_TOKEN_TIMEOUT_MS: '500', AI_STALL_TIMEOUT_MS: '500' };
 
 const error = (status: number, headers?: Record<string, string>): Step => ({ kind: 'error', status, headers });
 const times = (n: number, step: Step): Step[] => Array.from({ length: n }, () => step);
 
 /** A room in `always` mode and its owner's socket, joined and logging. */
-async function aiRoom(app: TestApp, pool: SocketPool): Promise<{ owner: TestUser; room: any; log: EventLog }> {
+async function aiRoom(app: AiApp): Promise<{ owner: TestUser; room: any; log: EventLog }> {
   const owner = await signUp(app.url, 'ai_res');
   const room = await createAiRoom(owner, { mode: 'always' });
-  const { log } = await watchRoom(pool, owner, room.id);
+  const { log } = await watchRoom(app.sockets, owner, room.id);
   return { owner, room, log };
 }
 
@@ -56,24 +56,7 @@ async function repliesByOutcome(url: string): Promise<Record<string, number>> {
 }
 
 describe('AI reply resilience (PROTOCOL.md §5)', () => {
-  let testApp: TestApp;
-  let fake: FakeOpenAi;
-  let sockets: SocketPool;
-
-  beforeAll(async () => {
-    fake = await startFakeOpenAi();
-    testApp = await startTestApp({ ...AI_ENV, OPENAI_BASE_URL: fake.url });
-    sockets = new SocketPool(testApp.url);
-  });
-
-  afterEach(() => {
-    sockets.closeAll();
-  });
-
-  afterAll(async () => {
-    await testApp?.close();
-    await fake?.close();
-  });
+  const testApp = useAiApp(AI_ENV);
 
   /**
    * A following question gets a normal reply: the room is not stuck, and the success closes the run of
@@ -86,24 +69,24 @@ describe('AI reply resilience (PROTOCOL.md §5)', () => {
 
   describe('provider errors', () => {
     it('should fail AI_UNAVAILABLE after exactly 3 attempts when the provider answers 500 to each', async () => {
-      const { owner, room, log } = await aiRoom(testApp, sockets);
-      fake.script(...times(3, error(500)));
-      const before = fake.requests.length;
+      const { owner, room, log } = await aiRoom(testApp);
+      testApp.fake.script(...times(3, error(500)));
+      const before = testApp.fake.requests.length;
 
       const { question, seen } = await askAndWait(owner, room.id, log);
 
       expect(seen.deltas).toEqual([]);
       expectFailedReply(seen.final, 'AI_UNAVAILABLE');
-      expect(fake.requests.length - before).toBe(3);
+      expect(testApp.fake.requests.length - before).toBe(3);
       await expectStoredAsSeen(owner, room.id, question, seen.final);
       await expectRecovered(owner, room.id, log);
-      expect(fake.requests.length - before).toBe(4);
+      expect(testApp.fake.requests.length - before).toBe(4);
     });
 
     it('should retry after a 500 and complete after exactly 2 requests, the same request twice', async () => {
-      const { owner, room, log } = await aiRoom(testApp, sockets);
-      fake.script(error(500), { kind: 'stream', chunks: ['Second ', 'time ', 'lucky'] });
-      const before = fake.requests.length;
+      const { owner, room, log } = await aiRoom(testApp);
+      testApp.fake.script(error(500), { kind: 'stream', chunks: ['Second ', 'time ', 'lucky'] });
+      const before = testApp.fake.requests.length;
 
       const { question, seen } = await askAndWait(owner, room.id, log);
 
@@ -114,47 +97,47 @@ describe('AI reply resilience (PROTOCOL.md §5)', () => {
         content: 'Second time lucky',
         updatedAt: expect.stringMatching(ISO_UTC),
       });
-      const requests = fake.requests.slice(before);
+      const requests = testApp.fake.requests.slice(before);
       expect(requests).toHaveLength(2);
       expect(requests[1].body).toEqual(requests[0].body);
       await expectStoredAsSeen(owner, room.id, question, seen.final);
     });
 
     it('should honour retry-after-ms on a 429 and complete after exactly 2 requests', async () => {
-      const { owner, room, log } = await aiRoom(testApp, sockets);
-      fake.script(error(429, { 'retry-after-ms': '50' }), { kind: 'stream', chunks: ['After ', 'the wait'] });
-      const before = fake.requests.length;
+      const { owner, room, log } = await aiRoom(testApp);
+      testApp.fake.script(error(429, { 'retry-after-ms': '50' }), { kind: 'stream', chunks: ['After ', 'the wait'] });
+      const before = testApp.fake.requests.length;
 
       const { question, seen } = await askAndWait(owner, room.id, log);
 
       expect(seen.final).toMatchObject({ status: 'complete', content: 'After the wait' });
-      expect(fake.requests.length - before).toBe(2);
+      expect(testApp.fake.requests.length - before).toBe(2);
       await expectStoredAsSeen(owner, room.id, question, seen.final);
     });
 
     it('should fail AI_RATE_LIMITED after 3 attempts when the provider answers 429 to each', async () => {
-      const { owner, room, log } = await aiRoom(testApp, sockets);
-      fake.script(...times(3, error(429)));
-      const before = fake.requests.length;
+      const { owner, room, log } = await aiRoom(testApp);
+      testApp.fake.script(...times(3, error(429)));
+      const before = testApp.fake.requests.length;
 
       const { question, seen } = await askAndWait(owner, room.id, log);
 
       expectFailedReply(seen.final, 'AI_RATE_LIMITED');
-      expect(fake.requests.length - before).toBe(3);
+      expect(testApp.fake.requests.length - before).toBe(3);
       await expectStoredAsSeen(owner, room.id, question, seen.final);
     });
 
     it.each([400, 404, 422])(
       'should fail AI_FAILED after one request, without retrying, when the provider refuses it with %i',
       async (status) => {
-        const { owner, room, log } = await aiRoom(testApp, sockets);
-        fake.script(error(status));
-        const before = fake.requests.length;
+        const { owner, room, log } = await aiRoom(testApp);
+        testApp.fake.script(error(status));
+        const before = testApp.fake.requests.length;
 
         const { question, seen } = await askAndWait(owner, room.id, log);
 
         expectFailedReply(seen.final, 'AI_FAILED');
-        expect(fake.requests.length - before).toBe(1);
+        expect(testApp.fake.requests.length - before).toBe(1);
         await expectStoredAsSeen(owner, room.id, question, seen.final);
       },
     );
@@ -162,14 +145,14 @@ describe('AI reply resilience (PROTOCOL.md §5)', () => {
 
   describe('timeouts', () => {
     it('should fail AI_TIMEOUT after 3 attempts when the provider never answers, closing each request', async () => {
-      const { owner, room, log } = await aiRoom(testApp, sockets);
-      fake.script(...times(3, { kind: 'hang' }));
-      const before = fake.requests.length;
+      const { owner, room, log } = await aiRoom(testApp);
+      testApp.fake.script(...times(3, { kind: 'hang' }));
+      const before = testApp.fake.requests.length;
 
       const { question, seen } = await askAndWait(owner, room.id, log);
 
       expectFailedReply(seen.final, 'AI_TIMEOUT');
-      const requests = fake.requests.slice(before);
+      const requests = testApp.fake.requests.slice(before);
       expect(requests).toHaveLength(3);
       await within(Promise.all(requests.map((r) => r.closedByClient)), 'every hanging request closed by the server');
       await expectStoredAsSeen(owner, room.id, question, seen.final);
@@ -177,25 +160,25 @@ describe('AI reply resilience (PROTOCOL.md §5)', () => {
     });
 
     it('should fail AI_TIMEOUT when the stream stalls after its first tokens, keeping the text, without a retry', async () => {
-      const { owner, room, log } = await aiRoom(testApp, sockets);
-      fake.script({ kind: 'stall', chunks: ['Partial ', 'answer'] });
-      const before = fake.requests.length;
+      const { owner, room, log } = await aiRoom(testApp);
+      testApp.fake.script({ kind: 'stall', chunks: ['Partial ', 'answer'] });
+      const before = testApp.fake.requests.length;
 
       const { question, seen } = await askAndWait(owner, room.id, log);
 
       expect(expectContiguous(seen.deltas, room.id, seen.created.id)).toBe('Partial answer');
       expectFailedReply(seen.final, 'AI_TIMEOUT', 'Partial answer');
-      expect(fake.requests.length - before).toBe(1);
-      await within(fake.requests[before].closedByClient, 'the stalled request closed by the server');
+      expect(testApp.fake.requests.length - before).toBe(1);
+      await within(testApp.fake.requests[before].closedByClient, 'the stalled request closed by the server');
       await expectStoredAsSeen(owner, room.id, question, seen.final);
     });
   });
 
   describe('GET /metrics', () => {
     it('should count replies in chat_ai_replies_total by outcome', async () => {
-      const { owner, room, log } = await aiRoom(testApp, sockets);
+      const { owner, room, log } = await aiRoom(testApp);
       const before = await repliesByOutcome(testApp.url);
-      fake.script(
+      testApp.fake.script(
         { kind: 'stream', chunks: ['fine'] },
         { kind: 'stream', chunks: ['cut'], finishReason: 'length' },
         error(400),
@@ -218,64 +201,30 @@ describe('AI reply resilience (PROTOCOL.md §5)', () => {
   });
 
   describe('with AI_MAX_ATTEMPTS=1', () => {
-    let single: TestApp;
-    let singleFake: FakeOpenAi;
-    let singleSockets: SocketPool;
-
-    beforeAll(async () => {
-      singleFake = await startFakeOpenAi();
-      single = await startTestApp({ ...AI_ENV, OPENAI_BASE_URL: singleFake.url, AI_MAX_ATTEMPTS: '1' });
-      singleSockets = new SocketPool(single.url);
-    });
-
-    afterEach(() => {
-      singleSockets.closeAll();
-    });
-
-    afterAll(async () => {
-      await single?.close();
-      await singleFake?.close();
-    });
+    const single = useAiApp({ ...AI_ENV, AI_MAX_ATTEMPTS: '1' });
 
     it.each([
       [500, 'AI_UNAVAILABLE'],
       [429, 'AI_RATE_LIMITED'],
     ])('should fail after one request when the provider answers %i', async (status, code) => {
-      const { owner, room, log } = await aiRoom(single, singleSockets);
-      singleFake.script(error(status));
-      const before = singleFake.requests.length;
+      const { owner, room, log } = await aiRoom(single);
+      single.fake.script(error(status));
+      const before = single.fake.requests.length;
 
       const { question, seen } = await askAndWait(owner, room.id, log);
 
       expectFailedReply(seen.final, code);
-      expect(singleFake.requests.length - before).toBe(1);
+      expect(single.fake.requests.length - before).toBe(1);
       await expectStoredAsSeen(owner, room.id, question, seen.final);
     });
   });
 
   describe('the circuit breaker', () => {
-    let broken: TestApp;
-    let brokenFake: FakeOpenAi;
-    let brokenSockets: SocketPool;
-
-    beforeAll(async () => {
-      brokenFake = await startFakeOpenAi();
-      broken = await startTestApp({ ...AI_ENV, OPENAI_BASE_URL: brokenFake.url });
-      brokenSockets = new SocketPool(broken.url);
-    });
-
-    afterEach(() => {
-      brokenSockets.closeAll();
-    });
-
-    afterAll(async () => {
-      await broken?.close();
-      await brokenFake?.close();
-    });
+    const broken = useAiApp(AI_ENV);
 
     it('should open after a run of failed attempts and then fail replies fast without asking the provider', async () => {
-      const { owner, room, log } = await aiRoom(broken, brokenSockets);
-      brokenFake.setDefault(error(500));
+      const { owner, room, log } = await aiRoom(broken);
+      broken.fake.setDefault(error(500));
 
       const first = await askAndWait(owner, room.id, log, 'first');
       const second = await askAndWait(owner, room.id, log, 'second');
@@ -283,17 +232,17 @@ describe('AI reply resilience (PROTOCOL.md §5)', () => {
       expectFailedReply(first.seen.final, 'AI_UNAVAILABLE');
       expectFailedReply(second.seen.final, 'AI_UNAVAILABLE');
       // Two replies of 3 attempts: the breaker opens at its threshold and refuses the attempts after it.
-      expect(brokenFake.requests).toHaveLength(Math.min(6, BREAKER_THRESHOLD));
-      const opened = brokenFake.requests.length;
+      expect(broken.fake.requests).toHaveLength(Math.min(6, BREAKER_THRESHOLD));
+      const opened = broken.fake.requests.length;
 
       const third = await askAndWait(owner, room.id, log, 'third');
       expectFailedReply(third.seen.final, 'AI_UNAVAILABLE');
-      expect(brokenFake.requests).toHaveLength(opened);
+      expect(broken.fake.requests).toHaveLength(opened);
       // Even with the provider healthy again, the open breaker answers alone until it half-opens.
-      brokenFake.setDefault({ kind: 'stream', chunks: [DEFAULT_REPLY] });
+      broken.fake.setDefault({ kind: 'stream', chunks: [DEFAULT_REPLY] });
       const fourth = await askAndWait(owner, room.id, log, 'fourth');
       expectFailedReply(fourth.seen.final, 'AI_UNAVAILABLE');
-      expect(brokenFake.requests).toHaveLength(opened);
+      expect(broken.fake.requests).toHaveLength(opened);
       for (const { question, seen } of [first, second, third, fourth]) {
         await expectStoredAsSeen(owner, room.id, question, seen.final);
       }

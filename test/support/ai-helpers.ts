@@ -5,7 +5,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'socket.io-client';
-import { ack, connectSocket } from './socket-client';
+import { startFakeOpenAi, type FakeOpenAi } from './fake-openai';
+import { ack, SocketPool } from './socket-client';
+import { startTestApp, type TestApp } from './test-app';
+
+export { SocketPool } from './socket-client';
 import type { TestUser } from './http-client';
 import { storedMessages } from './chat-api';
 
@@ -47,6 +51,60 @@ export async function storedMessage(user: TestUser, roomId: string, id: string):
   return found;
 }
 
+/** An app under test with its fake provider and the sockets its tests open (see `useAiApp`). */
+export interface AiApp {
+  readonly app: TestApp;
+  readonly url: string;
+  /** The fake OpenAI-compatible provider the app is configured with (absent with `provider: false`). */
+  readonly fake: FakeOpenAi;
+  readonly sockets: SocketPool;
+}
+
+/**
+ * For the calling describe block: starts a fake provider and an app that uses it (`OPENAI_API_KEY`, `OPENAI_BASE_URL`,
+ * then `env`) before its tests, closes every socket a test opened after each test, and both after all. With
+ * `provider: false` the app has no AI provider configured.
+ */
+export function useAiApp(env: Record<string, string> = {}, options: { provider?: boolean } = {}): AiApp {
+  let app: TestApp | undefined;
+  let fake: FakeOpenAi | undefined;
+  let sockets: SocketPool | undefined;
+  const started = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) {
+      throw new Error(`${what} is not started (see the beforeAll error)`);
+    }
+    return value;
+  };
+  beforeAll(async () => {
+    if (options.provider !== false) {
+      fake = await startFakeOpenAi();
+    }
+    app = await startTestApp(fake ? { OPENAI_API_KEY: 'test-key', OPENAI_BASE_URL: fake.url, ...env } : env);
+    sockets = new SocketPool(app.url);
+  });
+  afterEach(() => {
+    sockets?.closeAll();
+  });
+  afterAll(async () => {
+    await app?.close();
+    await fake?.close();
+  });
+  return {
+    get app() {
+      return started(app, 'the app');
+    },
+    get url() {
+      return started(app, 'the app').url;
+    },
+    get fake() {
+      return started(fake, 'the fake provider');
+    },
+    get sockets() {
+      return started(sockets, 'the socket pool');
+    },
+  };
+}
+
 /** A promise the test resolves itself (the fake's `gate` step waits on one). */
 export interface Gate {
   release: Promise<void>;
@@ -66,25 +124,6 @@ export function within<T>(promise: Promise<T>, label: string, ms = 10_000): Prom
     timer = setTimeout(() => reject(new Error(`${label}: not within ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** Every socket a test opens, so afterEach closes them all whatever the test did. */
-export class SocketPool {
-  private readonly sockets: Socket[] = [];
-
-  constructor(private readonly baseUrl: string) {}
-
-  async open(user: TestUser): Promise<Socket> {
-    const socket = await connectSocket(this.baseUrl, user.token);
-    this.sockets.push(socket);
-    return socket;
-  }
-
-  closeAll(): void {
-    for (const socket of this.sockets.splice(0)) {
-      socket.close();
-    }
-  }
 }
 
 /** One reply as a socket saw it: its `message:new`, its deltas, its final `message:updated`, and where in the log. */

@@ -2,9 +2,9 @@
  * Helpers for the delivery suite (test/realtime/delivery.e2e-spec.ts): rooms without AI (so every seq is a
  * message the test sent), sockets joined to a room, and waits on events with explicit caps.
  */
-import { io, type Socket } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
 import type { HttpResult, TestUser } from './http-client';
-import { ack, connectSocket } from './socket-client';
+export { joinRoom, SocketPool } from './socket-client';
 
 /** A private room with AI off, owned by `owner`, with each of `members` added by the owner. */
 export async function createRoom(owner: TestUser, members: TestUser[] = []): Promise<any> {
@@ -19,15 +19,6 @@ export async function createRoom(owner: TestUser, members: TestUser[] = []): Pro
     }
   }
   return res.body;
-}
-
-/** `room:join`, failing loudly unless the ack is ok; returns the ack. */
-export async function joinRoom(socket: Socket, roomId: string, extra: object = {}): Promise<any> {
-  const res = await ack(socket, 'room:join', { roomId, ...extra });
-  if (res?.ok !== true) {
-    throw new Error(`room:join failed: ${JSON.stringify(res)}`);
-  }
-  return res;
 }
 
 /** Sends over HTTP, failing loudly unless it was stored (201); returns the stored message. */
@@ -45,53 +36,6 @@ export async function storedMessages(user: TestUser, roomId: string): Promise<an
   expect(res.status).toBe(200);
   expect(res.body.hasMore).toBe(false);
   return res.body.messages;
-}
-
-/** Tracks every socket a test opens so that afterEach closes them all. */
-export class SocketPool {
-  private readonly sockets: Socket[] = [];
-
-  constructor(private readonly url: string) {}
-
-  async open(user: TestUser): Promise<Socket> {
-    return this.track(await connectSocket(this.url, user.token));
-  }
-
-  /** A connected socket of `user` subscribed to the room. */
-  async joined(user: TestUser, roomId: string): Promise<Socket> {
-    const socket = await this.open(user);
-    await joinRoom(socket, roomId);
-    return socket;
-  }
-
-  /** A socket.io-client socket that retries unacknowledged emits (`retries`, `ackTimeout`), like a cautious app. */
-  async retrying(user: TestUser, options: { retries: number; ackTimeout: number }): Promise<Socket> {
-    const socket = this.track(
-      io(`${this.url}/chat`, {
-        ...options,
-        auth: { token: user.token },
-        transports: ['websocket'],
-        reconnection: false,
-        forceNew: true,
-      }),
-    );
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', () => resolve());
-      socket.once('connect_error', reject);
-    });
-    return socket;
-  }
-
-  track(socket: Socket): Socket {
-    this.sockets.push(socket);
-    return socket;
-  }
-
-  closeAll(): void {
-    for (const socket of this.sockets.splice(0)) {
-      socket.close();
-    }
-  }
 }
 
 export interface LoggedEvent {

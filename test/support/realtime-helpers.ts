@@ -6,7 +6,9 @@
 import { SignJWT, type JWTPayload } from 'jose';
 import { io, type Socket } from 'socket.io-client';
 import type { TestUser } from './http-client';
-import { connectSocket, settle } from './socket-client';
+import { settle } from './socket-client';
+
+export { SocketPool } from './socket-client';
 import { postMessage } from './chat-api';
 
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -82,25 +84,6 @@ export function expectUnauthenticated(error: Error & { data?: unknown }, token?:
   expect((error.data as { message: string }).message.length).toBeGreaterThan(0);
   if (token) {
     expect(JSON.stringify(error.data)).not.toContain(token);
-  }
-}
-
-/** Every socket a test opens, so afterEach closes them all whatever the test did. */
-export class SocketPool {
-  private readonly sockets: Socket[] = [];
-
-  constructor(private readonly baseUrl: string) {}
-
-  async open(user: TestUser): Promise<Socket> {
-    const socket = await connectSocket(this.baseUrl, user.token);
-    this.sockets.push(socket);
-    return socket;
-  }
-
-  closeAll(): void {
-    for (const socket of this.sockets.splice(0)) {
-      socket.close();
-    }
   }
 }
 

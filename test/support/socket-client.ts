@@ -1,4 +1,5 @@
 import { io, type Socket } from 'socket.io-client';
+import type { TestUser } from './http-client';
 
 /** Connects to the `/chat` namespace over websocket with a token; resolves once connected. */
 export async function connectSocket(
@@ -75,4 +76,60 @@ export function nextEvent<T = any>(
  */
 export async function settle(socket: Socket): Promise<void> {
   await ack(socket, 'room:leave', { roomId: '00000000-0000-0000-0000-000000000000' });
+}
+
+/** `room:join`, failing loudly unless the ack is ok; returns the ack. */
+export async function joinRoom(socket: Socket, roomId: string, extra: object = {}): Promise<any> {
+  const res = await ack(socket, 'room:join', { roomId, ...extra });
+  if (res?.ok !== true) {
+    throw new Error(`room:join failed: ${JSON.stringify(res)}`);
+  }
+  return res;
+}
+
+/** Tracks every socket a test opens so that afterEach closes them all. */
+export class SocketPool {
+  private readonly sockets: Socket[] = [];
+
+  constructor(private readonly url: string) {}
+
+  async open(user: TestUser): Promise<Socket> {
+    return this.track(await connectSocket(this.url, user.token));
+  }
+
+  /** A connected socket of `user` subscribed to the room. */
+  async joined(user: TestUser, roomId: string): Promise<Socket> {
+    const socket = await this.open(user);
+    await joinRoom(socket, roomId);
+    return socket;
+  }
+
+  /** A socket.io-client socket that retries unacknowledged emits (`retries`, `ackTimeout`), like a cautious app. */
+  async retrying(user: TestUser, options: { retries: number; ackTimeout: number }): Promise<Socket> {
+    const socket = this.track(
+      io(`${this.url}/chat`, {
+        ...options,
+        auth: { token: user.token },
+        transports: ['websocket'],
+        reconnection: false,
+        forceNew: true,
+      }),
+    );
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('connect_error', reject);
+    });
+    return socket;
+  }
+
+  track(socket: Socket): Socket {
+    this.sockets.push(socket);
+    return socket;
+  }
+
+  closeAll(): void {
+    for (const socket of this.sockets.splice(0)) {
+      socket.close();
+    }
+  }
 }
