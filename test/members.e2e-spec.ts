@@ -17,22 +17,12 @@ import {
   sendMessage,
   UNKNOWN_ID,
 } from './support/rooms-helpers';
-import { startTestApp, type TestApp } from './support/test-app';
+import { useTestApp } from './support/test-app';
 
 describe('room members', () => {
-  let testApp: TestApp;
-  let url: string;
+  const testApp = useTestApp();
 
-  beforeAll(async () => {
-    testApp = await startTestApp();
-    url = testApp.url;
-  });
-
-  afterAll(async () => {
-    await testApp?.close();
-  });
-
-  const user = (prefix = 'm', displayName?: string) => signUp(url, prefix, displayName);
+  const user = (prefix = 'm', displayName?: string) => signUp(testApp.url, prefix, displayName);
 
   const addMember = (owner: TestUser, roomId: string, username: unknown) =>
     owner.http.post(`/api/rooms/${roomId}/members`, { username });
@@ -117,7 +107,7 @@ describe('room members', () => {
       const owner = await user();
       const room = await createRoom(owner, { name: 'x', visibility: 'public' });
 
-      expectProblem(await new HttpClient(url).get(`/api/rooms/${room.id}/members`), 401, 'UNAUTHENTICATED');
+      expectProblem(await new HttpClient(testApp.url).get(`/api/rooms/${room.id}/members`), 401, 'UNAUTHENTICATED');
     });
   });
 
@@ -267,7 +257,7 @@ describe('room members', () => {
       const room = await createRoom(owner, { name: 'x' });
 
       expectProblem(
-        await new HttpClient(url).post(`/api/rooms/${room.id}/members`, { username: friend.username }),
+        await new HttpClient(testApp.url).post(`/api/rooms/${room.id}/members`, { username: friend.username }),
         401,
         'UNAUTHENTICATED',
       );
@@ -421,7 +411,7 @@ describe('room members', () => {
       await add(owner, room.id, member);
 
       expectProblem(
-        await new HttpClient(url).delete(`/api/rooms/${room.id}/members/${member.id}`),
+        await new HttpClient(testApp.url).delete(`/api/rooms/${room.id}/members/${member.id}`),
         401,
         'UNAUTHENTICATED',
       );

@@ -11,7 +11,7 @@ import {
   seqs,
   snapshot,
 } from './support/messages-helpers';
-import { startTestApp, type TestApp } from './support/test-app';
+import { startTestApp, useTestApp, type TestApp } from './support/test-app';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
@@ -45,21 +45,11 @@ function expectValidation(res: HttpResult, field: string): void {
 }
 
 describe('Messages', () => {
-  let t: TestApp;
-  let url: string;
-
-  beforeAll(async () => {
-    t = await startTestApp();
-    url = t.url;
-  });
-
-  afterAll(async () => {
-    await t?.close();
-  });
+  const t = useTestApp();
 
   /** An owner with a private AI-off room that already holds one message, so "unchanged" means something. */
   async function roomWithOneMessage(): Promise<{ owner: TestUser; room: any; first: any }> {
-    const owner = await signUp(url, 'msg');
+    const owner = await signUp(t.url, 'msg');
     const room = await createRoom(owner);
     const res = await sendMessage(owner, room.id, { content: 'first', clientId: 'first-1' });
     expect(res.status).toBe(201);
@@ -68,7 +58,7 @@ describe('Messages', () => {
 
   describe('POST /api/rooms/:id/messages', () => {
     it('should store a message and answer 201 with the message and duplicate false', async () => {
-      const owner = await signUp(url, 'msg');
+      const owner = await signUp(t.url, 'msg');
       const room = await createRoom(owner);
 
       const res = await sendMessage(owner, room.id, { content: 'hello there', clientId: 'c-1_A' });
@@ -87,7 +77,7 @@ describe('Messages', () => {
     });
 
     it('should store clientId null when none is sent', async () => {
-      const owner = await signUp(url, 'msg');
+      const owner = await signUp(t.url, 'msg');
       const room = await createRoom(owner);
 
       const res = await sendMessage(owner, room.id, { content: 'no client id' });
@@ -105,7 +95,7 @@ describe('Messages', () => {
     });
 
     it('should store two messages without clientId as two messages even with the same content', async () => {
-      const owner = await signUp(url, 'msg');
+      const owner = await signUp(t.url, 'msg');
       const room = await createRoom(owner);
 
       const a = await sendMessage(owner, room.id, { content: 'same' });
@@ -117,7 +107,7 @@ describe('Messages', () => {
     });
 
     it('should answer 200 with the stored message and duplicate true for a repeated clientId, storing nothing', async () => {
-      const owner = await signUp(url, 'msg');
+      const owner = await signUp(t.url, 'msg');
       const room = await createRoom(owner);
       const first = await sendMessage(owner, room.id, { content: 'original', clientId: 'retry-me' });
       expect(first.status).toBe(201);
@@ -134,7 +124,7 @@ describe('Messages', () => {
     });
 
     it('should keep seq gapless after a duplicate', async () => {
-      const owner = await signUp(url, 'msg');
+      const owner = await signUp(t.url, 'msg');
       const room = await createRoom(owner);
       await sendMessage(owner, room.id, { content: 'one', clientId: 'dup' });
       await sendMessage(owner, room.id, { content: 'one again', clientId: 'dup' });
@@ -147,8 +137,8 @@ describe('Messages', () => {
     });
 
     it('should store a new message for the same clientId from another sender', async () => {
-      const owner = await signUp(url, 'msg');
-      const member = await signUp(url, 'msg');
+      const owner = await signUp(t.url, 'msg');
+      const member = await signUp(t.url, 'msg');
       const room = await createRoom(owner);
       await addMembers(owner, room.id, [member]);
       const mine = await sendMessage(owner, room.id, { content: 'from owner', clientId: 'shared-id' });
@@ -168,7 +158,7 @@ describe('Messages', () => {
     });
 
     it('should store a new message for the same clientId in another room', async () => {
-      const owner = await signUp(url, 'msg');
+      const owner = await signUp(t.url, 'msg');
       const roomA = await createRoom(owner);
       const roomB = await createRoom(owner);
       const inA = await sendMessage(owner, roomA.id, { content: 'in A', clientId: 'same-everywhere' });
@@ -190,8 +180,8 @@ describe('Messages', () => {
     });
 
     it('should number messages from 1 up by 1 per room, with the room lastSeq following', async () => {
-      const owner = await signUp(url, 'msg');
-      const member = await signUp(url, 'msg');
+      const owner = await signUp(t.url, 'msg');
+      const member = await signUp(t.url, 'msg');
       const room = await createRoom(owner);
       const other = await createRoom(owner);
       await addMembers(owner, room.id, [member]);
@@ -216,7 +206,7 @@ describe('Messages', () => {
     it('should refuse a caller without a token with 401 and store nothing', async () => {
       const { owner, room, first } = await roomWithOneMessage();
 
-      const res = await new HttpClient(url).post(`/api/rooms/${room.id}/messages`, { content: 'anonymous' });
+      const res = await new HttpClient(t.url).post(`/api/rooms/${room.id}/messages`, { content: 'anonymous' });
 
       expectProblem(res, 401, 'UNAUTHENTICATED');
       expect(await snapshot(owner, room.id)).toEqual({ lastSeq: 1, messages: [first] });
@@ -230,7 +220,7 @@ describe('Messages', () => {
       ['inner whitespace kept', '  a  b\n\nc\t d  ', 'a  b\n\nc\t d'],
       ['unicode spaces (String.prototype.trim)', '\u00a0\u3000\u2028 wide \u2029\ufeff', 'wide'],
     ])('should trim the content (%s)', async (_name, sent, stored) => {
-      const owner = await signUp(url, 'msg');
+      const owner = await signUp(t.url, 'msg');
       const room = await createRoom(owner);
 
       const res = await sendMessage(owner, room.id, { content: sent });
@@ -255,7 +245,7 @@ describe('Messages', () => {
     });
 
     it('should accept content of exactly 4000 characters', async () => {
-      const owner = await signUp(url, 'msg');
+      const owner = await signUp(t.url, 'msg');
       const room = await createRoom(owner);
       const content = 'x'.repeat(3999) + 'y';
 
@@ -267,7 +257,7 @@ describe('Messages', () => {
     });
 
     it('should check the length after trimming (4000 characters padded with spaces is OK)', async () => {
-      const owner = await signUp(url, 'msg');
+      const owner = await signUp(t.url, 'msg');
       const room = await createRoom(owner);
       const content = 'z'.repeat(4000);
 
@@ -278,7 +268,7 @@ describe('Messages', () => {
     });
 
     it('should accept 4000 UTF-16 code units of emoji pairs', async () => {
-      const owner = await signUp(url, 'msg');
+      const owner = await signUp(t.url, 'msg');
       const room = await createRoom(owner);
       const content = '😀'.repeat(2000);
       expect(content.length).toBe(4000);
@@ -350,7 +340,7 @@ describe('Messages', () => {
       ['every allowed kind', 'AZaz09-_'],
       ['a UUID', randomUUID()],
     ])('should accept a clientId of %s', async (_name, clientId) => {
-      const owner = await signUp(url, 'msg');
+      const owner = await signUp(t.url, 'msg');
       const room = await createRoom(owner);
 
       const res = await sendMessage(owner, room.id, { content: 'ok', clientId });
@@ -399,7 +389,7 @@ describe('Messages', () => {
       ['astral plane characters', '𝔘𝔫𝔦𝔠𝔬𝔡𝔢 𐍈 🜁'],
       ['control characters other than NUL', 'bell\u0007 esc\u001b[31m del\u007f'],
     ])('should store hostile content (%s) exactly and return it as sent', async (_name, content) => {
-      const owner = await signUp(url, 'msg');
+      const owner = await signUp(t.url, 'msg');
       const room = await createRoom(owner);
 
       const res = await sendMessage(owner, room.id, { content, clientId: 'hostile' });
@@ -421,8 +411,8 @@ describe('Messages', () => {
     });
 
     it('should ignore unknown body fields (role, senderId, seq cannot be forged)', async () => {
-      const owner = await signUp(url, 'msg');
-      const other = await signUp(url, 'msg');
+      const owner = await signUp(t.url, 'msg');
+      const other = await signUp(t.url, 'msg');
       const room = await createRoom(owner);
 
       const res = await sendMessage(owner, room.id, {
@@ -455,7 +445,7 @@ describe('Messages', () => {
   describe('Membership of /api/rooms/:id/messages', () => {
     it('should answer 404 to a stranger of a private room, for send and read, and store nothing', async () => {
       const { owner, room, first } = await roomWithOneMessage();
-      const stranger = await signUp(url, 'msg');
+      const stranger = await signUp(t.url, 'msg');
 
       const send = await sendMessage(stranger, room.id, { content: 'let me in', clientId: 'x1' });
       const read = await readPage(stranger, room.id);
@@ -467,7 +457,7 @@ describe('Messages', () => {
 
     it('should answer a stranger of a private room exactly as for a room that does not exist', async () => {
       const { room } = await roomWithOneMessage();
-      const stranger = await signUp(url, 'msg');
+      const stranger = await signUp(t.url, 'msg');
 
       const existing = await sendMessage(stranger, room.id, { content: 'hi' });
       const missing = await sendMessage(stranger, randomUUID(), { content: 'hi' });
@@ -478,8 +468,8 @@ describe('Messages', () => {
     });
 
     it('should answer 404 to a stranger of a public room for send and read until they join', async () => {
-      const owner = await signUp(url, 'msg');
-      const stranger = await signUp(url, 'msg');
+      const owner = await signUp(t.url, 'msg');
+      const stranger = await signUp(t.url, 'msg');
       const room = await createRoom(owner, 'public');
       const first = (await sendMessage(owner, room.id, { content: 'welcome' })).body.message;
 
@@ -509,8 +499,8 @@ describe('Messages', () => {
     });
 
     it('should answer 404 to a member who left, for send and read', async () => {
-      const owner = await signUp(url, 'msg');
-      const member = await signUp(url, 'msg');
+      const owner = await signUp(t.url, 'msg');
+      const member = await signUp(t.url, 'msg');
       const room = await createRoom(owner);
       await addMembers(owner, room.id, [member]);
       const said = (await sendMessage(member, room.id, { content: 'bye soon' })).body.message;
@@ -532,7 +522,7 @@ describe('Messages', () => {
       ['a UUID without dashes', randomUUID().replace(/-/g, '')],
       ['percent and underscore', '%25_%25'],
     ])('should answer 404 for a room id that is %s, for send and read', async (_name, id) => {
-      const user = await signUp(url, 'msg');
+      const user = await signUp(t.url, 'msg');
 
       const send = await sendMessage(user, id, { content: 'hello' });
       const read = await readPage(user, id);
@@ -542,7 +532,7 @@ describe('Messages', () => {
     });
 
     it('should answer 404 for a room that does not exist, for send and read', async () => {
-      const user = await signUp(url, 'msg');
+      const user = await signUp(t.url, 'msg');
       const id = randomUUID();
 
       const send = await sendMessage(user, id, { content: 'hello', clientId: 'ghost' });
@@ -566,7 +556,7 @@ describe('Messages', () => {
 
   describe('GET /api/rooms/:id/messages', () => {
     it('should answer an empty room with no messages and hasMore false', async () => {
-      const owner = await signUp(url, 'msg');
+      const owner = await signUp(t.url, 'msg');
       const room = await createRoom(owner);
 
       for (const query of ['', 'limit=1', 'afterSeq=0', 'beforeSeq=1', 'afterSeq=5&limit=100']) {
@@ -580,7 +570,7 @@ describe('Messages', () => {
     });
 
     it('should return the newest page by default and page back with beforeSeq', async () => {
-      const owner = await signUp(url, 'msg');
+      const owner = await signUp(t.url, 'msg');
       const room = await createRoom(owner);
       const sent = await sendMany(owner, room.id, 120);
       expect([...sent.keys()].sort((a, b) => a - b)).toEqual(range(1, 120));
@@ -607,7 +597,7 @@ describe('Messages', () => {
     });
 
     it('should page forward with afterSeq, oldest page first', async () => {
-      const owner = await signUp(url, 'msg');
+      const owner = await signUp(t.url, 'msg');
       const room = await createRoom(owner);
       const sent = await sendMany(owner, room.id, 120);
       const expectPage = (res: HttpResult, from: number, to: number, hasMore: boolean) => {
@@ -636,8 +626,8 @@ describe('Messages', () => {
     });
 
     it('should show every member the same messages', async () => {
-      const owner = await signUp(url, 'msg');
-      const member = await signUp(url, 'msg');
+      const owner = await signUp(t.url, 'msg');
+      const member = await signUp(t.url, 'msg');
       const room = await createRoom(owner);
       await addMembers(owner, room.id, [member]);
       await sendMessage(owner, room.id, { content: 'from owner' });
@@ -682,7 +672,7 @@ describe('Messages', () => {
     it('should refuse a caller without a token with 401', async () => {
       const { room } = await roomWithOneMessage();
 
-      const res = await new HttpClient(url).get(`/api/rooms/${room.id}/messages`);
+      const res = await new HttpClient(t.url).get(`/api/rooms/${room.id}/messages`);
 
       expectProblem(res, 401, 'UNAUTHENTICATED');
     });
@@ -690,8 +680,8 @@ describe('Messages', () => {
 
   describe('Concurrent sends', () => {
     it('should give 100 concurrent sends from 5 members the seqs 1..100 exactly once each', async () => {
-      const owner = await signUp(url, 'msg');
-      const others = await Promise.all([1, 2, 3, 4].map(() => signUp(url, 'msg')));
+      const owner = await signUp(t.url, 'msg');
+      const others = await Promise.all([1, 2, 3, 4].map(() => signUp(t.url, 'msg')));
       const room = await createRoom(owner);
       await addMembers(owner, room.id, others);
       const senders = [owner, ...others];
@@ -728,7 +718,7 @@ describe('Messages', () => {
     });
 
     it('should store one message for 10 concurrent sends with the same clientId', async () => {
-      const owner = await signUp(url, 'msg');
+      const owner = await signUp(t.url, 'msg');
       const room = await createRoom(owner);
 
       const results = await Promise.all(

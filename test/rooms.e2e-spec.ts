@@ -22,22 +22,12 @@ import {
   uniqueTag,
   UNKNOWN_ID,
 } from './support/rooms-helpers';
-import { startTestApp, type TestApp } from './support/test-app';
+import { useTestApp } from './support/test-app';
 
 describe('rooms', () => {
-  let testApp: TestApp;
-  let url: string;
+  const testApp = useTestApp();
 
-  beforeAll(async () => {
-    testApp = await startTestApp();
-    url = testApp.url;
-  });
-
-  afterAll(async () => {
-    await testApp?.close();
-  });
-
-  const user = (prefix = 'r') => signUp(url, prefix);
+  const user = (prefix = 'r') => signUp(testApp.url, prefix);
 
   /** Public rooms matching q, as `caller` sees them (asserting 200). */
   async function publicRooms(caller: TestUser, query = ''): Promise<any[]> {
@@ -232,7 +222,7 @@ describe('rooms', () => {
 
     it('should answer 401 without a valid token and create nothing', async () => {
       const owner = await user();
-      const anonymous = new HttpClient(url);
+      const anonymous = new HttpClient(testApp.url);
 
       expectProblem(await anonymous.post('/api/rooms', { name: 'x' }), 401, 'UNAUTHENTICATED');
       expectProblem(await anonymous.as('not.a.jwt').post('/api/rooms', { name: 'x' }), 401, 'UNAUTHENTICATED');
@@ -303,7 +293,7 @@ describe('rooms', () => {
     });
 
     it('should answer 401 without a token', async () => {
-      expectProblem(await new HttpClient(url).get('/api/rooms'), 401, 'UNAUTHENTICATED');
+      expectProblem(await new HttpClient(testApp.url).get('/api/rooms'), 401, 'UNAUTHENTICATED');
     });
   });
 
@@ -459,7 +449,7 @@ describe('rooms', () => {
     });
 
     it('should answer 401 without a token', async () => {
-      expectProblem(await new HttpClient(url).get('/api/rooms/public'), 401, 'UNAUTHENTICATED');
+      expectProblem(await new HttpClient(testApp.url).get('/api/rooms/public'), 401, 'UNAUTHENTICATED');
     });
   });
 
@@ -524,7 +514,7 @@ describe('rooms', () => {
       const owner = await user();
       const room = await createRoom(owner, { name: 'public', visibility: 'public' });
 
-      expectProblem(await new HttpClient(url).get(`/api/rooms/${room.id}`), 401, 'UNAUTHENTICATED');
+      expectProblem(await new HttpClient(testApp.url).get(`/api/rooms/${room.id}`), 401, 'UNAUTHENTICATED');
     });
   });
 
@@ -716,7 +706,11 @@ describe('rooms', () => {
       const owner = await user();
       const room = await createRoom(owner, { name: 'safe' });
 
-      expectProblem(await new HttpClient(url).patch(`/api/rooms/${room.id}`, { name: 'x' }), 401, 'UNAUTHENTICATED');
+      expectProblem(
+        await new HttpClient(testApp.url).patch(`/api/rooms/${room.id}`, { name: 'x' }),
+        401,
+        'UNAUTHENTICATED',
+      );
       expect(await getRoom(owner, room.id)).toEqual(room);
     });
   });
@@ -798,7 +792,7 @@ describe('rooms', () => {
       const owner = await user();
       const room = await createRoom(owner, { name: 'kept' });
 
-      expectProblem(await new HttpClient(url).delete(`/api/rooms/${room.id}`), 401, 'UNAUTHENTICATED');
+      expectProblem(await new HttpClient(testApp.url).delete(`/api/rooms/${room.id}`), 401, 'UNAUTHENTICATED');
       expect(await getRoom(owner, room.id)).toEqual(room);
     });
   });
@@ -871,7 +865,7 @@ describe('rooms', () => {
       const owner = await user();
       const room = await createRoom(owner, { name: 'door', visibility: 'public' });
 
-      expectProblem(await new HttpClient(url).post(`/api/rooms/${room.id}/join`), 401, 'UNAUTHENTICATED');
+      expectProblem(await new HttpClient(testApp.url).post(`/api/rooms/${room.id}/join`), 401, 'UNAUTHENTICATED');
       expect(await memberRoles(owner, room.id)).toEqual({ [owner.id]: 'owner' });
     });
   });
@@ -949,7 +943,7 @@ describe('rooms', () => {
       const room = await createRoom(owner, { name: 'stay', visibility: 'public' });
       await addToRoom(owner, room.id, member);
 
-      expectProblem(await new HttpClient(url).post(`/api/rooms/${room.id}/leave`), 401, 'UNAUTHENTICATED');
+      expectProblem(await new HttpClient(testApp.url).post(`/api/rooms/${room.id}/leave`), 401, 'UNAUTHENTICATED');
       expect(await memberRoles(owner, room.id)).toEqual({ [owner.id]: 'owner', [member.id]: 'member' });
     });
   });

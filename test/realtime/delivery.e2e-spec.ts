@@ -15,7 +15,7 @@ import {
 } from '../support/delivery-helpers';
 import { expectProblem, signUp, type TestUser } from '../support/http-client';
 import { ack, collect, nextEvent, settle } from '../support/socket-client';
-import { startTestApp, type TestApp } from '../support/test-app';
+import { startTestApp, useTestApp, type TestApp } from '../support/test-app';
 
 /** PROTOCOL §4: the server ends a typing state by itself 5 s after the last update. */
 const TYPING_IDLE_MS = 5000;
@@ -75,28 +75,11 @@ function send(socket: Socket, roomId: string, content: string, clientId: string)
 const seqsOf = (messages: any[]): number[] => messages.map((m) => m.seq);
 
 describe('Socket.IO delivery (PROTOCOL §4)', () => {
-  let t: TestApp;
-  let url: string;
-  let pool: SocketPool;
-
-  beforeAll(async () => {
-    t = await startTestApp();
-    url = t.url;
-    pool = new SocketPool(url);
-  });
-
-  afterEach(() => {
-    pool.closeAll();
-  });
-
-  afterAll(async () => {
-    pool?.closeAll();
-    await t?.close();
-  });
+  const t = useTestApp();
 
   /** An owner and `count - 1` members (signed up in parallel), all in one fresh AI-off room. */
   async function roomOf5(count: number): Promise<{ users: TestUser[]; room: any }> {
-    const users = await Promise.all(range(1, count).map((i) => signUp(url, `dl${i}`)));
+    const users = await Promise.all(range(1, count).map((i) => signUp(t.url, `dl${i}`)));
     const room = await createRoom(users[0], users.slice(1));
     return { users, room };
   }
@@ -104,7 +87,7 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
   describe('message:send fan-out', () => {
     it('should store 100 concurrent sends from 5 members as seqs 1..100 and deliver each exactly once, in seq order, to every socket', async () => {
       const { users, room } = await roomOf5(5);
-      const sockets = await Promise.all(users.map((user) => pool.joined(user, room.id)));
+      const sockets = await Promise.all(users.map((user) => t.sockets.joined(user, room.id)));
       const received = sockets.map((socket) => collect<any>(socket, 'message:new'));
       const arrived = sockets.map((socket, i) => untilCount(socket, 'message:new', received[i], 100, 20_000));
 
@@ -151,8 +134,8 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
     it('should return exactly the messages missed while disconnected, in order, and then deliver new ones live', async () => {
       const { users, room } = await roomOf5(3);
       const [owner, reader, other] = users;
-      const ownerSocket = await pool.joined(owner, room.id);
-      const first = await pool.joined(reader, room.id);
+      const ownerSocket = await t.sockets.joined(owner, room.id);
+      const first = await t.sockets.joined(reader, room.id);
       const seen = collect<any>(first, 'message:new');
       for (const i of range(1, 4)) {
         expect(await send(ownerSocket, room.id, `before-${i}`, `b-${i}`)).toMatchObject({ ok: true });
@@ -173,7 +156,7 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
         missed.push(content);
       }
 
-      const second = await pool.open(reader);
+      const second = await t.sockets.open(reader);
       const live = collect<any>(second, 'message:new');
       const res = await ack(second, 'room:join', { roomId: room.id, afterSeq: lastSeq });
 
@@ -206,7 +189,7 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
       for (const i of range(1, 12)) {
         await sendOverHttp(owner, room.id, `p-${i}`);
       }
-      const socket = await pool.open(reader);
+      const socket = await t.sockets.open(reader);
 
       const page1 = await joinRoom(socket, room.id, { afterSeq: 2, limit: 5 });
       expect(seqsOf(page1.messages)).toEqual([3, 4, 5, 6, 7]);
@@ -233,7 +216,7 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
       async (_label, afterSeq) => {
         const { users, room } = await roomOf5(2);
         const [owner, reader] = users;
-        const socket = await pool.open(reader);
+        const socket = await t.sockets.open(reader);
         const log = eventLog(socket);
 
         expectValidationAck(await ack(socket, 'room:join', { roomId: room.id, afterSeq }), 'afterSeq');
@@ -249,7 +232,7 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
     it('should give every message to a joining socket in the ack or as an event, never neither', async () => {
       const { users, room } = await roomOf5(3);
       const [, sender, joiner] = users;
-      const joiners = await Promise.all([pool.open(joiner), pool.open(joiner), pool.open(joiner)]);
+      const joiners = await Promise.all([t.sockets.open(joiner), t.sockets.open(joiner), t.sockets.open(joiner)]);
       const events = joiners.map((socket) => collect<any>(socket, 'message:new'));
       // Each joiner joins after a different number of sends have been answered: early, middle, late.
       const triggers = new Map<number, Socket>([
@@ -291,8 +274,8 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
     it('should store one message for the same clientId emitted 3 times and broadcast it once', async () => {
       const { users, room } = await roomOf5(2);
       const [owner, watcher] = users;
-      const senderSocket = await pool.joined(owner, room.id);
-      const watcherSocket = await pool.joined(watcher, room.id);
+      const senderSocket = await t.sockets.joined(owner, room.id);
+      const watcherSocket = await t.sockets.joined(watcher, room.id);
       const toSender = collect<any>(senderSocket, 'message:new');
       const toWatcher = collect<any>(watcherSocket, 'message:new');
       const payload = { roomId: room.id, content: 'only once', clientId: 'retry-1' };
@@ -324,8 +307,8 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
     it('should answer a retry with different content with the stored message, unchanged', async () => {
       const { users, room } = await roomOf5(2);
       const [owner, watcher] = users;
-      const senderSocket = await pool.open(owner);
-      const watcherSocket = await pool.joined(watcher, room.id);
+      const senderSocket = await t.sockets.open(owner);
+      const watcherSocket = await t.sockets.joined(watcher, room.id);
       const toWatcher = collect<any>(watcherSocket, 'message:new');
 
       const firstAck = await send(senderSocket, room.id, 'original', 'same-id');
@@ -341,8 +324,8 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
     it('should treat a socket retry of an HTTP send with the same clientId as a duplicate', async () => {
       const { users, room } = await roomOf5(2);
       const [owner, watcher] = users;
-      const senderSocket = await pool.open(owner);
-      const watcherSocket = await pool.joined(watcher, room.id);
+      const senderSocket = await t.sockets.open(owner);
+      const watcherSocket = await t.sockets.joined(watcher, room.id);
       const toWatcher = collect<any>(watcherSocket, 'message:new');
 
       const overHttp = await sendOverHttp(owner, room.id, 'first over http', 'cross-1');
@@ -357,8 +340,8 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
     it('should keep the same clientId of two different senders apart', async () => {
       const { users, room } = await roomOf5(2);
       const [owner, member] = users;
-      const ownerSocket = await pool.open(owner);
-      const memberSocket = await pool.open(member);
+      const ownerSocket = await t.sockets.open(owner);
+      const memberSocket = await t.sockets.open(member);
 
       const a = await send(ownerSocket, room.id, 'from owner', 'shared-id');
       const b = await send(memberSocket, room.id, 'from member', 'shared-id');
@@ -371,8 +354,8 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
     it('should store once what a client with socket.io retries (retries 3, ackTimeout 2000) sends once', async () => {
       const { users, room } = await roomOf5(2);
       const [owner, watcher] = users;
-      const client = await pool.retrying(owner, { retries: 3, ackTimeout: 2000 });
-      const watcherSocket = await pool.joined(watcher, room.id);
+      const client = await t.sockets.retrying(owner, { retries: 3, ackTimeout: 2000 });
+      const watcherSocket = await t.sockets.joined(watcher, room.id);
       const toWatcher = collect<any>(watcherSocket, 'message:new');
 
       const res = await client.emitWithAck('message:send', {
@@ -390,16 +373,16 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
     it('should store once when socket.io retries really resend the packet after ack timeouts', async () => {
       const { users, room } = await roomOf5(2);
       const [owner, watcher] = users;
-      const plain = await pool.open(owner);
+      const plain = await t.sockets.open(owner);
       // An ack timeout far below a round trip through the database: every try times out and is sent again.
-      const client = await pool.retrying(owner, { retries: 3, ackTimeout: 1 });
+      const client = await t.sockets.retrying(owner, { retries: 3, ackTimeout: 1 });
       const tries: unknown[] = [];
       client.onAnyOutgoing((event: string, payload: unknown) => {
         if (event === 'message:send') {
           tries.push(payload);
         }
       });
-      const watcherSocket = await pool.joined(watcher, room.id);
+      const watcherSocket = await t.sockets.joined(watcher, room.id);
       const toWatcher = collect<any>(watcherSocket, 'message:new');
       const payload = { roomId: room.id, content: 'resent', clientId: 'resent-1' };
 
@@ -429,8 +412,8 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
     ])('should refuse a clientId that is %s with VALIDATION_FAILED and store nothing', async (_label, clientId) => {
       const { users, room } = await roomOf5(2);
       const [owner, watcher] = users;
-      const socket = await pool.open(owner);
-      const watcherSocket = await pool.joined(watcher, room.id);
+      const socket = await t.sockets.open(owner);
+      const watcherSocket = await t.sockets.joined(watcher, room.id);
       const log = eventLog(watcherSocket);
 
       const res = await ack(socket, 'message:send', { roomId: room.id, content: 'no key', clientId });
@@ -447,7 +430,7 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
     async function typingRoom(): Promise<{ owner: TestUser; typer: TestUser; room: any; observers: Socket[] }> {
       const { users, room } = await roomOf5(3);
       const [owner, typer, third] = users;
-      const observers = await Promise.all([pool.joined(owner, room.id), pool.joined(third, room.id)]);
+      const observers = await Promise.all([t.sockets.joined(owner, room.id), t.sockets.joined(third, room.id)]);
       return { owner, typer, room, observers };
     }
 
@@ -470,7 +453,7 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
 
     it('should tell the others, never the typer, and end typing by itself 5 s after the last update', async () => {
       const { typer, room, observers } = await typingRoom();
-      const typerSockets = [await pool.joined(typer, room.id), await pool.joined(typer, room.id)];
+      const typerSockets = [await t.sockets.joined(typer, room.id), await t.sockets.joined(typer, room.id)];
       const toTyper = typerSockets.map((socket) => collect<any>(socket, 'typing'));
       const toObservers = observers.map((socket) => collect<any>(socket, 'typing'));
       const firstOn = nextEvent(observers[1], 'typing', typingOf(room.id, typer.id, true));
@@ -500,7 +483,7 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
 
     it('should end typing at once when the typer says isTyping false', async () => {
       const { typer, room, observers } = await typingRoom();
-      const typerSocket = await pool.open(typer);
+      const typerSocket = await t.sockets.open(typer);
       const since = await startTyping(typerSocket, observers[0], room.id, typer);
       const stopped = typingStopped(observers[0], room.id, typer);
 
@@ -513,7 +496,7 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
       'should send typing false before message:new when the typer sends over %s',
       async (transport) => {
         const { typer, room, observers } = await typingRoom();
-        const typerSocket = await pool.joined(typer, room.id);
+        const typerSocket = await t.sockets.joined(typer, room.id);
         const toTyper = collect<any>(typerSocket, 'typing');
         const since = await startTyping(typerSocket, observers[0], room.id, typer);
         const logs = observers.map((socket) => eventLog(socket));
@@ -540,7 +523,7 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
 
     it('should keep typing on while another socket of the typer stays in the room, and end it on room:leave of the last', async () => {
       const { typer, room, observers } = await typingRoom();
-      const [a, b] = [await pool.joined(typer, room.id), await pool.joined(typer, room.id)];
+      const [a, b] = [await t.sockets.joined(typer, room.id), await t.sockets.joined(typer, room.id)];
       const since = await startTyping(a, observers[0], room.id, typer);
       const log = eventLog(observers[0]);
 
@@ -555,7 +538,7 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
 
     it('should end typing when the typer’s only socket disconnects', async () => {
       const { typer, room, observers } = await typingRoom();
-      const typerSocket = await pool.joined(typer, room.id);
+      const typerSocket = await t.sockets.joined(typer, room.id);
       const since = await startTyping(typerSocket, observers[0], room.id, typer);
       const stopped = typingStopped(observers[0], room.id, typer);
 
@@ -566,13 +549,13 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
 
     it('should keep typing on when one of the typer’s two sockets closes, and end it when both have', async () => {
       const { typer, room, observers } = await typingRoom();
-      const [a, b] = [await pool.joined(typer, room.id), await pool.joined(typer, room.id)];
+      const [a, b] = [await t.sockets.joined(typer, room.id), await t.sockets.joined(typer, room.id)];
       const since = await startTyping(b, observers[0], room.id, typer);
       const log = eventLog(observers[0]);
 
       a.close();
       // The server has seen the close once an event of a socket opened after it is answered.
-      await pool.joined(typer, room.id).then((probe) => probe.close());
+      await t.sockets.joined(typer, room.id).then((probe) => probe.close());
       await settle(observers[0]);
       expect(log.filter((e) => e.event === 'typing')).toEqual([]);
 
@@ -584,7 +567,7 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
     it('should end typing when the typer’s only socket disconnects without having joined the room', async () => {
       // typing:update is for members whether or not the socket joined the room; "its last socket disconnects" still holds.
       const { typer, room, observers } = await typingRoom();
-      const typerSocket = await pool.open(typer);
+      const typerSocket = await t.sockets.open(typer);
       const since = await startTyping(typerSocket, observers[0], room.id, typer);
       const stopped = typingStopped(observers[0], room.id, typer);
 
@@ -595,7 +578,7 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
 
     it('should end typing when the owner removes the typer', async () => {
       const { owner, typer, room, observers } = await typingRoom();
-      const typerSocket = await pool.joined(typer, room.id);
+      const typerSocket = await t.sockets.joined(typer, room.id);
       const since = await startTyping(typerSocket, observers[0], room.id, typer);
       const stopped = typingStopped(observers[0], room.id, typer);
 
@@ -606,7 +589,7 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
 
     it('should end typing when the typer leaves the room over HTTP', async () => {
       const { typer, room, observers } = await typingRoom();
-      const typerSocket = await pool.open(typer);
+      const typerSocket = await t.sockets.open(typer);
       const since = await startTyping(typerSocket, observers[0], room.id, typer);
       const stopped = typingStopped(observers[0], room.id, typer);
 
@@ -620,15 +603,15 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
     it('should announce a member’s first socket and last socket in the room, not the ones between', async () => {
       const { users, room } = await roomOf5(2);
       const [owner, member] = users;
-      const observer = await pool.joined(owner, room.id);
+      const observer = await t.sockets.joined(owner, room.id);
       const presence = collect<any>(observer, 'presence');
       const match = presenceOf(room.id, member.id);
 
       const online = nextEvent(observer, 'presence', match);
-      const a = await pool.joined(member, room.id);
+      const a = await t.sockets.joined(member, room.id);
       expect(await online).toEqual({ roomId: room.id, profileId: member.id, online: true });
 
-      const b = await pool.joined(member, room.id);
+      const b = await t.sockets.joined(member, room.id);
       expect(await ack(a, 'room:leave', { roomId: room.id })).toEqual({ ok: true });
       await settle(observer);
       expect(presence.filter(match)).toHaveLength(1);
@@ -646,14 +629,14 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
     it('should stay online when one of two sockets closes and go offline on room:leave of the last', async () => {
       const { users, room } = await roomOf5(2);
       const [owner, member] = users;
-      const observer = await pool.joined(owner, room.id);
+      const observer = await t.sockets.joined(owner, room.id);
       const presence = collect<any>(observer, 'presence');
       const match = presenceOf(room.id, member.id);
-      const a = await pool.joined(member, room.id);
-      const b = await pool.joined(member, room.id);
+      const a = await t.sockets.joined(member, room.id);
+      const b = await t.sockets.joined(member, room.id);
 
       a.close();
-      await pool.joined(member, room.id).then((probe) => probe.close());
+      await t.sockets.joined(member, room.id).then((probe) => probe.close());
       // The probe above joined and left too: still never the member's last socket, since b stays.
       await settle(observer);
       expect(presence.filter(match)).toEqual([{ roomId: room.id, profileId: member.id, online: true }]);
@@ -666,10 +649,14 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
 
   describe('authorization of subscriptions', () => {
     it('should tell a removed member member:removed and then nothing more of the room, and refuse its sends', async () => {
-      const [owner, removed, newcomer] = await Promise.all([signUp(url, 'au'), signUp(url, 'au'), signUp(url, 'au')]);
+      const [owner, removed, newcomer] = await Promise.all([
+        signUp(t.url, 'au'),
+        signUp(t.url, 'au'),
+        signUp(t.url, 'au'),
+      ]);
       const room = await createRoom(owner, [removed]);
-      const ownerSocket = await pool.joined(owner, room.id);
-      const removedSocket = await pool.joined(removed, room.id);
+      const ownerSocket = await t.sockets.joined(owner, room.id);
+      const removedSocket = await t.sockets.joined(removed, room.id);
       const log = eventLog(removedSocket);
       const toOwner = eventLog(ownerSocket);
       const notified = nextEvent(removedSocket, 'member:removed');
@@ -685,7 +672,7 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
       expect((await owner.http.post(`/api/rooms/${room.id}/members`, { username: newcomer.username })).status).toBe(
         201,
       );
-      await pool.joined(newcomer, room.id);
+      await t.sockets.joined(newcomer, room.id);
 
       const refusedSend = await send(removedSocket, room.id, 'let me in', 'sneak-1');
       const refusedJoin = await ack(removedSocket, 'room:join', { roomId: room.id });
@@ -718,9 +705,9 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
     it('should unsubscribe every socket of a deleted room after room:deleted', async () => {
       const { users, room } = await roomOf5(2);
       const [owner, member] = users;
-      const ownerSocket = await pool.joined(owner, room.id);
-      const memberSocket = await pool.joined(member, room.id);
-      const spare = await pool.joined(member, room.id);
+      const ownerSocket = await t.sockets.joined(owner, room.id);
+      const memberSocket = await t.sockets.joined(member, room.id);
+      const spare = await t.sockets.joined(member, room.id);
       const toOwner = eventLog(ownerSocket);
       const toMember = eventLog(memberSocket);
       const deleted = [ownerSocket, memberSocket, spare].map((socket) => nextEvent(socket, 'room:deleted'));
@@ -736,7 +723,7 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
       expectErrorAck(await send(ownerSocket, room.id, 'into the void', 'void-1'), 'NOT_FOUND');
       expectErrorAck(await ack(ownerSocket, 'typing:update', { roomId: room.id, isTyping: true }), 'NOT_FOUND');
       memberSocket.close();
-      const probe = await pool.open(member);
+      const probe = await t.sockets.open(member);
       await settle(probe);
       await settle(ownerSocket);
 

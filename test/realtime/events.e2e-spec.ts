@@ -14,13 +14,12 @@ import {
   postMessage,
   range,
   seqs,
-  SocketPool,
   storedMessages,
   UNKNOWN_ROOM_ID,
   withoutRequestId,
 } from '../support/realtime-helpers';
 import { collect, connectSocket, nextEvent, settle } from '../support/socket-client';
-import { startTestApp, type TestApp } from '../support/test-app';
+import { useTestApp } from '../support/test-app';
 
 type ChatEvent = 'room:join' | 'room:leave' | 'message:send' | 'typing:update';
 
@@ -171,25 +170,11 @@ const BAD_PAYLOADS: [ChatEvent, string, string, BadPayload][] = EVENTS.flatMap((
 );
 
 describe('Socket.IO events (/chat)', () => {
-  let t: TestApp;
-  let url: string;
-  let pool: SocketPool;
-
-  beforeAll(async () => {
-    t = await startTestApp();
-    url = t.url;
-    pool = new SocketPool(url);
-  });
-
-  afterEach(() => pool.closeAll());
-
-  afterAll(async () => {
-    await t?.close();
-  });
+  const t = useTestApp();
 
   /** An owner with a private room (AI off) and a member of it. */
   async function roomWithMember(): Promise<{ owner: TestUser; member: TestUser; room: any }> {
-    const [owner, member] = await Promise.all([signUp(url, 'rt'), signUp(url, 'rt')]);
+    const [owner, member] = await Promise.all([signUp(t.url, 'rt'), signUp(t.url, 'rt')]);
     const room = await createRoom(owner);
     await addMembers(owner, room.id, member);
     return { owner, member, room };
@@ -197,7 +182,7 @@ describe('Socket.IO events (/chat)', () => {
 
   /** A socket of `user` subscribed to the room (asserts the join worked). */
   async function joined(user: TestUser, roomId: string): Promise<Socket> {
-    const socket = await pool.open(user);
+    const socket = await t.sockets.open(user);
     const ack = await ackOnce(socket, 'room:join', { roomId });
     expect(ack.ok).toBe(true);
     return socket;
@@ -208,7 +193,7 @@ describe('Socket.IO events (/chat)', () => {
     if (kind === 'a room that does not exist') {
       return { roomId: UNKNOWN_ROOM_ID };
     }
-    const owner = await signUp(url, 'rt');
+    const owner = await signUp(t.url, 'rt');
     const room = await createRoom(owner, kind === 'a public room not joined' ? 'public' : 'private');
     return { owner, roomId: room.id };
   }
@@ -217,10 +202,10 @@ describe('Socket.IO events (/chat)', () => {
 
   describe('room:join', () => {
     it('should ack the room, the newest page of its messages and hasMore false', async () => {
-      const owner = await signUp(url, 'rt');
+      const owner = await signUp(t.url, 'rt');
       const room = await createRoom(owner);
       const sent = await postMany(owner, room.id, 3);
-      const socket = await pool.open(owner);
+      const socket = await t.sockets.open(owner);
 
       const ack = await ackOnce(socket, 'room:join', { roomId: room.id });
 
@@ -235,9 +220,9 @@ describe('Socket.IO events (/chat)', () => {
     });
 
     it('should ack an empty page for a room without messages', async () => {
-      const owner = await signUp(url, 'rt');
+      const owner = await signUp(t.url, 'rt');
       const room = await createRoom(owner);
-      const socket = await pool.open(owner);
+      const socket = await t.sockets.open(owner);
 
       const ack = await ackOnce(socket, 'room:join', { roomId: room.id });
 
@@ -253,7 +238,7 @@ describe('Socket.IO events (/chat)', () => {
     it('should tell a joiner who is already online in the room', async () => {
       const { owner, member, room } = await roomWithMember();
       await joined(owner, room.id);
-      const socket = await pool.open(member);
+      const socket = await t.sockets.open(member);
 
       const ack = await ackOnce(socket, 'room:join', { roomId: room.id });
 
@@ -262,7 +247,7 @@ describe('Socket.IO events (/chat)', () => {
 
     it('should give a member who is not the owner the room with myRole member', async () => {
       const { member, room } = await roomWithMember();
-      const socket = await pool.open(member);
+      const socket = await t.sockets.open(member);
 
       const ack = await ackOnce(socket, 'room:join', { roomId: room.id });
 
@@ -276,10 +261,10 @@ describe('Socket.IO events (/chat)', () => {
     });
 
     it('should give the newest page of limit messages without afterSeq, with hasMore', async () => {
-      const owner = await signUp(url, 'rt');
+      const owner = await signUp(t.url, 'rt');
       const room = await createRoom(owner);
       await postMany(owner, room.id, 5);
-      const socket = await pool.open(owner);
+      const socket = await t.sockets.open(owner);
 
       const two = await ackOnce(socket, 'room:join', { roomId: room.id, limit: 2 });
       const five = await ackOnce(socket, 'room:join', { roomId: room.id, limit: 5 });
@@ -291,10 +276,10 @@ describe('Socket.IO events (/chat)', () => {
     });
 
     it('should give the messages after afterSeq oldest first, up to limit, with hasMore', async () => {
-      const owner = await signUp(url, 'rt');
+      const owner = await signUp(t.url, 'rt');
       const room = await createRoom(owner);
       const sent = await postMany(owner, room.id, 5);
-      const socket = await pool.open(owner);
+      const socket = await t.sockets.open(owner);
 
       const pages = [];
       for (const request of [
@@ -323,10 +308,10 @@ describe('Socket.IO events (/chat)', () => {
     });
 
     it('should give at most 50 messages when no limit is sent', async () => {
-      const owner = await signUp(url, 'rt');
+      const owner = await signUp(t.url, 'rt');
       const room = await createRoom(owner);
       await postMany(owner, room.id, 52);
-      const socket = await pool.open(owner);
+      const socket = await t.sockets.open(owner);
 
       const newest = await ackOnce(socket, 'room:join', { roomId: room.id });
       const oldest = await ackOnce(socket, 'room:join', { roomId: room.id, afterSeq: 0 });
@@ -337,8 +322,8 @@ describe('Socket.IO events (/chat)', () => {
 
     it.each(FOREIGN_ROOMS)('should answer NOT_FOUND for %s and deliver nothing of it afterwards', async (kind) => {
       const { owner, roomId } = await foreignRoom(kind);
-      const stranger = await signUp(url, 'rt');
-      const socket = await pool.open(stranger);
+      const stranger = await signUp(t.url, 'rt');
+      const socket = await t.sockets.open(stranger);
 
       const ack = await ackOnce(socket, 'room:join', { roomId });
       const received = collectAll(socket);
@@ -356,8 +341,8 @@ describe('Socket.IO events (/chat)', () => {
     });
 
     it('should answer the same NOT_FOUND for a hidden room, an unjoined public room and a room that does not exist', async () => {
-      const stranger = await signUp(url, 'rt');
-      const socket = await pool.open(stranger);
+      const stranger = await signUp(t.url, 'rt');
+      const socket = await t.sockets.open(stranger);
       const acks = [];
       for (const kind of FOREIGN_ROOMS) {
         const { roomId } = await foreignRoom(kind);
@@ -437,7 +422,7 @@ describe('Socket.IO events (/chat)', () => {
     });
 
     it('should deliver the room again after joining it again', async () => {
-      const owner = await signUp(url, 'rt');
+      const owner = await signUp(t.url, 'rt');
       const room = await createRoom(owner);
       const socket = await joined(owner, room.id);
       await ackOnce(socket, 'room:leave', { roomId: room.id });
@@ -451,7 +436,7 @@ describe('Socket.IO events (/chat)', () => {
     });
 
     it('should keep the socket subscribed to its other rooms', async () => {
-      const owner = await signUp(url, 'rt');
+      const owner = await signUp(t.url, 'rt');
       const [left, kept] = await Promise.all([createRoom(owner), createRoom(owner)]);
       const socket = await joined(owner, left.id);
       expect((await ackOnce(socket, 'room:join', { roomId: kept.id })).ok).toBe(true);
@@ -470,14 +455,14 @@ describe('Socket.IO events (/chat)', () => {
       ['a room of someone else', 'foreign'],
       ['a room that does not exist', 'none'],
     ])('should ack ok for %s', async (_label, kind) => {
-      const user = await signUp(url, 'rt');
+      const user = await signUp(t.url, 'rt');
       const roomId =
         kind === 'own'
           ? (await createRoom(user)).id
           : kind === 'foreign'
             ? (await foreignRoom('a private room of someone else')).roomId
             : UNKNOWN_ROOM_ID;
-      const socket = await pool.open(user);
+      const socket = await t.sockets.open(user);
 
       expect(await ackOnce(socket, 'room:leave', { roomId })).toEqual({ ok: true });
       expect(socket.connected).toBe(true);
@@ -491,7 +476,7 @@ describe('Socket.IO events (/chat)', () => {
       const ownerSecond = await joined(owner, room.id);
       const memberFirst = await joined(member, room.id);
       const memberSecond = await joined(member, room.id);
-      const memberUnsubscribed = await pool.open(member);
+      const memberUnsubscribed = await t.sockets.open(member);
       const sockets = [sender, ownerSecond, memberFirst, memberSecond, memberUnsubscribed];
       const got = sockets.map((socket) => collect(socket, 'message:new'));
 
@@ -516,9 +501,9 @@ describe('Socket.IO events (/chat)', () => {
     });
 
     it('should trim the content and keep unicode and markup as text', async () => {
-      const owner = await signUp(url, 'rt');
+      const owner = await signUp(t.url, 'rt');
       const room = await createRoom(owner);
-      const socket = await pool.open(owner);
+      const socket = await t.sockets.open(owner);
       const content = 'héllo 🙂 <b>bold</b> 100% _x_';
 
       const ack = await ackOnce(socket, 'message:send', {
@@ -532,9 +517,9 @@ describe('Socket.IO events (/chat)', () => {
     });
 
     it('should accept content of exactly 4000 UTF-16 code units', async () => {
-      const owner = await signUp(url, 'rt');
+      const owner = await signUp(t.url, 'rt');
       const room = await createRoom(owner);
-      const socket = await pool.open(owner);
+      const socket = await t.sockets.open(owner);
 
       const ascii = await ackOnce(socket, 'message:send', {
         roomId: room.id,
@@ -579,7 +564,7 @@ describe('Socket.IO events (/chat)', () => {
     });
 
     it('should treat a clientId first sent over REST as a duplicate over a socket', async () => {
-      const owner = await signUp(url, 'rt');
+      const owner = await signUp(t.url, 'rt');
       const room = await createRoom(owner);
       const socket = await joined(owner, room.id);
       const overRest = await postMessage(owner, room.id, 'via REST', 'shared-1');
@@ -596,8 +581,8 @@ describe('Socket.IO events (/chat)', () => {
     it('should store the same clientId again for another sender or another room', async () => {
       const { owner, member, room } = await roomWithMember();
       const otherRoom = await createRoom(owner);
-      const ownerSocket = await pool.open(owner);
-      const memberSocket = await pool.open(member);
+      const ownerSocket = await t.sockets.open(owner);
+      const memberSocket = await t.sockets.open(member);
 
       const a = await ackOnce(ownerSocket, 'message:send', { roomId: room.id, content: 'a', clientId: 'same' });
       const b = await ackOnce(memberSocket, 'message:send', { roomId: room.id, content: 'b', clientId: 'same' });
@@ -610,7 +595,7 @@ describe('Socket.IO events (/chat)', () => {
     });
 
     it('should refuse a send without clientId with VALIDATION_FAILED on clientId, storing and sending nothing', async () => {
-      const owner = await signUp(url, 'rt');
+      const owner = await signUp(t.url, 'rt');
       const room = await createRoom(owner);
       const socket = await joined(owner, room.id);
       const got = collect(socket, 'message:new');
@@ -624,7 +609,7 @@ describe('Socket.IO events (/chat)', () => {
     });
 
     it('should refuse content of 4001 characters with VALIDATION_FAILED on content, storing and sending nothing', async () => {
-      const owner = await signUp(url, 'rt');
+      const owner = await signUp(t.url, 'rt');
       const room = await createRoom(owner);
       const socket = await joined(owner, room.id);
       const got = collect(socket, 'message:new');
@@ -649,8 +634,8 @@ describe('Socket.IO events (/chat)', () => {
 
     it.each(FOREIGN_ROOMS)('should answer NOT_FOUND for %s, storing and sending nothing', async (kind) => {
       const { owner, roomId } = await foreignRoom(kind);
-      const stranger = await signUp(url, 'rt');
-      const socket = await pool.open(stranger);
+      const stranger = await signUp(t.url, 'rt');
+      const socket = await t.sockets.open(stranger);
       const watcher = owner ? await joined(owner, roomId) : undefined;
       const got = watcher ? collect(watcher, 'message:new') : [];
 
@@ -667,7 +652,7 @@ describe('Socket.IO events (/chat)', () => {
     });
 
     it('should drop the connection on a payload over 64 KiB, store nothing, and accept a new connection', async () => {
-      const owner = await signUp(url, 'rt');
+      const owner = await signUp(t.url, 'rt');
       const room = await createRoom(owner);
       const watcher = await joined(owner, room.id);
       const socket = await joined(owner, room.id);
@@ -688,7 +673,7 @@ describe('Socket.IO events (/chat)', () => {
       expect(got).toEqual([]);
       expect(watcher.connected).toBe(true);
       expect(await storedMessages(owner, room.id)).toEqual([]);
-      const fresh = await connectSocket(url, owner.token);
+      const fresh = await connectSocket(t.url, owner.token);
       try {
         const ack = await ackOnce(fresh, 'room:join', { roomId: room.id });
         expect(ack).toEqual({
@@ -735,7 +720,7 @@ describe('Socket.IO events (/chat)', () => {
     it('should let a member type whose socket has not joined the room', async () => {
       const { owner, member, room } = await roomWithMember();
       const watcher = await joined(owner, room.id);
-      const typer = await pool.open(member);
+      const typer = await t.sockets.open(member);
       const typing = nextEvent(watcher, 'typing');
 
       const ack = await ackOnce(typer, 'typing:update', { roomId: room.id, isTyping: true });
@@ -746,8 +731,8 @@ describe('Socket.IO events (/chat)', () => {
 
     it.each(FOREIGN_ROOMS)('should answer NOT_FOUND for %s and send no typing', async (kind) => {
       const { owner, roomId } = await foreignRoom(kind);
-      const stranger = await signUp(url, 'rt');
-      const socket = await pool.open(stranger);
+      const stranger = await signUp(t.url, 'rt');
+      const socket = await t.sockets.open(stranger);
       const watcher = owner ? await joined(owner, roomId) : undefined;
       const got = watcher ? collect(watcher, 'typing') : [];
 
@@ -766,7 +751,7 @@ describe('Socket.IO events (/chat)', () => {
       'should answer %s with %s by VALIDATION_FAILED on %s, change nothing and keep the socket working',
       async (event, _label, field, bad) => {
         const { owner, member, room } = await roomWithMember();
-        const socket = event === 'room:join' ? await pool.open(owner) : await joined(owner, room.id);
+        const socket = event === 'room:join' ? await t.sockets.open(owner) : await joined(owner, room.id);
         const watcher = await joined(member, room.id);
         const messages = collect(socket, 'message:new');
         const typing = collect(watcher, 'typing');
@@ -867,9 +852,9 @@ describe('Socket.IO events (/chat)', () => {
     it.each(['nope', 'exception', 'message', 'error', 'room:JOIN', 'room:join ', 'ai:nope'])(
       'should ignore %j: no ack, and the socket keeps working',
       async (event) => {
-        const owner = await signUp(url, 'rt');
+        const owner = await signUp(t.url, 'rt');
         const room = await createRoom(owner);
-        const socket = await pool.open(owner);
+        const socket = await t.sockets.open(owner);
         const calls: unknown[] = [];
 
         socket.emit(event, { roomId: room.id }, (...args: unknown[]) => calls.push(args));
@@ -888,7 +873,7 @@ describe('Socket.IO events (/chat)', () => {
       const { owner, member, room } = await roomWithMember();
       const ownerSocket = await joined(owner, room.id);
       const memberSocket = await joined(member, room.id);
-      const unsubscribed = await pool.open(member);
+      const unsubscribed = await t.sockets.open(member);
       const got = [ownerSocket, memberSocket, unsubscribed].map((socket) => collect(socket, 'room:updated'));
 
       const res = await owner.http.patch(`/api/rooms/${room.id}`, {
@@ -928,10 +913,10 @@ describe('Socket.IO events (/chat)', () => {
 
     it('should send member:added on POST /api/rooms/:id/members to subscribed sockets and to the new member', async () => {
       const { owner, member, room } = await roomWithMember();
-      const newcomer = await signUp(url, 'rt');
+      const newcomer = await signUp(t.url, 'rt');
       const ownerSocket = await joined(owner, room.id);
       const memberSocket = await joined(member, room.id);
-      const newcomerSocket = await pool.open(newcomer);
+      const newcomerSocket = await t.sockets.open(newcomer);
       const sockets = [ownerSocket, memberSocket, newcomerSocket];
       const got = sockets.map((socket) => collect(socket, 'member:added'));
 
@@ -950,8 +935,8 @@ describe('Socket.IO events (/chat)', () => {
     });
 
     it('should send member:added once on POST /api/rooms/:id/join of a public room by a new member', async () => {
-      const owner = await signUp(url, 'rt');
-      const joiner = await signUp(url, 'rt');
+      const owner = await signUp(t.url, 'rt');
+      const joiner = await signUp(t.url, 'rt');
       const room = await createRoom(owner, 'public');
       const ownerSocket = await joined(owner, room.id);
       const got = collect(ownerSocket, 'member:added');

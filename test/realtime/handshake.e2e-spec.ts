@@ -8,31 +8,16 @@ import {
   nextDisconnect,
   refusedWith,
   signLocalToken,
-  SocketPool,
   tamperedToken,
   unsignedToken,
 } from '../support/realtime-helpers';
 import { connectSocket, nextEvent, refusedConnection } from '../support/socket-client';
-import { startTestApp, type TestApp } from '../support/test-app';
+import { useTestApp } from '../support/test-app';
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
 describe('Socket.IO handshake (/chat)', () => {
-  let t: TestApp;
-  let url: string;
-  let pool: SocketPool;
-
-  beforeAll(async () => {
-    t = await startTestApp();
-    url = t.url;
-    pool = new SocketPool(url);
-  });
-
-  afterEach(() => pool.closeAll());
-
-  afterAll(async () => {
-    await t?.close();
-  });
+  const t = useTestApp();
 
   /** A connected socket proves it is signed in as `user`: it can join the room `user` owns. */
   async function expectSignedIn(socket: Socket, user: TestUser): Promise<void> {
@@ -50,16 +35,19 @@ describe('Socket.IO handshake (/chat)', () => {
 
   describe('refused connections', () => {
     it('should refuse a client that sends no auth at all', async () => {
-      expectUnauthenticated(await refusedWith(url, {}));
+      expectUnauthenticated(await refusedWith(t.url, {}));
     });
 
     it('should refuse an empty auth object', async () => {
-      expectUnauthenticated(await refusedConnection(url, {}));
+      expectUnauthenticated(await refusedConnection(t.url, {}));
     });
 
     it('should refuse auth without a token field', async () => {
-      const user = await signUp(url, 'hs');
-      expectUnauthenticated(await refusedConnection(url, { accessToken: user.token, bearer: user.token }), user.token);
+      const user = await signUp(t.url, 'hs');
+      expectUnauthenticated(
+        await refusedConnection(t.url, { accessToken: user.token, bearer: user.token }),
+        user.token,
+      );
     });
 
     it.each<[string, unknown]>([
@@ -70,13 +58,13 @@ describe('Socket.IO handshake (/chat)', () => {
       ['an object', { sub: '5b0c6c1e-2f7d-4e59-a3c8-0d9e1f2a3b4c' }],
       ['an array', ['a.b.c']],
     ])('should refuse a token that is %s', async (_label, token) => {
-      expectUnauthenticated(await refusedConnection(url, { token }));
+      expectUnauthenticated(await refusedConnection(t.url, { token }));
     });
 
     it('should refuse a valid token wrapped in an object or an array', async () => {
-      const user = await signUp(url, 'hs');
-      expectUnauthenticated(await refusedConnection(url, { token: { token: user.token } }), user.token);
-      expectUnauthenticated(await refusedConnection(url, { token: [user.token] }), user.token);
+      const user = await signUp(t.url, 'hs');
+      expectUnauthenticated(await refusedConnection(t.url, { token: { token: user.token } }), user.token);
+      expectUnauthenticated(await refusedConnection(t.url, { token: [user.token] }), user.token);
     });
 
     it.each([
@@ -87,64 +75,64 @@ describe('Socket.IO handshake (/chat)', () => {
       ['a header and an empty payload without a signature', 'eyJhbGciOiJIUzI1NiJ9.e30.'],
       ['10 000 characters', 'x'.repeat(10_000)],
     ])('should refuse a garbage token: %s', async (_label, token) => {
-      expectUnauthenticated(await refusedConnection(url, { token }), token);
+      expectUnauthenticated(await refusedConnection(t.url, { token }), token);
     });
 
     it('should refuse a token with one character of its signature changed', async () => {
-      const user = await signUp(url, 'hs');
+      const user = await signUp(t.url, 'hs');
       const token = tamperedToken(user.token);
       expect(token).not.toBe(user.token);
 
-      expectUnauthenticated(await refusedConnection(url, { token }), token);
+      expectUnauthenticated(await refusedConnection(t.url, { token }), token);
     });
 
     it('should refuse a token with its payload changed to another user', async () => {
-      const [user, victim] = await Promise.all([signUp(url, 'hs'), signUp(url, 'hs')]);
+      const [user, victim] = await Promise.all([signUp(t.url, 'hs'), signUp(t.url, 'hs')]);
       const [header, payload, signature] = user.token.split('.');
       const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
       const forged = Buffer.from(JSON.stringify({ ...claims, sub: victim.id })).toString('base64url');
       const token = `${header}.${forged}.${signature}`;
 
-      expectUnauthenticated(await refusedConnection(url, { token }), token);
+      expectUnauthenticated(await refusedConnection(t.url, { token }), token);
     });
 
     it('should refuse a token signed with another secret', async () => {
-      const user = await signUp(url, 'hs');
+      const user = await signUp(t.url, 'hs');
       const token = await signLocalToken(`${t.config.auth.localJwtSecret}-not`, user.id, nowSeconds() + 3600);
 
-      expectUnauthenticated(await refusedConnection(url, { token }), token);
+      expectUnauthenticated(await refusedConnection(t.url, { token }), token);
     });
 
     it('should refuse an unsigned alg none token', async () => {
-      const user = await signUp(url, 'hs');
+      const user = await signUp(t.url, 'hs');
       const token = unsignedToken(user.id);
 
-      expectUnauthenticated(await refusedConnection(url, { token }), token);
+      expectUnauthenticated(await refusedConnection(t.url, { token }), token);
     });
 
     it('should refuse an expired token signed with the server secret', async () => {
-      const user = await signUp(url, 'hs');
+      const user = await signUp(t.url, 'hs');
       const token = await signLocalToken(t.config.auth.localJwtSecret, user.id, nowSeconds() - 60);
 
-      expectUnauthenticated(await refusedConnection(url, { token }), token);
+      expectUnauthenticated(await refusedConnection(t.url, { token }), token);
     });
   });
 
   describe('accepted connections', () => {
     it('should connect with the token register returned', async () => {
-      const user = await signUp(url, 'hs');
+      const user = await signUp(t.url, 'hs');
 
-      const socket = await pool.open(user);
+      const socket = await t.sockets.open(user);
 
       expect(socket.connected).toBe(true);
       await expectSignedIn(socket, user);
     });
 
     it('should connect with a token signed with the server secret that has not expired', async () => {
-      const user = await signUp(url, 'hs');
+      const user = await signUp(t.url, 'hs');
       const token = await signLocalToken(t.config.auth.localJwtSecret, user.id, nowSeconds() + 3600);
 
-      const socket = await connectSocket(url, token);
+      const socket = await connectSocket(t.url, token);
       try {
         expect(socket.connected).toBe(true);
         await expectSignedIn(socket, user);
@@ -154,10 +142,10 @@ describe('Socket.IO handshake (/chat)', () => {
     });
 
     it('should send session:expired and then disconnect a socket whose token expires', async () => {
-      const user = await signUp(url, 'hs');
+      const user = await signUp(t.url, 'hs');
       // The one place a wait is inherent: the token lives 2 s; the test awaits the server's events.
       const token = await signLocalToken(t.config.auth.localJwtSecret, user.id, nowSeconds() + 2);
-      const socket = await connectSocket(url, token);
+      const socket = await connectSocket(t.url, token);
       try {
         const order: string[] = [];
         const received = collectAll(socket);
@@ -172,7 +160,7 @@ describe('Socket.IO handshake (/chat)', () => {
         expect(order).toEqual(['session:expired', 'disconnect']);
         expect(received.map(([event]) => event)).toEqual(['session:expired']);
         expect(socket.connected).toBe(false);
-        expectUnauthenticated(await refusedConnection(url, { token }), token);
+        expectUnauthenticated(await refusedConnection(t.url, { token }), token);
       } finally {
         socket.close();
       }

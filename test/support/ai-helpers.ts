@@ -6,8 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'socket.io-client';
 import { startFakeOpenAi, type FakeOpenAi } from './fake-openai';
-import { ack, SocketPool } from './socket-client';
-import { startTestApp, type TestApp } from './test-app';
+import { ack, type SocketPool } from './socket-client';
+import { useTestApp, type AppUnderTest } from './test-app';
 
 export { SocketPool } from './socket-client';
 import type { TestUser } from './http-client';
@@ -51,56 +51,43 @@ export async function storedMessage(user: TestUser, roomId: string, id: string):
   return found;
 }
 
-/** An app under test with its fake provider and the sockets its tests open (see `useAiApp`). */
-export interface AiApp {
-  readonly app: TestApp;
-  readonly url: string;
-  /** The fake OpenAI-compatible provider the app is configured with (absent with `provider: false`). */
+/** An app under test with the fake provider it is configured with (see `useAiApp`). */
+export interface AiApp extends AppUnderTest {
+  /** The fake OpenAI-compatible provider (absent with `provider: false`). */
   readonly fake: FakeOpenAi;
-  readonly sockets: SocketPool;
 }
 
 /**
- * For the calling describe block: starts a fake provider and an app that uses it (`OPENAI_API_KEY`, `OPENAI_BASE_URL`,
- * then `env`) before its tests, closes every socket a test opened after each test, and both after all. With
- * `provider: false` the app has no AI provider configured.
+ * `useTestApp` with a fake provider: started before the app, which gets `OPENAI_API_KEY` and `OPENAI_BASE_URL` for it
+ * (then `env`), and closed after all. With `provider: false` the app has no AI provider configured.
  */
 export function useAiApp(env: Record<string, string> = {}, options: { provider?: boolean } = {}): AiApp {
-  let app: TestApp | undefined;
   let fake: FakeOpenAi | undefined;
-  let sockets: SocketPool | undefined;
-  const started = <T>(value: T | undefined, what: string): T => {
-    if (value === undefined) {
-      throw new Error(`${what} is not started (see the beforeAll error)`);
-    }
-    return value;
-  };
-  beforeAll(async () => {
-    if (options.provider !== false) {
+  if (options.provider !== false) {
+    beforeAll(async () => {
       fake = await startFakeOpenAi();
-    }
-    app = await startTestApp(fake ? { OPENAI_API_KEY: 'test-key', OPENAI_BASE_URL: fake.url, ...env } : env);
-    sockets = new SocketPool(app.url);
-  });
-  afterEach(() => {
-    sockets?.closeAll();
-  });
-  afterAll(async () => {
-    await app?.close();
-    await fake?.close();
-  });
+    });
+    afterAll(async () => {
+      await fake?.close();
+    });
+  }
+  const app = useTestApp(() => (fake ? { OPENAI_API_KEY: 'test-key', OPENAI_BASE_URL: fake.url, ...env } : env));
   return {
     get app() {
-      return started(app, 'the app');
+      return app.app;
     },
     get url() {
-      return started(app, 'the app').url;
+      return app.url;
     },
+    get config() {
+      return app.config;
+    },
+    sockets: app.sockets,
     get fake() {
-      return started(fake, 'the fake provider');
-    },
-    get sockets() {
-      return started(sockets, 'the socket pool');
+      if (!fake) {
+        throw new Error('no fake provider (not started, or provider: false)');
+      }
+      return fake;
     },
   };
 }

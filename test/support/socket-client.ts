@@ -91,7 +91,12 @@ export async function joinRoom(socket: Socket, roomId: string, extra: object = {
 export class SocketPool {
   private readonly sockets: Socket[] = [];
 
-  constructor(private readonly url: string) {}
+  /** `url` may be given later, as a function read when a socket opens (an app a beforeAll starts). */
+  constructor(private readonly baseUrl: string | (() => string)) {}
+
+  private get url(): string {
+    return typeof this.baseUrl === 'string' ? this.baseUrl : this.baseUrl();
+  }
 
   async open(user: TestUser): Promise<Socket> {
     return this.track(await connectSocket(this.url, user.token));

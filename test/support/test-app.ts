@@ -8,6 +8,7 @@ import { configureApp } from '../../src/app.setup';
 import { loadConfig, type AppConfig } from '../../src/config/app-config';
 import { PgDatabase } from '../../src/modules/persistence/drivers/pg.database';
 import { runMigrations } from '../../src/modules/persistence/migration-runner';
+import { SocketPool } from './socket-client';
 import { createDatabase } from './postgres-server';
 import { startPostgrestStandIn } from './postgrest-standin';
 import { newJwtSecret, startSupabaseAuth } from './supabase-auth';
@@ -102,5 +103,50 @@ async function startSupabaseBackend(): Promise<{
       await standIn.close();
       await auth.close();
     },
+  };
+}
+
+/** An app under test for a describe block, and the sockets its tests open (see `useTestApp`). */
+export interface AppUnderTest {
+  readonly app: TestApp;
+  readonly url: string;
+  readonly config: AppConfig;
+  readonly sockets: SocketPool;
+}
+
+/**
+ * For the calling describe block: starts an app (with `env`, or what `env()` gives when it starts) before its tests,
+ * closes every socket a test opened through `sockets` after each test, and the app after all.
+ */
+export function useTestApp(env: Record<string, string> | (() => Record<string, string>) = {}): AppUnderTest {
+  let app: TestApp | undefined;
+  const started = (): TestApp => {
+    if (!app) {
+      throw new Error('the app is not started (see the beforeAll error)');
+    }
+    return app;
+  };
+  const sockets = new SocketPool(() => started().url);
+  beforeAll(async () => {
+    app = await startTestApp(typeof env === 'function' ? env() : env);
+  });
+  afterEach(() => {
+    sockets.closeAll();
+  });
+  afterAll(async () => {
+    sockets.closeAll();
+    await app?.close();
+  });
+  return {
+    get app() {
+      return started();
+    },
+    get url() {
+      return started().url;
+    },
+    get config() {
+      return started().config;
+    },
+    sockets,
   };
 }
