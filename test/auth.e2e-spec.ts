@@ -11,8 +11,7 @@ import {
 } from './support/auth-helpers';
 import { expectProblem, HttpClient, signUp, uniqueUsername, type HttpResult } from './support/http-client';
 import { startTestApp, type TestApp } from './support/test-app';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { UUID } from './support/chat-api';
 
 describe('auth (local mode)', () => {
   let t: TestApp;

@@ -2,8 +2,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { freshLoopbackAddress, newPassword, requestFrom, signUpFrom } from './support/auth-helpers';
 import { expectProblem, HttpClient, signUp, uniqueUsername, type HttpResult } from './support/http-client';
 import { startTestApp, type TestApp } from './support/test-app';
+import { UUID } from './support/chat-api';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const BODY_LIMIT_BYTES = 64 * 1024;
 
 /** Every route of PROTOCOL §3, in OpenAPI path form; all of them need a bearer token. */

@@ -12,30 +12,7 @@ import {
   snapshot,
 } from './support/messages-helpers';
 import { startTestApp, useTestApp, type TestApp } from './support/test-app';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
-
-/** PROTOCOL §3 Message, as a user message freshly sent: role user, complete, no reply, no error. */
-function expectUserMessage(
-  message: any,
-  expected: { roomId: string; senderId: string; content: string; clientId: string | null; seq?: number },
-): void {
-  expect(message).toEqual({
-    id: expect.stringMatching(UUID),
-    roomId: expected.roomId,
-    seq: expected.seq ?? expect.any(Number),
-    role: 'user',
-    senderId: expected.senderId,
-    content: expected.content,
-    status: 'complete',
-    clientId: expected.clientId,
-    replyToId: null,
-    createdAt: expect.stringMatching(ISO),
-    updatedAt: expect.stringMatching(ISO),
-  });
-  expect(Object.keys(message)).not.toContain('error');
-}
+import { expectUserMessage } from './support/chat-api';
 
 /** A 400 VALIDATION_FAILED whose details name `field` (and only fields the test expects). */
 function expectValidation(res: HttpResult, field: string): void {

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { expectProblem, HttpClient, signUp, type TestUser } from './support/http-client';
 import { startTestApp, type TestApp } from './support/test-app';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { UUID } from './support/chat-api';
 
 describe('profiles', () => {
   let t: TestApp;

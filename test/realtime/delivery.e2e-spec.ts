@@ -7,7 +7,7 @@ import {
   presenceOf,
   range,
   roomOf,
-  sendOverHttp,
+  postMessage,
   SocketPool,
   storedMessages,
   typingOf,
@@ -16,12 +16,12 @@ import {
 import { expectProblem, signUp, type TestUser } from '../support/http-client';
 import { ack, collect, nextEvent, settle } from '../support/socket-client';
 import { startTestApp, useTestApp, type TestApp } from '../support/test-app';
+import { expectUserMessage } from '../support/chat-api';
 
 /** PROTOCOL §4: the server ends a typing state by itself 5 s after the last update. */
 const TYPING_IDLE_MS = 5000;
 /** A `typing false` caused by an action (send, leave, removal, disconnect) must come well before the idle timer. */
 const PROMPT_MS = TYPING_IDLE_MS - 1000;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** An error ack of PROTOCOL §2 with `code`; returns the error. */
 function expectErrorAck(res: any, code: string): any {
@@ -45,26 +45,6 @@ function expectRateLimitedAck(res: any): void {
   expect(typeof error.retryAfterMs).toBe('number');
   expect(error.retryAfterMs).toBeGreaterThan(0);
   expect(error.retryAfterMs).toBeLessThanOrEqual(10_000);
-}
-
-/** A user message as PROTOCOL §3 describes it. */
-function expectUserMessage(
-  message: any,
-  expected: { roomId: string; senderId: string; content: string; clientId: string | null },
-) {
-  expect(message).toEqual(
-    expect.objectContaining({
-      id: expect.stringMatching(UUID),
-      roomId: expected.roomId,
-      seq: expect.any(Number),
-      role: 'user',
-      senderId: expected.senderId,
-      content: expected.content,
-      status: 'complete',
-      clientId: expected.clientId,
-      replyToId: null,
-    }),
-  );
 }
 
 /** `message:send` over a socket; returns the ack as it came. */
@@ -149,7 +129,7 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
       for (const i of range(1, 7)) {
         const content = `missed-${i}`;
         if (i % 2 === 0) {
-          await sendOverHttp(other, room.id, content);
+          await postMessage(other, room.id, content);
         } else {
           expect(await send(ownerSocket, room.id, content, `m-${i}`)).toMatchObject({ ok: true });
         }
@@ -175,7 +155,7 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
       );
 
       const next = nextEvent<any>(second, 'message:new');
-      await sendOverHttp(other, room.id, 'after reconnect');
+      await postMessage(other, room.id, 'after reconnect');
       expect((await next).message).toMatchObject({ roomId: room.id, seq: 12, content: 'after reconnect' });
       await settle(second);
       // The backlog came in the ack only; nothing of it is replayed as events.
@@ -187,7 +167,7 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
       const { users, room } = await roomOf5(2);
       const [owner, reader] = users;
       for (const i of range(1, 12)) {
-        await sendOverHttp(owner, room.id, `p-${i}`);
+        await postMessage(owner, room.id, `p-${i}`);
       }
       const socket = await t.sockets.open(reader);
 
@@ -221,7 +201,7 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
 
         expectValidationAck(await ack(socket, 'room:join', { roomId: room.id, afterSeq }), 'afterSeq');
 
-        await sendOverHttp(owner, room.id, 'not for the refused socket');
+        await postMessage(owner, room.id, 'not for the refused socket');
         await settle(socket);
         expect(log).toEqual([]);
       },
@@ -244,7 +224,7 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
       let answered = 0;
 
       const sends = range(1, 30).map((i) =>
-        sendOverHttp(sender, room.id, `race-${i}`).then((message) => {
+        postMessage(sender, room.id, `race-${i}`).then((message) => {
           answered += 1;
           const socket = triggers.get(answered);
           if (socket) {
@@ -328,7 +308,7 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
       const watcherSocket = await t.sockets.joined(watcher, room.id);
       const toWatcher = collect<any>(watcherSocket, 'message:new');
 
-      const overHttp = await sendOverHttp(owner, room.id, 'first over http', 'cross-1');
+      const overHttp = await postMessage(owner, room.id, 'first over http', 'cross-1');
       const overSocket = await send(senderSocket, room.id, 'first over http', 'cross-1');
 
       expect(overSocket).toEqual({ ok: true, message: overHttp, duplicate: true });
@@ -505,7 +485,7 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
         if (transport === 'socket') {
           expect(await send(typerSocket, room.id, 'done typing', 'd-1')).toMatchObject({ ok: true });
         } else {
-          await sendOverHttp(typer, room.id, 'done typing');
+          await postMessage(typer, room.id, 'done typing');
         }
 
         await Promise.all(arrived);
@@ -666,7 +646,7 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
       expect(await notified).toEqual({ roomId: room.id, profileId: removed.id });
       // Everything the room produces from here on must not reach the removed member.
       expect(await send(ownerSocket, room.id, 'after removal (socket)', 'after-1')).toMatchObject({ ok: true });
-      await sendOverHttp(owner, room.id, 'after removal (http)');
+      await postMessage(owner, room.id, 'after removal (http)');
       expect(await ack(ownerSocket, 'typing:update', { roomId: room.id, isTyping: true })).toEqual({ ok: true });
       expect((await owner.http.patch(`/api/rooms/${room.id}`, { name: 'renamed' })).status).toBe(200);
       expect((await owner.http.post(`/api/rooms/${room.id}/members`, { username: newcomer.username })).status).toBe(
@@ -677,7 +657,7 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
       const refusedSend = await send(removedSocket, room.id, 'let me in', 'sneak-1');
       const refusedJoin = await ack(removedSocket, 'room:join', { roomId: room.id });
       const refusedTyping = await ack(removedSocket, 'typing:update', { roomId: room.id, isTyping: true });
-      await sendOverHttp(owner, room.id, 'after the refused join');
+      await postMessage(owner, room.id, 'after the refused join');
       await settle(removedSocket);
       await settle(ownerSocket);
 
@@ -790,7 +770,7 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
       const socket = await limitedPool.open(owner);
 
       for (const i of range(1, 3)) {
-        await sendOverHttp(owner, room.id, `http-${i}`);
+        await postMessage(owner, room.id, `http-${i}`);
       }
       const socketAcks = [];
       for (const i of range(1, 3)) {

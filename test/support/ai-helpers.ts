@@ -13,8 +13,9 @@ export { SocketPool } from './socket-client';
 import type { TestUser } from './http-client';
 import { storedMessages } from './chat-api';
 
-export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
+import { ISO_UTC, UUID } from './chat-api';
+
+export { ISO_UTC, UUID };
 
 /** A UUID that names nothing. */
 export const UNKNOWN_ID = '6d1f4c2a-9b3e-4f7a-8c5d-1e2f3a4b5c6d';

@@ -4,6 +4,10 @@
  */
 import type { TestUser } from './http-client';
 
+/** PROTOCOL.md's id and timestamp formats. */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
+
 /** The owner adds each user by username. */
 export async function addMembers(owner: TestUser, roomId: string, ...users: TestUser[]): Promise<void> {
   for (const user of users) {
@@ -38,4 +42,26 @@ export async function storedMessages(user: TestUser, roomId: string): Promise<an
     }
     afterSeq = all[all.length - 1].seq;
   }
+}
+
+/** PROTOCOL.md §3 Message of a user message just sent: role user, complete, no reply, no error. */
+export function expectUserMessage(
+  message: any,
+  expected: { roomId: string; senderId: string; content: string; clientId: string | null; seq?: number },
+): void {
+  expect(message).toEqual({
+    id: expect.stringMatching(UUID),
+    roomId: expected.roomId,
+    seq: expected.seq ?? expect.any(Number),
+    role: 'user',
+    senderId: expected.senderId,
+    content: expected.content,
+    status: 'complete',
+    clientId: expected.clientId,
+    replyToId: null,
+    createdAt: expect.stringMatching(ISO_UTC),
+    updatedAt: expect.stringMatching(ISO_UTC),
+  });
+  // toEqual passes `error: undefined`; a user message has no error key at all.
+  expect(Object.keys(message)).not.toContain('error');
 }

@@ -3,7 +3,10 @@
  * message the test sent), sockets joined to a room, and waits on events with explicit caps.
  */
 import type { Socket } from 'socket.io-client';
-import type { HttpResult, TestUser } from './http-client';
+import { addMembers } from './chat-api';
+import type { TestUser } from './http-client';
+
+export { postMessage, storedMessages } from './chat-api';
 export { joinRoom, SocketPool } from './socket-client';
 
 /** A private room with AI off, owned by `owner`, with each of `members` added by the owner. */
@@ -12,30 +15,8 @@ export async function createRoom(owner: TestUser, members: TestUser[] = []): Pro
   if (res.status !== 201) {
     throw new Error(`create room failed: ${res.status} ${JSON.stringify(res.body)}`);
   }
-  for (const member of members) {
-    const added = await owner.http.post(`/api/rooms/${res.body.id}/members`, { username: member.username });
-    if (added.status !== 201) {
-      throw new Error(`add member failed: ${added.status} ${JSON.stringify(added.body)}`);
-    }
-  }
+  await addMembers(owner, res.body.id, ...members);
   return res.body;
-}
-
-/** Sends over HTTP, failing loudly unless it was stored (201); returns the stored message. */
-export async function sendOverHttp(user: TestUser, roomId: string, content: string, clientId?: string): Promise<any> {
-  const res = await user.http.post(`/api/rooms/${roomId}/messages`, { content, clientId });
-  if (res.status !== 201) {
-    throw new Error(`send failed: ${res.status} ${JSON.stringify(res.body)}`);
-  }
-  return res.body.message;
-}
-
-/** Every message of a room that holds at most 100, read back as `user` sees it (`afterSeq=0&limit=100`). */
-export async function storedMessages(user: TestUser, roomId: string): Promise<any[]> {
-  const res: HttpResult = await user.http.get(`/api/rooms/${roomId}/messages?afterSeq=0&limit=100`);
-  expect(res.status).toBe(200);
-  expect(res.body.hasMore).toBe(false);
-  return res.body.messages;
 }
 
 export interface LoggedEvent {

@@ -11,8 +11,9 @@ import { settle } from './socket-client';
 export { SocketPool } from './socket-client';
 import { postMessage } from './chat-api';
 
-export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
+import { ISO_UTC, UUID } from './chat-api';
+
+export { ISO_UTC, UUID };
 
 /** A UUID that names no room. */
 export const UNKNOWN_ROOM_ID = '5b0c6c1e-2f7d-4e59-a3c8-0d9e1f2a3b4c';
@@ -191,27 +192,7 @@ export async function createRoom(owner: TestUser, visibility: 'private' | 'publi
   return res.body;
 }
 
-export { addMembers, postMessage, storedMessages } from './chat-api';
-
-/** PROTOCOL.md §3 Message of a user message just sent. */
-export function expectUserMessage(
-  message: any,
-  expected: { roomId: string; senderId: string; content: string; clientId: string | null; seq?: number },
-): void {
-  expect(message).toEqual({
-    id: expect.stringMatching(UUID),
-    roomId: expected.roomId,
-    seq: expected.seq ?? expect.any(Number),
-    role: 'user',
-    senderId: expected.senderId,
-    content: expected.content,
-    status: 'complete',
-    clientId: expected.clientId,
-    replyToId: null,
-    createdAt: expect.stringMatching(ISO_UTC),
-    updatedAt: expect.stringMatching(ISO_UTC),
-  });
-}
+export { addMembers, expectUserMessage, postMessage, storedMessages } from './chat-api';
 
 /** `count` messages sent over REST one after another (seq 1..count in a fresh room). */
 export async function postMany(user: TestUser, roomId: string, count: number, prefix = 'm'): Promise<any[]> {

@@ -5,8 +5,9 @@
 import { randomBytes } from 'node:crypto';
 import { expectProblem, type HttpResult, type TestUser } from './http-client';
 
-export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
+import { ISO_UTC, UUID } from './chat-api';
+
+export { ISO_UTC, UUID };
 
 /** A random UUID that names nothing. */
 export const UNKNOWN_ID = '3f1c2b9e-8d4a-4c6e-9b1a-7e5d0c2f4a81';
