@@ -39,7 +39,7 @@ interface Db {
 async function main(cfg: Config): Promise<unknown> {
   /* eslint-disable @typescript-eslint/no-require-imports -- the app's build, loaded at run time */
   const { startEmbeddedDatabase } = require(join(cfg.dist, 'modules/persistence/drivers/embedded.database'));
-  const { PgDatabase } = require(join(cfg.dist, 'modules/persistence/drivers/pg.database'));
+  const { PgDatabase, SERVER_GROUP_COMMIT } = require(join(cfg.dist, 'modules/persistence/drivers/pg.database'));
   const { runMigrations } = require(join(cfg.dist, 'modules/persistence/migration-runner'));
   const { SERVICE_ACTOR, userActor } = require(join(cfg.dist, 'modules/persistence/database.port'));
   /* eslint-enable @typescript-eslint/no-require-imports */
@@ -48,7 +48,7 @@ async function main(cfg: Config): Promise<unknown> {
   const db: Db =
     cfg.db === 'embedded'
       ? await startEmbeddedDatabase(dataDir)
-      : new PgDatabase('postgres', { connectionString: cfg.url, max: 10 }, undefined, { maxSize: 100, maxInFlight: 4 });
+      : new PgDatabase('postgres', { connectionString: cfg.url, max: 10 }, undefined, SERVER_GROUP_COMMIT);
   try {
     await runMigrations(db);
     const users: Actor[] = [];

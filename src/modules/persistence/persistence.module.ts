@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { DATABASE, type Database } from './database.port';
 import { startEmbeddedDatabase } from './drivers/embedded.database';
-import { PgDatabase } from './drivers/pg.database';
+import { PgDatabase, SERVER_GROUP_COMMIT } from './drivers/pg.database';
 import { SupabaseDatabase } from './drivers/supabase.database';
 import { runMigrations } from './migration-runner';
 
@@ -17,12 +17,11 @@ async function openDatabase(config: AppConfig, logger: PinoLogger): Promise<Data
       db = await startEmbeddedDatabase(join(config.dataDir, 'db'));
       break;
     case 'postgres':
-      // Up to 4 group commits at once on 10 connections: the rest serve reads and the other writes.
       db = new PgDatabase(
         'postgres',
         { connectionString: config.database.url, max: 10, connectionTimeoutMillis: 5000 },
         undefined,
-        { maxSize: 100, maxInFlight: 4 },
+        SERVER_GROUP_COMMIT,
       );
       break;
     case 'supabase': {

@@ -28,9 +28,15 @@ const typeParsers = {
  * that takes the actor's role and claims with SET LOCAL semantics (set_config(..., true)), so nothing of one
  * call's identity outlives it — which the embedded server, one backend session for all, depends on.
  */
+/** Group commit on the embedded engine: its one connection runs one group at a time. */
+export const EMBEDDED_GROUP_COMMIT: GroupCommitOptions = { maxSize: 100, maxInFlight: 1 };
+/** Group commit on a Postgres server: up to 4 groups at once on its 10 connections; the rest serve other calls. */
+export const SERVER_GROUP_COMMIT: GroupCommitOptions = { maxSize: 100, maxInFlight: 4 };
+
 export class PgDatabase implements Database {
   private readonly pool: Pool;
-  private readonly postGroups: GroupCommitter<GroupedCall, Record<string, unknown>>;
+  /** One committer per groupable function, made on its first call. */
+  private readonly committers = new Map<GroupableFunction, GroupCommitter<GroupedCall, Record<string, unknown>>>();
   private observer?: CallObserver;
   private groupObserver?: GroupObserver;
 
@@ -38,12 +44,11 @@ export class PgDatabase implements Database {
     readonly driver: DatabaseDriverName,
     config: PoolConfig,
     private readonly onClose?: () => Promise<void>,
-    groupCommit: GroupCommitOptions = { maxSize: 100, maxInFlight: 1 },
+    private readonly groupCommit: GroupCommitOptions = EMBEDDED_GROUP_COMMIT,
   ) {
     this.pool = new Pool({ ...config, types: typeParsers });
     // An idle client's error (the server went away) must not crash the process; the next call reports it.
     this.pool.on('error', () => undefined);
-    this.postGroups = new GroupCommitter((calls) => this.runGroup('post_message', calls), groupCommit);
   }
 
   observe(observer: CallObserver, groups?: GroupObserver): void {
@@ -60,7 +65,7 @@ export class PgDatabase implements Database {
     try {
       // Made here, so a value the group's JSON cannot carry fails this call alone, not the group's statement.
       const json = groupItem(actor, args);
-      const row = await this.postGroups.submit({ actor, args, json });
+      const row = await this.committer(fn).submit({ actor, args, json });
       return [row as Row];
     } catch (error) {
       throw mapDatabaseError(error) ?? error;
@@ -84,6 +89,15 @@ export class PgDatabase implements Database {
     }
   }
 
+  private committer(fn: GroupableFunction): GroupCommitter<GroupedCall, Record<string, unknown>> {
+    let committer = this.committers.get(fn);
+    if (!committer) {
+      committer = new GroupCommitter((calls) => this.runGroup(fn, calls), this.groupCommit);
+      this.committers.set(fn, committer);
+    }
+    return committer;
+  }
+
   /**
    * One group: one transaction of `chat_private.<fn>_group`, which runs every call as its actor in a subtransaction
    * and returns one row per call, in order. Calls are ordered by room, so concurrent groups on a Postgres server take
@@ -97,7 +111,7 @@ export class PgDatabase implements Database {
   ): Promise<GroupOutcome<Record<string, unknown>>[]> {
     const order = calls
       .map((call, index) => ({ call, index }))
-      .sort((a, b) => String(a.call.args.p_room_id).localeCompare(String(b.call.args.p_room_id)));
+      .sort((a, b) => compare(String(a.call.args.p_room_id), String(b.call.args.p_room_id)));
     const items = `[${order.map(({ call }) => call.json).join(',')}]`;
     const started = performance.now();
     let rows: GroupedRow[];
@@ -208,7 +222,7 @@ type GroupedRow = Record<string, unknown> & { item: number; failed_code: string 
  * half a surrogate pair: a NUL anywhere (content, or a claim a user may have set) fails this call alone, as any
  * NUL does (CH400), and a lone surrogate becomes U+FFFD, as the UTF-8 encoding of a single call's text makes it.
  */
-export function groupItem(actor: UserActor, args: Record<string, unknown>): string {
+function groupItem(actor: UserActor, args: Record<string, unknown>): string {
   return JSON.stringify({ claims: claimsOf(actor), sub: actor.id, args }, (_key, value: unknown) => {
     if (typeof value === 'string') {
       refuseNul(value);
@@ -219,6 +233,11 @@ export function groupItem(actor: UserActor, args: Record<string, unknown>): stri
     }
     return value;
   });
+}
+
+/** Code-unit order: the same for every group, which is all lock ordering needs (no locale lookups per send). */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function refuseNul(text: string): void {
