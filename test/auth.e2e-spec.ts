@@ -10,20 +10,15 @@ import {
   signToken,
 } from './support/auth-helpers';
 import { expectProblem, HttpClient, signUp, uniqueUsername, type HttpResult } from './support/http-client';
-import { startTestApp, type TestApp } from './support/test-app';
+import { useTestApp } from './support/test-app';
 import { UUID } from './support/chat-api';
 
 describe('auth (local mode)', () => {
-  let t: TestApp;
+  const t = useTestApp();
   let anon: HttpClient;
 
-  beforeAll(async () => {
-    t = await startTestApp();
+  beforeAll(() => {
     anon = new HttpClient(t.url);
-  });
-
-  afterAll(async () => {
-    await t?.close();
   });
 
   const register = (body: unknown): Promise<HttpResult> => anon.post('/api/auth/register', body);

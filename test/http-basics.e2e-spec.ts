@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { freshLoopbackAddress, newPassword, requestFrom, signUpFrom } from './support/auth-helpers';
 import { expectProblem, HttpClient, signUp, uniqueUsername, type HttpResult } from './support/http-client';
-import { startTestApp, type TestApp } from './support/test-app';
+import { useTestApp } from './support/test-app';
 import { UUID } from './support/chat-api';
 
 const BODY_LIMIT_BYTES = 64 * 1024;
@@ -48,16 +48,11 @@ function expectRetryAfter(res: HttpResult): void {
 }
 
 describe('HTTP basics', () => {
-  let t: TestApp;
+  const t = useTestApp();
   let anon: HttpClient;
 
-  beforeAll(async () => {
-    t = await startTestApp();
+  beforeAll(() => {
     anon = new HttpClient(t.url);
-  });
-
-  afterAll(async () => {
-    await t?.close();
   });
 
   describe('x-request-id', () => {
@@ -371,15 +366,7 @@ describe('HTTP basics', () => {
 });
 
 describe('HTTP rate limits (RATE_HTTP_PER_MINUTE=5, RATE_AUTH_PER_MINUTE=3)', () => {
-  let t: TestApp;
-
-  beforeAll(async () => {
-    t = await startTestApp({ RATE_HTTP_PER_MINUTE: '5', RATE_AUTH_PER_MINUTE: '3' });
-  });
-
-  afterAll(async () => {
-    await t?.close();
-  });
+  const t = useTestApp({ RATE_HTTP_PER_MINUTE: '5', RATE_AUTH_PER_MINUTE: '3' });
 
   describe('POST /api/auth/register and /api/auth/login (per IP)', () => {
     it('should refuse the 4th sign-in attempt from one IP with 429 RATE_LIMITED and Retry-After, storing nothing', async () => {

@@ -1,18 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { expectProblem, HttpClient, signUp, type TestUser } from './support/http-client';
-import { startTestApp, type TestApp } from './support/test-app';
+import { useTestApp } from './support/test-app';
 import { UUID } from './support/chat-api';
 
 describe('profiles', () => {
-  let t: TestApp;
-
-  beforeAll(async () => {
-    t = await startTestApp();
-  });
-
-  afterAll(async () => {
-    await t?.close();
-  });
+  const t = useTestApp();
 
   async function readMe(user: TestUser): Promise<any> {
     const res = await user.http.get('/api/profiles/me');
