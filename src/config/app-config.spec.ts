@@ -49,7 +49,7 @@ describe(loadConfig.name, () => {
       expect(sut.port).toBe(3000);
       expect(sut.env).toBe('development');
       expect(sut.logLevel).toBe('info');
-      expect(sut.database).toEqual({ driver: 'pglite', url: undefined });
+      expect(sut.database).toEqual({ driver: 'pglite', url: undefined, callTimeoutMs: 15_000 });
       expect(sut.messages.maxLength).toBe(4000);
       expect(sut.rates).toEqual({
         httpPerMinute: 600,
@@ -129,7 +129,7 @@ describe(loadConfig.name, () => {
 
       const sut = loadConfig(makeEnv({ DATABASE_URL: url }));
 
-      expect(sut.database).toEqual({ driver: 'postgres', url });
+      expect(sut.database).toEqual({ driver: 'postgres', url, callTimeoutMs: 15_000 });
     });
 
     it.each([
@@ -202,7 +202,7 @@ describe(loadConfig.name, () => {
         }),
       );
 
-      expect(sut.database).toEqual({ driver: 'pglite', url: undefined });
+      expect(sut.database).toEqual({ driver: 'pglite', url: undefined, callTimeoutMs: 15_000 });
       expect(sut.supabase.url).toBeUndefined();
       expect(sut.supabase.anonKey).toBeUndefined();
     });

@@ -11,7 +11,8 @@ export interface AppConfig {
   env: 'development' | 'production' | 'test';
   logLevel: Env['LOG_LEVEL'];
   dataDir: string;
-  database: { driver: DatabaseDriverName; url?: string };
+  /** `callTimeoutMs`: the longest one database call may take before it fails (a dead server never hangs a caller). */
+  database: { driver: DatabaseDriverName; url?: string; callTimeoutMs: number };
   supabase: { url?: string; anonKey?: string; serviceRoleKey?: string; jwtSecret?: string };
   auth: { mode: 'local' | 'supabase'; localJwtSecret: string; localJwtTtlSeconds: number };
   ai: {
@@ -24,6 +25,10 @@ export interface AppConfig {
     firstTokenTimeoutMs: number;
     stallTimeoutMs: number;
     totalTimeoutMs: number;
+    /** How long a reply's owner instance may go without renewing its claim before another takes the room over. */
+    leaseMs: number;
+    /** How often an instance looks for reply jobs nobody has claimed (a wake-up comes sooner when one is queued). */
+    pollMs: number;
   };
   messages: { maxLength: number };
   rates: {
@@ -34,6 +39,15 @@ export interface AppConfig {
     aiPerMinute: number;
   };
   redisUrl?: string;
+  /** Several instances (REDIS_URL): how they keep track of each other and of a room's message order. */
+  cluster: {
+    /** How often an instance renews its presence in Redis. */
+    heartbeatMs: number;
+    /** An instance not heard from for this long is gone: its sockets' presence and typing end. */
+    instanceTtlMs: number;
+    /** How long a new message waits for its predecessor before that one is read from the database. */
+    orderWaitMs: number;
+  };
   corsOrigins: string[] | '*';
   /** Express's `trust proxy`: which proxies' X-Forwarded-For to believe for the caller's IP (per-IP limits). */
   trustProxy: boolean | number | string;
@@ -75,6 +89,16 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       'Invalid configuration: SUPABASE_SERVICE_ROLE_KEY: required with SUPABASE_URL (the server writes assistant replies as the service)',
     );
   }
+  if (env.REDIS_URL && driver === 'pglite') {
+    throw new ConfigError(
+      'Invalid configuration: REDIS_URL: several instances need a shared database: set DATABASE_URL or SUPABASE_URL (the embedded database cannot be shared)',
+    );
+  }
+  if (env.REDIS_URL && !supabase && !env.LOCAL_JWT_SECRET) {
+    throw new ConfigError(
+      'Invalid configuration: LOCAL_JWT_SECRET: required with REDIS_URL (every instance must sign and check tokens with the same key)',
+    );
+  }
   if (env.NODE_ENV === 'production' && !supabase && !env.LOCAL_JWT_SECRET) {
     throw new ConfigError('Invalid configuration: LOCAL_JWT_SECRET: required when NODE_ENV=production');
   }
@@ -83,7 +107,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     env: env.NODE_ENV,
     logLevel: env.LOG_LEVEL,
     dataDir,
-    database: { driver, url: env.DATABASE_URL },
+    database: { driver, url: env.DATABASE_URL, callTimeoutMs: env.DATABASE_CALL_TIMEOUT_MS },
     supabase: {
       url: supabaseUrl,
       anonKey: env.SUPABASE_ANON_KEY ?? env.EXPO_PUBLIC_SUPABASE_ANON_KEY,
@@ -105,6 +129,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       firstTokenTimeoutMs: env.AI_FIRST_TOKEN_TIMEOUT_MS,
       stallTimeoutMs: env.AI_STALL_TIMEOUT_MS,
       totalTimeoutMs: env.AI_TOTAL_TIMEOUT_MS,
+      leaseMs: env.AI_LEASE_MS,
+      pollMs: env.AI_POLL_MS,
     },
     messages: { maxLength: env.MESSAGE_MAX_LENGTH },
     rates: {
@@ -115,6 +141,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       aiPerMinute: env.RATE_AI_PER_MINUTE,
     },
     redisUrl: env.REDIS_URL,
+    cluster: {
+      heartbeatMs: env.CLUSTER_HEARTBEAT_MS,
+      instanceTtlMs: Math.max(env.CLUSTER_INSTANCE_TTL_MS, env.CLUSTER_HEARTBEAT_MS * 2),
+      orderWaitMs: env.ORDER_WAIT_MS,
+    },
     corsOrigins: parseOrigins(env.CORS_ORIGINS, env.NODE_ENV),
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
