@@ -9,6 +9,7 @@ import { ConfigModule } from './config/config.module';
 import { AuthModule } from './modules/auth/auth.module';
 import { HttpAuthGuard } from './modules/auth/http-auth.guard';
 import { ChatModule } from './modules/chat/chat.module';
+import { ClusterModule } from './modules/cluster/cluster.module';
 import { RealtimeModule } from './modules/chat/realtime/realtime.module';
 import { CommonModule } from './common/common.module';
 import { HealthModule } from './modules/health/health.module';
@@ -34,6 +35,7 @@ export class AppModule {
         }),
         CommonModule,
         PersistenceModule,
+        ClusterModule,
         RealtimeModule,
         AuthModule,
         ChatModule,
