@@ -10,6 +10,8 @@ import { AuthModule } from './modules/auth/auth.module';
 import { HttpAuthGuard } from './modules/auth/http-auth.guard';
 import { ChatModule } from './modules/chat/chat.module';
 import { ClusterModule } from './modules/cluster/cluster.module';
+import { REDIS, type RedisConnections } from './modules/cluster/cluster.tokens';
+import { ResilientThrottlerStorage } from './modules/cluster/resilient-throttler.storage';
 import { RealtimeModule } from './modules/chat/realtime/realtime.module';
 import { CommonModule } from './common/common.module';
 import { HealthModule } from './modules/health/health.module';
@@ -27,11 +29,16 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         LoggerModule.forRoot(loggerOptions(config)),
-        ThrottlerModule.forRoot({
-          throttlers: [
-            { name: DEFAULT_THROTTLER, ttl: MINUTE_MS, limit: config.rates.httpPerMinute, blockDuration: 0 },
-            { name: AUTH_THROTTLER, ttl: MINUTE_MS, limit: config.rates.authPerMinute, blockDuration: 0 },
-          ],
+        ThrottlerModule.forRootAsync({
+          inject: [REDIS],
+          useFactory: (redis: RedisConnections | null) => ({
+            throttlers: [
+              { name: DEFAULT_THROTTLER, ttl: MINUTE_MS, limit: config.rates.httpPerMinute, blockDuration: 0 },
+              { name: AUTH_THROTTLER, ttl: MINUTE_MS, limit: config.rates.authPerMinute, blockDuration: 0 },
+            ],
+            // Several instances count every limit together in Redis; one counts in memory.
+            storage: redis ? new ResilientThrottlerStorage(redis) : undefined,
+          }),
         }),
         CommonModule,
         PersistenceModule,

@@ -1,17 +1,19 @@
+import type { RoomEvents, UserEvents } from './server-events';
+
 /**
- * The port through which services reach connected clients (PROTOCOL.md §4, server → client).
- * `chat` implements it over Socket.IO; a test or another transport swaps the adapter, not the callers.
+ * The port through which services reach connected clients (PROTOCOL.md §4, server → client), on every
+ * instance. `chat` implements it over Socket.IO; a test or another transport swaps the adapter, not the callers.
  */
 export interface RealtimeBroadcaster {
   /** Emits `event` with `payload` to every socket subscribed to the room, but those of `exceptProfileId`. */
-  toRoom(roomId: string, event: string, payload: unknown, exceptProfileId?: string): void;
-  /** Like toRoom, for an event that carries a new message: the room's subscribers get these in seq order. */
-  toRoomInOrder(roomId: string, seq: number, event: string, payload: unknown): void;
+  toRoom<E extends keyof RoomEvents>(roomId: string, event: E, payload: RoomEvents[E], exceptProfileId?: string): void;
+  /** A new message (`message:new`): every subscriber gets a room's new messages in seq order, none missing. */
+  toRoomInOrder(roomId: string, seq: number, event: 'message:new', payload: RoomEvents['message:new']): void;
   /** Emits `event` to every socket of one person, whatever rooms they are subscribed to. */
-  toUser(profileId: string, event: string, payload: unknown): void;
-  /** Unsubscribes every socket of one member from the room (removal, leave). */
+  toUser<E extends keyof UserEvents>(profileId: string, event: E, payload: UserEvents[E]): void;
+  /** Unsubscribes every socket of one member from the room (removal, leave), on every instance. */
   unsubscribeMember(roomId: string, profileId: string): Promise<void>;
-  /** Unsubscribes every socket from the room (deletion). */
+  /** Unsubscribes every socket from the room (deletion), on every instance. */
   unsubscribeAll(roomId: string): Promise<void>;
 }
 

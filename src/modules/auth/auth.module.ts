@@ -4,6 +4,7 @@ import { AuthService } from './auth.service';
 import { HttpAuthGuard } from './http-auth.guard';
 import { LocalCredentialsRepository } from './local-credentials.repository';
 import { PasswordHasher } from './password-hasher.service';
+import { SocketAuthMiddleware } from './socket-auth.middleware';
 import { SupabaseTokenVerifier } from './supabase-token.verifier';
 import { TOKEN_VERIFIER, TokenService } from './token.service';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
@@ -24,7 +25,8 @@ import { APP_CONFIG, type AppConfig } from '../../config/app-config';
         config.auth.mode === 'supabase' ? supabase : local,
     },
     HttpAuthGuard,
+    SocketAuthMiddleware,
   ],
-  exports: [TOKEN_VERIFIER, HttpAuthGuard],
+  exports: [TOKEN_VERIFIER, HttpAuthGuard, SocketAuthMiddleware],
 })
 export class AuthModule {}

@@ -4,6 +4,7 @@ import type { Request } from 'express';
 import { AppException } from '../../common/errors/app.exception';
 import { ErrorCode } from '../../common/errors/error-code';
 import type { AuthUser } from './auth-user';
+import { bearerToken } from './bearer-token';
 import { IS_PUBLIC } from './public.decorator';
 import { InvalidTokenError, TOKEN_VERIFIER, type TokenVerifier } from './token.service';
 
@@ -16,7 +17,7 @@ export class HttpAuthGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    // Sockets are authenticated once, at the handshake (ChatGateway).
+    // Sockets are authenticated once, at the handshake (SocketAuthMiddleware).
     if (context.getType() !== 'http') {
       return true;
     }
@@ -24,12 +25,12 @@ export class HttpAuthGuard implements CanActivate {
       return true;
     }
     const req = context.switchToHttp().getRequest<Request & { user?: AuthUser }>();
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
-    if (!match) {
+    const token = bearerToken(req.headers.authorization);
+    if (!token) {
       throw new AppException(ErrorCode.UNAUTHENTICATED, 'Send a bearer token: Authorization: Bearer <token>');
     }
     try {
-      req.user = await this.tokens.verify(match[1]);
+      req.user = await this.tokens.verify(token);
     } catch (error) {
       if (error instanceof InvalidTokenError) {
         throw new AppException(ErrorCode.UNAUTHENTICATED, error.message);

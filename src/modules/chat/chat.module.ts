@@ -10,6 +10,7 @@ import { ProfilesController } from './profiles.controller';
 import { ProfilesRepository } from './profiles.repository';
 import { ChatGateway } from './realtime/chat.gateway';
 import { PresenceService } from './realtime/presence.service';
+import { RoomSessionService } from './realtime/room-session.service';
 import { SocketEventRunner } from './realtime/socket-event-runner.service';
 import { TypingService } from './realtime/typing.service';
 import { RoomsController } from './rooms.controller';
@@ -29,6 +30,7 @@ import { RoomsService } from './rooms.service';
     SocketEventRunner,
     PresenceService,
     TypingService,
+    RoomSessionService,
   ],
   exports: [MessageSenderService],
 })

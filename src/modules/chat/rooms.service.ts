@@ -64,7 +64,7 @@ export class RoomsService {
   }
 
   private async memberGone(roomId: string, profileId: string): Promise<void> {
-    this.typing.stop(roomId, profileId);
+    await this.typing.stop(roomId, profileId);
     this.broadcaster.toRoom(roomId, 'member:removed', { roomId, profileId });
     await this.broadcaster.unsubscribeMember(roomId, profileId);
   }

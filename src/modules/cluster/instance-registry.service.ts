@@ -20,6 +20,7 @@ export class InstanceRegistry implements OnApplicationBootstrap, OnApplicationSh
   private known = new Set<string>();
   private readonly reapHandlers: InstanceGoneHandler[] = [];
   private readonly goneHandlers: InstanceGoneHandler[] = [];
+  private readonly rejoinHandlers: (() => Promise<void> | void)[] = [];
   private beating?: Promise<void>;
 
   constructor(
@@ -42,6 +43,14 @@ export class InstanceRegistry implements OnApplicationBootstrap, OnApplicationSh
   /** Called on every survivor when an instance goes (cleanly or not). */
   onGone(handler: InstanceGoneHandler): void {
     this.goneHandlers.push(handler);
+  }
+
+  /**
+   * Called when this instance finds itself reaped (Redis lost it, or it was away longer than the TTL): the
+   * others have ended its state, so it writes its state again.
+   */
+  onRejoin(handler: () => Promise<void> | void): void {
+    this.rejoinHandlers.push(handler);
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -69,12 +78,19 @@ export class InstanceRegistry implements OnApplicationBootstrap, OnApplicationSh
     }
     try {
       const cutoff = this.aliveSince;
-      const [, expired, alive] = (await redis.commands
+      const [added, expired, alive] = (await redis.commands
         .multi()
         .zadd(INSTANCES_KEY, Date.now(), this.instanceId)
         .zrangebyscore(INSTANCES_KEY, '-inf', `(${cutoff}`)
         .zrangebyscore(INSTANCES_KEY, cutoff, '+inf')
-        .exec()) as [unknown, [Error | null, string[]], [Error | null, string[]]];
+        .exec()) as [[Error | null, number], [Error | null, string[]], [Error | null, string[]]];
+      if (added[1] === 1 && this.known.size > 0) {
+        this.logger.warn({ instanceId: this.instanceId }, 'this instance was taken for gone: writing its state again');
+        await this.run(
+          this.rejoinHandlers.map((handler) => () => handler()),
+          this.instanceId,
+        );
+      }
       for (const id of expired[1]) {
         // Whoever removes it reaps it: exactly one survivor.
         if ((await redis.commands.zrem(INSTANCES_KEY, id)) === 1) {

@@ -5,6 +5,7 @@ import { HealthCheck, HealthCheckService, HealthIndicatorService, type HealthChe
 import { SkipThrottle } from '@nestjs/throttler';
 import { Public } from '../auth/public.decorator';
 import { DatabaseHealthIndicator } from './database.health';
+import { RedisHealthIndicator } from './redis.health';
 import { ShutdownState } from './shutdown-state.service';
 
 @ApiTags('operations')
@@ -15,6 +16,7 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly database: DatabaseHealthIndicator,
+    private readonly redis: RedisHealthIndicator,
     private readonly shutdown: ShutdownState,
     private readonly indicators: HealthIndicatorService,
   ) {}
@@ -28,7 +30,10 @@ export class HealthController {
 
   @Get('ready')
   @HealthCheck()
-  @ApiOperation({ summary: 'Readiness: 200 when the database answers; 503 otherwise and during shutdown' })
+  @ApiOperation({
+    summary:
+      'Readiness: 200 when the database answers (Redis, where configured, reported: connected or degraded); 503 otherwise and during shutdown',
+  })
   async ready(@Res({ passthrough: true }) res: Response): Promise<HealthCheckResult> {
     return this.answer(res, [
       () => {
@@ -36,6 +41,7 @@ export class HealthController {
         return this.shutdown.isShuttingDown ? indicator.down({ message: 'shutting down' }) : indicator.up();
       },
       () => this.database.check(),
+      ...(this.redis.configured ? [() => this.redis.check()] : []),
     ]);
   }
 

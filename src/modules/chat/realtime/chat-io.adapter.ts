@@ -1,25 +1,45 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
+import { createAdapter } from '@socket.io/redis-streams-adapter';
 import type { Server, ServerOptions } from 'socket.io';
 import type { AppConfig } from '../../../config/app-config';
+import { REDIS, type RedisConnections } from '../../cluster/cluster.tokens';
 
 /** 64 KiB: a message of MESSAGE_MAX_LENGTH characters fits many times over; nothing larger is read. */
 export const SOCKET_MAX_PAYLOAD_BYTES = 64 * 1024;
+/** The Redis stream of the Socket.IO adapter (every broadcast that is not a room's message feed). */
+export const ADAPTER_STREAM = 'chat:socket.io';
 
-/** Socket.IO with the server's limits and allowed origins. */
+/**
+ * Socket.IO with the server's limits and allowed origins; with REDIS_URL, the Redis streams adapter, so a
+ * broadcast reaches the sockets of every instance, and an instance that loses Redis for a moment resumes from
+ * its stream offset instead of losing what was published meanwhile.
+ */
 export class ChatIoAdapter extends IoAdapter {
   constructor(
-    app: INestApplicationContext,
+    private readonly app: INestApplicationContext,
     private readonly config: AppConfig,
   ) {
     super(app);
   }
 
   override createIOServer(port: number, options?: ServerOptions): Server {
-    return super.createIOServer(port, {
+    const redis = this.app.get<RedisConnections | null>(REDIS);
+    const server = super.createIOServer(port, {
       ...options,
       maxHttpBufferSize: SOCKET_MAX_PAYLOAD_BYTES,
       cors: { origin: this.config.corsOrigins === '*' ? true : this.config.corsOrigins, credentials: false },
     }) as Server;
+    if (redis) {
+      server.adapter(
+        createAdapter(redis.publisher, {
+          streamName: ADAPTER_STREAM,
+          maxLen: 50_000,
+          heartbeatInterval: this.config.cluster.heartbeatMs,
+          heartbeatTimeout: this.config.cluster.instanceTtlMs,
+        }),
+      );
+    }
+    return server;
   }
 }

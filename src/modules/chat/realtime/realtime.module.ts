@@ -1,5 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { REALTIME_BROADCASTER } from '../../../common/realtime/realtime-broadcaster';
+import { RoomFeed } from './room-feed.service';
+import { RoomFeedRepository } from './room-feed.repository';
 import { SocketBroadcaster } from './socket-broadcaster.service';
 
 /**
@@ -8,7 +10,12 @@ import { SocketBroadcaster } from './socket-broadcaster.service';
  */
 @Global()
 @Module({
-  providers: [SocketBroadcaster, { provide: REALTIME_BROADCASTER, useExisting: SocketBroadcaster }],
-  exports: [SocketBroadcaster, REALTIME_BROADCASTER],
+  providers: [
+    RoomFeedRepository,
+    RoomFeed,
+    SocketBroadcaster,
+    { provide: REALTIME_BROADCASTER, useExisting: SocketBroadcaster },
+  ],
+  exports: [SocketBroadcaster, RoomFeed, REALTIME_BROADCASTER],
 })
 export class RealtimeModule {}

@@ -1,0 +1,50 @@
+import type { MessageDto } from '../messages/message';
+
+/** The Room object of PROTOCOL.md §3 as `room:updated` carries it (chat's RoomDto has this shape). */
+export interface RoomView {
+  id: string;
+  name: string;
+  visibility: 'private' | 'public';
+  ownerId: string;
+  ai: { mode: 'off' | 'mention' | 'always'; systemPrompt: string | null; model: string | null; available: boolean };
+  lastSeq: number;
+  createdAt: string;
+  updatedAt: string;
+  myRole: 'owner' | 'member' | null;
+}
+
+export interface MemberEvent {
+  roomId: string;
+  profileId: string;
+}
+
+/** Server → client events sent to a room's subscribers (PROTOCOL.md §4), by name, with their payloads. */
+export interface RoomEvents {
+  'message:new': { message: MessageDto };
+  'message:delta': { roomId: string; messageId: string; offset: number; delta: string };
+  'message:updated': { message: MessageDto };
+  typing: { roomId: string; profileId: string; isTyping: boolean };
+  presence: { roomId: string; profileId: string; online: boolean };
+  'room:updated': { room: RoomView };
+  'room:deleted': { roomId: string };
+  'member:added': MemberEvent;
+  'member:removed': MemberEvent;
+}
+
+/** Events sent to every socket of one person, whatever rooms they joined. */
+export interface UserEvents {
+  'member:added': MemberEvent;
+}
+
+/** Events sent to one socket. */
+export interface SocketEvents {
+  'session:expired': { code: 'UNAUTHENTICATED'; message: string };
+}
+
+/** The events that carry a room's messages: ordered by seq where they are received (the room feed). */
+export type FeedEvent = 'message:new' | 'message:delta' | 'message:updated';
+
+type Listeners<Events> = { [E in keyof Events]: (payload: Events[E]) => void };
+
+/** Every server → client event, typed for Socket.IO (`Namespace<…, ServerToClientEvents>`). */
+export type ServerToClientEvents = Listeners<RoomEvents> & Listeners<UserEvents> & Listeners<SocketEvents>;

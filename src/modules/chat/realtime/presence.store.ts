@@ -1,0 +1,177 @@
+import type { RedisConnections } from '../../cluster/cluster.tokens';
+import { INSTANCES_KEY } from '../../cluster/instance-registry.service';
+
+/**
+ * Where presence is kept beyond this instance. This instance counts its own sockets (PresenceService) and
+ * tells the store only of its members' first and last socket here, per room and per user; the store answers
+ * whether that makes them online / offline across every instance.
+ */
+export interface PresenceStore {
+  /** This instance has the member in the room now; true when no other instance had them there. */
+  enterRoom(roomId: string, profileId: string): Promise<boolean>;
+  /** This instance no longer has the member in the room; true when no other instance has them there. */
+  leaveRoom(roomId: string, profileId: string): Promise<boolean>;
+  /** This instance has a socket of the user now; true when no other instance had one. */
+  connect(profileId: string): Promise<boolean>;
+  /** This instance has no socket of the user any more; true when no other instance has one. */
+  disconnect(profileId: string): Promise<boolean>;
+  /** Every member online in the room, on any live instance. */
+  online(roomId: string): Promise<string[]>;
+  /** Whether the user has a socket on any live instance. */
+  connected(profileId: string): Promise<boolean>;
+}
+
+/** One instance: the answers follow from this instance's own counts. */
+export class LocalPresenceStore implements PresenceStore {
+  private readonly rooms = new Map<string, Set<string>>();
+  private readonly users = new Set<string>();
+
+  enterRoom(roomId: string, profileId: string): Promise<boolean> {
+    let members = this.rooms.get(roomId);
+    if (!members) {
+      members = new Set();
+      this.rooms.set(roomId, members);
+    }
+    members.add(profileId);
+    return Promise.resolve(true);
+  }
+
+  leaveRoom(roomId: string, profileId: string): Promise<boolean> {
+    const members = this.rooms.get(roomId);
+    members?.delete(profileId);
+    if (members?.size === 0) {
+      this.rooms.delete(roomId);
+    }
+    return Promise.resolve(true);
+  }
+
+  connect(profileId: string): Promise<boolean> {
+    this.users.add(profileId);
+    return Promise.resolve(true);
+  }
+
+  disconnect(profileId: string): Promise<boolean> {
+    this.users.delete(profileId);
+    return Promise.resolve(true);
+  }
+
+  online(roomId: string): Promise<string[]> {
+    return Promise.resolve([...(this.rooms.get(roomId) ?? [])]);
+  }
+
+  connected(profileId: string): Promise<boolean> {
+    return Promise.resolve(this.users.has(profileId));
+  }
+}
+
+const PREFIX = 'chat:presence:';
+
+/**
+ * Changes this instance's set (add or remove one member) and answers whether any OTHER live instance's set
+ * holds the member: atomically, so two instances changing at once agree on who was first or last.
+ * ARGV: instance, set suffix, member, oldest live heartbeat, 'add' | 'remove', index suffix, index member.
+ */
+const CHANGE = `
+local prefix, inst, suffix, member = '${PREFIX}', ARGV[1], ARGV[2], ARGV[3]
+local found = 0
+for _, other in ipairs(redis.call('ZRANGEBYSCORE', '${INSTANCES_KEY}', ARGV[4], '+inf')) do
+  if other ~= inst and redis.call('SISMEMBER', prefix .. other .. ':' .. suffix, member) == 1 then
+    found = 1
+    break
+  end
+end
+if ARGV[5] == 'add' then
+  redis.call('SADD', prefix .. inst .. ':' .. suffix, member)
+  if ARGV[6] ~= '' then redis.call('SADD', prefix .. inst .. ':' .. ARGV[6], ARGV[7]) end
+else
+  redis.call('SREM', prefix .. inst .. ':' .. suffix, member)
+end
+return found
+`;
+
+/** The union of every live instance's set. ARGV: set suffix, oldest live heartbeat. */
+const UNION = `
+local keys = {}
+for _, inst in ipairs(redis.call('ZRANGEBYSCORE', '${INSTANCES_KEY}', ARGV[2], '+inf')) do
+  table.insert(keys, '${PREFIX}' .. inst .. ':' .. ARGV[1])
+end
+if #keys == 0 then return {} end
+return redis.call('SUNION', unpack(keys))
+`;
+
+/**
+ * Presence across instances: each instance keeps its own sets (`chat:presence:<instance>:room:<id>`,
+ * `…:users`, and `…:rooms`, the index a reaper walks), and only instances whose heartbeat is fresh count.
+ * A crashed instance's sets stop counting when its heartbeat expires and are removed by the survivor that
+ * reaps it; nothing a crash leaves behind keeps a member online.
+ */
+export class RedisPresenceStore implements PresenceStore {
+  constructor(
+    private readonly redis: RedisConnections,
+    private readonly instanceId: string,
+    private readonly aliveSince: () => number,
+  ) {}
+
+  async enterRoom(roomId: string, profileId: string): Promise<boolean> {
+    return (await this.change(`room:${roomId}`, profileId, 'add', 'rooms', roomId)) === 0;
+  }
+
+  async leaveRoom(roomId: string, profileId: string): Promise<boolean> {
+    return (await this.change(`room:${roomId}`, profileId, 'remove')) === 0;
+  }
+
+  async connect(profileId: string): Promise<boolean> {
+    return (await this.change('users', profileId, 'add')) === 0;
+  }
+
+  async disconnect(profileId: string): Promise<boolean> {
+    return (await this.change('users', profileId, 'remove')) === 0;
+  }
+
+  async online(roomId: string): Promise<string[]> {
+    return (await this.redis.commands.eval(UNION, 0, `room:${roomId}`, this.aliveSince())) as string[];
+  }
+
+  async connected(profileId: string): Promise<boolean> {
+    const everyone = (await this.redis.commands.eval(UNION, 0, 'users', this.aliveSince())) as string[];
+    return everyone.includes(profileId);
+  }
+
+  /** A gone instance's members, room by room, and its users; then its sets are removed. */
+  async takeOver(instanceId: string): Promise<{ rooms: Map<string, string[]>; users: string[] }> {
+    const base = `${PREFIX}${instanceId}:`;
+    const roomIds = await this.redis.commands.smembers(`${base}rooms`);
+    const rooms = new Map<string, string[]>();
+    for (const roomId of roomIds) {
+      rooms.set(roomId, await this.redis.commands.smembers(`${base}room:${roomId}`));
+    }
+    const users = await this.redis.commands.smembers(`${base}users`);
+    await this.redis.commands.del(`${base}rooms`, `${base}users`, ...roomIds.map((id) => `${base}room:${id}`));
+    return { rooms, users };
+  }
+
+  /** Whether the member is in the room on a live instance (other than a gone one being reaped). */
+  async inRoomAnywhere(roomId: string, profileId: string): Promise<boolean> {
+    return (await this.online(roomId)).includes(profileId);
+  }
+
+  private async change(
+    suffix: string,
+    member: string,
+    op: 'add' | 'remove',
+    index = '',
+    indexMember = '',
+  ): Promise<number> {
+    return (await this.redis.commands.eval(
+      CHANGE,
+      0,
+      this.instanceId,
+      suffix,
+      member,
+      this.aliveSince(),
+      op,
+      index,
+      indexMember,
+    )) as number;
+  }
+}

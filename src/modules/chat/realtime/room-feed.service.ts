@@ -1,0 +1,111 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import type { Namespace } from 'socket.io';
+import type { FeedEvent } from '../../../common/realtime/server-events';
+import { APP_CONFIG, type AppConfig } from '../../../config/app-config';
+import { INSTANCE_ID, REDIS, type RedisConnections } from '../../cluster/cluster.tokens';
+import { InstanceRegistry } from '../../cluster/instance-registry.service';
+import { StreamChannel } from '../../cluster/stream-channel';
+import { RoomFeedRepository } from './room-feed.repository';
+import { RoomOrder, type FeedItem } from './room-order';
+import { roomChannel } from './socket-rooms';
+
+/** The Redis stream every instance reads the room feeds from. */
+export const FEED_STREAM = 'chat:feed';
+/** Entries kept in the stream (about): enough for a reader away for a short blip to resume. */
+const FEED_MAX_LEN = 50_000;
+
+interface FeedEntry extends FeedItem {
+  /** The instance that published it (it has emitted it to its own sockets already). */
+  origin: string;
+}
+
+/**
+ * The events that carry a room's messages (`message:new`, `message:delta`, `message:updated`), from
+ * whichever instance stored them to the sockets of every instance, in seq order and each once. The
+ * ordering is done where events are received (RoomOrder); with Redis, instances exchange the feed through
+ * an app-owned stream; without, the feed stays in this process. After Redis comes back, or when another
+ * instance dies, each instance re-reads the last seq of the rooms it serves and emits the missing tail.
+ */
+@Injectable()
+export class RoomFeed implements OnApplicationBootstrap, OnApplicationShutdown {
+  private namespace?: Namespace;
+  private readonly order: RoomOrder;
+  private channel?: StreamChannel<FeedEntry>;
+
+  constructor(
+    @InjectPinoLogger(RoomFeed.name) private readonly logger: PinoLogger,
+    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(INSTANCE_ID) private readonly instanceId: string,
+    @Inject(REDIS) private readonly redis: RedisConnections | null,
+    private readonly registry: InstanceRegistry,
+    private readonly repository: RoomFeedRepository,
+  ) {
+    this.order = new RoomOrder(
+      (item) => this.emitLocally(item),
+      (roomId, after, before) => this.repository.between(roomId, after, before),
+      config.cluster.orderWaitMs,
+      (roomId, error) => this.logger.warn({ err: error, roomId }, 'missing messages could not be read'),
+    );
+  }
+
+  attach(namespace: Namespace): void {
+    this.namespace = namespace;
+    // A room with no subscriber left here needs no order here.
+    namespace.adapter.on('delete-room', (room: string) => {
+      if (room.startsWith('room:')) {
+        this.order.untrack(room.slice('room:'.length));
+      }
+    });
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    const redis = this.redis;
+    if (!redis) {
+      return;
+    }
+    this.channel = new StreamChannel<FeedEntry>(redis, FEED_STREAM, FEED_MAX_LEN, this.logger);
+    await this.channel.start((entry) => {
+      if (entry.origin !== this.instanceId) {
+        this.order.deliver(entry);
+      }
+    });
+    redis.onReconnect(() => void this.resync('redis reconnected'));
+    this.registry.onGone((instanceId) => this.resync(`instance ${instanceId} gone`));
+  }
+
+  onApplicationShutdown(): void {
+    this.channel?.stop();
+  }
+
+  /** Before a socket subscribes: the room's subscribers here hold every seq up to `lastSeq` (or read it). */
+  track(roomId: string, lastSeq: number): void {
+    this.order.track(roomId, lastSeq);
+  }
+
+  /** Emits an item to this instance's subscribers (in order) and to every other instance's. */
+  publish<E extends FeedEvent>(item: FeedItem<E>): void {
+    this.order.deliver(item);
+    this.channel?.publish({ ...item, origin: this.instanceId });
+  }
+
+  /** Emits what every room served here is missing up to its stored last seq. */
+  async resync(reason: string): Promise<void> {
+    const tracked = this.order.tracked();
+    if (tracked.size === 0) {
+      return;
+    }
+    try {
+      const stored = await this.repository.lastSeqs([...tracked.keys()]);
+      const behind = [...stored].filter(([roomId, last]) => last > (tracked.get(roomId) ?? last));
+      this.logger.info({ reason, rooms: tracked.size, behind: behind.length }, 'room feeds re-read');
+      await Promise.all(behind.map(([roomId, last]) => this.order.catchUp(roomId, last)));
+    } catch (error) {
+      this.logger.warn({ err: error, reason }, 'room feeds could not be re-read');
+    }
+  }
+
+  private emitLocally(item: FeedItem): void {
+    this.namespace?.local.to(roomChannel(item.roomId)).emit(item.event, item.payload);
+  }
+}

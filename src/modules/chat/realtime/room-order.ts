@@ -1,0 +1,146 @@
+import type { MessageDto } from '../../../common/messages/message';
+import type { FeedEvent, RoomEvents } from '../../../common/realtime/server-events';
+
+/** One event of a room's feed; `seq` is set on `message:new` (the message's seq). */
+export interface FeedItem<E extends FeedEvent = FeedEvent> {
+  roomId: string;
+  event: E;
+  payload: RoomEvents[E];
+  seq?: number;
+}
+
+/** Reads the stored messages of a room with `afterSeq < seq < beforeSeq`, oldest first (at most a page). */
+export type FetchMessages = (roomId: string, afterSeq: number, beforeSeq: number) => Promise<MessageDto[]>;
+
+/** The most messages one repair reads; a longer gap is left to the clients (they see the jump and catch up). */
+export const REPAIR_MAX = 1000;
+
+interface RoomState {
+  /** The highest seq emitted here (or known to every local subscriber when the room was first joined). */
+  last: number;
+  queue: FeedItem[];
+  timer?: NodeJS.Timeout;
+  /** The repair in progress, if any: repairs of a room run one at a time. */
+  repairing?: Promise<void>;
+}
+
+/**
+ * Emits a room's feed to this instance's sockets with its `message:new` events in seq order, each once,
+ * whichever instance stored them. A message whose predecessor has not arrived waits `waitMs`; then the
+ * missing ones are read from the database (their instance may have died between commit and publish) and
+ * emitted first. Other feed events (deltas, updates) keep their place behind a waiting message. Only rooms
+ * this instance has subscribers in are tracked; the others' events go nowhere.
+ */
+export class RoomOrder {
+  private readonly rooms = new Map<string, RoomState>();
+
+  constructor(
+    private readonly emit: (item: FeedItem) => void,
+    private readonly fetch: FetchMessages,
+    private readonly waitMs: number,
+    private readonly onRepairFailed: (roomId: string, error: unknown) => void,
+  ) {}
+
+  /** Starts ordering a room whose subscribers hold (or will read from the database) every seq up to `lastSeq`. */
+  track(roomId: string, lastSeq: number): void {
+    if (!this.rooms.has(roomId)) {
+      this.rooms.set(roomId, { last: lastSeq, queue: [] });
+    }
+  }
+
+  /** The room has no subscriber here any more. */
+  untrack(roomId: string): void {
+    clearTimeout(this.rooms.get(roomId)?.timer);
+    this.rooms.delete(roomId);
+  }
+
+  /** Every tracked room with the highest seq emitted in it. */
+  tracked(): Map<string, number> {
+    return new Map([...this.rooms].map(([id, room]) => [id, room.last]));
+  }
+
+  deliver(item: FeedItem): void {
+    const room = this.rooms.get(item.roomId);
+    if (!room) {
+      return;
+    }
+    if (item.seq === undefined) {
+      room.queue.push(item);
+    } else {
+      // Among themselves, new messages queue by seq; the other events keep their arrival order.
+      const seq = item.seq;
+      const at = room.queue.findIndex((queued) => queued.seq !== undefined && queued.seq > seq);
+      room.queue.splice(at === -1 ? room.queue.length : at, 0, item);
+    }
+    this.drain(item.roomId, room);
+  }
+
+  /** Emits what is missing up to `upToSeq` (stored, but never received here: a Redis outage, a dead instance). */
+  catchUp(roomId: string, upToSeq: number): Promise<void> {
+    const room = this.rooms.get(roomId);
+    if (!room || upToSeq <= room.last) {
+      return Promise.resolve();
+    }
+    return this.repair(roomId, room, upToSeq);
+  }
+
+  private drain(roomId: string, room: RoomState): void {
+    if (room.repairing) {
+      return;
+    }
+    while (room.queue.length > 0) {
+      const head = room.queue[0];
+      if (head.seq !== undefined) {
+        if (head.seq <= room.last) {
+          room.queue.shift();
+          continue;
+        }
+        if (head.seq !== room.last + 1) {
+          room.timer ??= setTimeout(() => {
+            room.timer = undefined;
+            void this.repair(roomId, room, head.seq! - 1);
+          }, this.waitMs);
+          return;
+        }
+        room.last = head.seq;
+      }
+      room.queue.shift();
+      this.emit(head);
+    }
+    clearTimeout(room.timer);
+    room.timer = undefined;
+  }
+
+  private repair(roomId: string, room: RoomState, upToSeq: number): Promise<void> {
+    const previous = room.repairing ?? Promise.resolve();
+    const run = previous.then(async () => {
+      const target = Math.min(upToSeq, room.last + REPAIR_MAX);
+      try {
+        while (room.last < target && this.rooms.get(roomId) === room) {
+          const found = await this.fetch(roomId, room.last, target + 1);
+          const next = found.filter((m) => m.seq > room.last).sort((a, b) => a.seq - b.seq);
+          if (next.length === 0) {
+            break;
+          }
+          for (const message of next) {
+            room.last = message.seq;
+            this.emit({ roomId, event: 'message:new', payload: { message }, seq: message.seq });
+          }
+        }
+      } catch (error) {
+        this.onRepairFailed(roomId, error);
+      }
+      // Whatever could not be read is left to the clients: they see the jump and catch up with afterSeq.
+      room.last = Math.max(room.last, target);
+    });
+    room.repairing = run;
+    return run.finally(() => {
+      if (room.repairing === run) {
+        room.repairing = undefined;
+        clearTimeout(room.timer);
+        room.timer = undefined;
+        this.drain(roomId, room);
+      }
+    });
+  }
+}
