@@ -1,0 +1,66 @@
+import Redis from 'ioredis';
+import { startCluster, type Cluster } from './support/cluster';
+import { HttpClient } from './support/http-client';
+import { startRedisServer, type RedisServer } from './support/redis-server';
+
+describe('the test cluster (test/support/cluster.ts, redis-server.ts)', () => {
+  let redis: RedisServer;
+  let cluster: Cluster | undefined;
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+  });
+
+  afterEach(async () => {
+    await cluster?.close();
+    cluster = undefined;
+  });
+
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it('should run two instances on one database and Redis, both ready, each its own process', async () => {
+    cluster = await startCluster({ redis });
+
+    expect(cluster.urls).toHaveLength(2);
+    expect(new Set(cluster.urls).size).toBe(2);
+    expect(new Set(cluster.instances.map((i) => i.process.child.pid)).size).toBe(2);
+    for (const url of cluster.urls) {
+      const ready = await new HttpClient(url).get('/health/ready');
+      expect({ url, status: ready.status }).toEqual({ url, status: 200 });
+    }
+    expect(cluster.env).toMatchObject({ REDIS_URL: redis.url, DATABASE_URL: cluster.databaseUrl });
+    expect(cluster.env.LOCAL_JWT_SECRET.length).toBeGreaterThanOrEqual(32);
+  });
+
+  it('should close after one instance was killed', async () => {
+    cluster = await startCluster({ redis });
+    await cluster.instances[1].kill();
+
+    expect(cluster.instances[1].process.child.signalCode).toBe('SIGKILL');
+    await cluster.close();
+    expect(cluster.instances[0].process.child.exitCode).toBe(0);
+  });
+
+  it('should bring Redis back on the same port after a restart and after a kill', async () => {
+    const client = new Redis(redis.url, { maxRetriesPerRequest: null, retryStrategy: () => 20 });
+    try {
+      expect(await client.ping()).toBe('PONG');
+      await client.set('kept', 'no');
+
+      await redis.restart('SIGKILL');
+      expect(redis.url).toBe(`redis://127.0.0.1:${redis.port}`);
+      expect(await client.ping()).toBe('PONG');
+      // Nothing is saved: a restarted server is empty.
+      expect(await client.get('kept')).toBeNull();
+
+      await redis.kill();
+      expect(redis.running).toBe(false);
+      await redis.start();
+      expect(await client.ping()).toBe('PONG');
+    } finally {
+      client.disconnect();
+    }
+  });
+});
