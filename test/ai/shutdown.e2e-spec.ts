@@ -109,4 +109,70 @@ describe('AI replies across a stop', () => {
       await server.stop('SIGKILL');
     }
   });
+
+  it('should answer the questions still waiting when a killed server starts again, in order', async () => {
+    const env = {
+      DATA_DIR: dataDir,
+      OPENAI_API_KEY: 'test-key',
+      OPENAI_BASE_URL: fake.url,
+      RATE_AUTH_PER_MINUTE: '1000',
+      LOG_LEVEL: 'info',
+    };
+    let server: ServerProcess = await startServerProcess(env);
+    try {
+      const owner = await signUp(server.url, 'wait');
+      const room = await createAiRoom(owner, { mode: 'always' });
+      const socket = await connectSocket(server.url, owner.token);
+      await ack(socket, 'room:join', { roomId: room.id });
+      fake.script({ kind: 'stall', chunks: ['Thinking'] });
+      const firstDelta = nextEvent(socket, 'message:delta');
+      const first = await postMessage(owner, room.id, 'first');
+      await firstDelta;
+      const second = await postMessage(owner, room.id, 'second');
+      const third = await postMessage(owner, room.id, 'third');
+      socket.close();
+      await server.stop('SIGKILL');
+      const before = fake.requests.length;
+      fake.script({ kind: 'stream', chunks: ['Answer two'] }, { kind: 'stream', chunks: ['Answer three'] });
+
+      server = await startServerProcess(env);
+      const login = await new HttpClient(server.url).post('/api/auth/login', {
+        username: owner.username,
+        password: owner.password,
+      });
+      const again = await connectSocket(server.url, login.body.accessToken);
+      try {
+        const lastEnded = nextEvent(
+          again,
+          'message:updated',
+          (p) => p.message.replyToId === third.id && p.message.status !== 'streaming',
+        );
+        const joined = await ack(again, 'room:join', { roomId: room.id });
+        if (!joined.messages.some((m: any) => m.replyToId === third.id && m.status !== 'streaming')) {
+          await lastEnded;
+        } else {
+          lastEnded.catch(() => undefined);
+        }
+      } finally {
+        again.close();
+      }
+
+      const messages = await storedMessages(
+        { ...owner, http: new HttpClient(server.url, login.body.accessToken) },
+        room.id,
+      );
+      expect(messages.map((m) => [m.seq, m.role, m.status, m.content, m.replyToId])).toEqual([
+        [1, 'user', 'complete', 'first', null],
+        [2, 'assistant', 'failed', '', first.id],
+        [3, 'user', 'complete', 'second', null],
+        [4, 'user', 'complete', 'third', null],
+        [5, 'assistant', 'complete', 'Answer two', second.id],
+        [6, 'assistant', 'complete', 'Answer three', third.id],
+      ]);
+      const asked = fake.requests.slice(before).map((r) => r.body.messages.at(-1).content);
+      expect(asked).toEqual(['second', 'third']);
+    } finally {
+      await server.stop('SIGKILL');
+    }
+  });
 });

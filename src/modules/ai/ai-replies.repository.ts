@@ -1,6 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DATABASE, SERVICE_ACTOR, type Database } from '../persistence/database.port';
-import { toMessage, type MessageDto, type MessageRow } from '../../common/messages/message';
 
 export interface AiRoom {
   id: string;
@@ -20,9 +19,7 @@ export interface ContextRow {
   sender_name: string | null;
 }
 
-export type ReplyStatus = 'streaming' | 'complete' | 'truncated' | 'failed' | 'cancelled';
-
-/** The service's writes of assistant replies, and the reads a reply needs. */
+/** The reads a reply needs: its room's AI settings and the conversation (its writes are AiJobsRepository's). */
 @Injectable()
 export class AiRepliesRepository {
   constructor(@Inject(DATABASE) private readonly db: Database) {}
@@ -54,34 +51,5 @@ export class AiRepliesRepository {
       p_question_id: questionId,
       p_limit: limit,
     });
-  }
-
-  async create(roomId: string, replyToId: string): Promise<MessageDto> {
-    const [row] = await this.db.call<MessageRow>(SERVICE_ACTOR, 'ai_create_reply', {
-      p_room_id: roomId,
-      p_reply_to_id: replyToId,
-    });
-    return toMessage(row);
-  }
-
-  async update(
-    messageId: string,
-    content: string,
-    status: ReplyStatus,
-    error?: { code: string; message: string },
-  ): Promise<MessageDto | undefined> {
-    const [row] = await this.db.call<MessageRow>(SERVICE_ACTOR, 'ai_update_reply', {
-      p_message_id: messageId,
-      p_content: content,
-      p_status: status,
-      p_error_code: error?.code ?? null,
-      p_error_message: error?.message ?? null,
-    });
-    return row ? toMessage(row) : undefined;
-  }
-
-  async failInterrupted(): Promise<number> {
-    const rows = await this.db.call(SERVICE_ACTOR, 'ai_fail_interrupted_replies', {});
-    return rows.length;
   }
 }

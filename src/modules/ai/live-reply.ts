@@ -4,24 +4,35 @@ import type { MessageDto } from '../../common/messages/message';
 /** At most one `message:delta` per message in this many milliseconds. */
 export const DELTA_INTERVAL_MS = 30;
 
-export type StopReason = 'cancelled' | 'shutdown';
+/**
+ * Why a reply stopped before its end: `ai:stop`, the server shutting down, or its job taken over by another
+ * instance (this one was taken for gone: its lease ran out).
+ */
+export type StopReason = 'cancelled' | 'shutdown' | 'lost';
+
+/** Keeps a delta where other instances read the text so far; resolves once it is kept (or could not be). */
+export type KeepDelta = (delta: string) => Promise<void>;
 
 /**
  * A reply while it streams: the text so far, the deltas already sent (coalesced), and the switch that
  * stops it. A late joiner is given exactly the text the deltas have carried, so the next delta's
- * offset is the length of what it holds.
+ * offset is the length of what it holds. With `keep` (several instances), each delta is first kept for
+ * the joiners of other instances, then sent, so what they read never holds less than the deltas sent.
  */
 export class LiveReply {
   readonly controller = new AbortController();
   stopReason?: StopReason;
   private text = '';
   private emitted = 0;
+  private sent = 0;
   private lastEmit = 0;
   private timer?: NodeJS.Timeout;
+  private sending: Promise<void> = Promise.resolve();
 
   constructor(
     readonly message: MessageDto,
     private readonly broadcaster: RealtimeBroadcaster,
+    private readonly keep?: KeepDelta,
   ) {}
 
   get roomId(): string {
@@ -34,7 +45,7 @@ export class LiveReply {
 
   /** What clients have been sent so far. */
   get visible(): string {
-    return this.text.slice(0, this.emitted);
+    return this.text.slice(0, this.sent);
   }
 
   stop(reason: StopReason): void {
@@ -56,7 +67,7 @@ export class LiveReply {
     }
   }
 
-  /** Sends what is pending now (called by the timer, and before the final update). */
+  /** Sends what is pending now (called by the timer, and by `settle`). */
   flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
@@ -67,11 +78,27 @@ export class LiveReply {
     const delta = this.text.slice(offset);
     this.emitted = this.text.length;
     this.lastEmit = performance.now();
-    this.broadcaster.toRoom(this.roomId, 'message:delta', {
-      roomId: this.roomId,
-      messageId: this.message.id,
-      offset,
-      delta,
-    });
+    const send = (): void => {
+      this.sent = offset + delta.length;
+      this.broadcaster.toRoom(this.roomId, 'message:delta', {
+        roomId: this.roomId,
+        messageId: this.message.id,
+        offset,
+        delta,
+      });
+    };
+    const keep = this.keep;
+    if (!keep) {
+      send();
+      return;
+    }
+    // One after the other: each delta is kept, then sent, in order.
+    this.sending = this.sending.then(() => keep(delta).then(send, send));
+  }
+
+  /** Sends what is pending and resolves once every delta has gone out (before the final update). */
+  async settle(): Promise<void> {
+    this.flush();
+    await this.sending;
   }
 }

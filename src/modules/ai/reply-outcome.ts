@@ -42,6 +42,9 @@ export function failureOf(error: unknown, stopReason: StopReason | undefined): R
   if (stopReason === 'shutdown') {
     return failed('AI_FAILED', 'The server stopped while this reply was being written');
   }
+  if (stopReason === 'lost') {
+    return failed('AI_FAILED', 'The server writing this reply stopped');
+  }
   if (error instanceof OverLimit) {
     return failed(
       'AI_RATE_LIMITED',
