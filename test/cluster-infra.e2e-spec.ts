@@ -29,18 +29,33 @@ describe('the test cluster (test/support/cluster.ts, redis-server.ts)', () => {
     for (const url of cluster.urls) {
       const ready = await new HttpClient(url).get('/health/ready');
       expect({ url, status: ready.status }).toEqual({ url, status: 200 });
+      expect(ready.body.info).toMatchObject({
+        database: { status: 'up', driver: 'postgres' },
+        redis: { status: 'up', state: 'connected' },
+      });
     }
     expect(cluster.env).toMatchObject({ REDIS_URL: redis.url, DATABASE_URL: cluster.databaseUrl });
     expect(cluster.env.LOCAL_JWT_SECRET.length).toBeGreaterThanOrEqual(32);
   });
 
-  it('should close after one instance was killed', async () => {
-    cluster = await startCluster({ redis });
-    await cluster.instances[1].kill();
+  it('should add instances, close after a kill, and report an instance that died without the test asking', async () => {
+    const running = await startCluster({ redis, instances: 1 });
+    cluster = running;
+    const [killed, crashed] = await Promise.all([running.addInstance(), running.addInstance()]);
+    expect(running.urls).toHaveLength(3);
+    expect((await new HttpClient(crashed.url).get('/health/ready')).status).toBe(200);
 
-    expect(cluster.instances[1].process.child.signalCode).toBe('SIGKILL');
-    await cluster.close();
-    expect(cluster.instances[0].process.child.exitCode).toBe(0);
+    await killed.kill();
+    await crashed.process.stop('SIGKILL'); // behind the cluster's back, as a crash would
+    cluster = undefined;
+    const failure = await running.close().then(
+      () => new Error('close() resolved'),
+      (error: Error) => error,
+    );
+
+    expect(failure.message).toContain(`${crashed.url} exited by itself (code null, signal SIGKILL)`);
+    expect(failure.message).not.toContain(killed.url);
+    expect(running.instances[0].process.child.exitCode).toBe(0);
   });
 
   it('should bring Redis back on the same port after a restart and after a kill', async () => {

@@ -63,7 +63,8 @@ export interface Cluster {
   addInstance(env?: Record<string, string>): Promise<Instance>;
   /**
    * Stops every instance still running (SIGTERM, SIGKILL after a grace period) and the Redis server the cluster
-   * started. Throws, after stopping everything, if an instance did not exit cleanly on SIGTERM.
+   * started. Throws, after stopping everything, if an instance did not exit cleanly on SIGTERM or had exited by
+   * itself (instances the test killed or stopped are fine).
    */
   close(): Promise<void>;
 }
@@ -82,15 +83,27 @@ async function stopGracefully(server: ServerProcess): Promise<{ code: number | n
   }
 }
 
-function toInstance(server: ServerProcess): Instance {
-  return {
+/** An instance; `ended` records that the test itself stopped or killed it. */
+function toInstance(server: ServerProcess, ended: Set<Instance>): Instance {
+  const instance: Instance = {
     url: server.url,
     process: server,
     async kill() {
+      ended.add(instance);
       await server.stop('SIGKILL');
     },
-    stop: () => server.stop('SIGTERM'),
+    stop: () => {
+      ended.add(instance);
+      return server.stop('SIGTERM');
+    },
   };
+  return instance;
+}
+
+/** What an instance left behind: the end of its stderr and its last error log lines. */
+function lastWords(server: ServerProcess): string {
+  const errors = server.lines.filter((line) => typeof line.level === 'number' && line.level >= 50).slice(-5);
+  return [...server.stderr.slice(-20), ...errors.map((line) => JSON.stringify(line))].join('\n');
 }
 
 /**
@@ -119,6 +132,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   };
 
   const instances: Instance[] = [];
+  const ended = new Set<Instance>();
   // Last resort if the test process exits without close(): leave no server behind.
   const emergencyStop = (): void => {
     for (const instance of instances) {
@@ -130,7 +144,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   process.once('exit', emergencyStop);
 
   const addInstance = async (extra: Record<string, string> = {}): Promise<Instance> => {
-    const instance = toInstance(await startServerProcess({ ...env, ...extra }));
+    const instance = toInstance(await startServerProcess({ ...env, ...extra }), ended);
     instances.push(instance);
     return instance;
   };
@@ -138,19 +152,27 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
+      // Instances that died without the test asking (a crash) are reported too, not only unclean stops.
+      const crashed = instances.filter((instance) => !alive(instance.process) && !ended.has(instance));
       const running = instances.filter((instance) => alive(instance.process));
       const exits = await Promise.all(running.map((instance) => stopGracefully(instance.process)));
       process.removeListener('exit', emergencyStop);
       await ownRedis?.stop();
-      const unclean = running.flatMap((instance, i) =>
-        exits[i].code === 0
-          ? []
-          : [
-              `${instance.url} exited with ${JSON.stringify(exits[i])}:\n${instance.process.stderr.slice(-20).join('\n')}`,
-            ],
-      );
-      if (unclean.length > 0) {
-        throw new Error(`instances did not stop cleanly on SIGTERM:\n${unclean.join('\n')}`);
+      const problems = [
+        ...crashed.map((instance) => {
+          const { exitCode, signalCode } = instance.process.child;
+          return `${instance.url} exited by itself (code ${exitCode}, signal ${signalCode}):\n${lastWords(instance.process)}`;
+        }),
+        ...running.flatMap((instance, i) =>
+          exits[i].code === 0
+            ? []
+            : [
+                `${instance.url} did not stop cleanly on SIGTERM: ${JSON.stringify(exits[i])}:\n${lastWords(instance.process)}`,
+              ],
+        ),
+      ];
+      if (problems.length > 0) {
+        throw new Error(`cluster instances:\n${problems.join('\n')}`);
       }
     })();
     return closing;
