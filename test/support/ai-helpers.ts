@@ -80,6 +80,9 @@ export function useAiApp(env: Record<string, string> = {}, options: { provider?:
     get url() {
       return app.url;
     },
+    get urls() {
+      return app.urls;
+    },
     get config() {
       return app.config;
     },

@@ -87,19 +87,43 @@ export async function joinRoom(socket: Socket, roomId: string, extra: object = {
   return res;
 }
 
-/** Tracks every socket a test opens so that afterEach closes them all. */
+/** One base URL, or one per instance of the app. */
+export type BaseUrls = string | readonly string[];
+
+/**
+ * Tracks every socket a test opens so that afterEach closes them all. Given several URLs (the instances of a
+ * cluster), it opens sockets on each in turn, starting over from the first after `closeAll()`: a test's first socket
+ * goes to the first instance, its second to the second, and so on, the same in every run.
+ */
 export class SocketPool {
   private readonly sockets: Socket[] = [];
+  private turn = 0;
+  private readonly perUrl = new Map<string, number>();
 
-  /** `url` may be given later, as a function read when a socket opens (an app a beforeAll starts). */
-  constructor(private readonly baseUrl: string | (() => string)) {}
+  /** `urls` may be given later, as a function read when a socket opens (an app a beforeAll starts). */
+  constructor(private readonly baseUrls: BaseUrls | (() => BaseUrls)) {}
 
-  private get url(): string {
-    return typeof this.baseUrl === 'string' ? this.baseUrl : this.baseUrl();
+  /** The URL of the next socket, in turn. */
+  private nextUrl(): string {
+    const given = typeof this.baseUrls === 'function' ? this.baseUrls() : this.baseUrls;
+    const urls = typeof given === 'string' ? [given] : given;
+    return urls[this.turn++ % urls.length];
+  }
+
+  private count(url: string): void {
+    this.perUrl.set(url, (this.perUrl.get(url) ?? 0) + 1);
+  }
+
+  /** How many sockets `open`, `joined` and `retrying` connected per URL since the pool was made. */
+  connectionsPerUrl(): ReadonlyMap<string, number> {
+    return this.perUrl;
   }
 
   async open(user: TestUser): Promise<Socket> {
-    return this.track(await connectSocket(this.url, user.token));
+    const url = this.nextUrl();
+    const socket = this.track(await connectSocket(url, user.token));
+    this.count(url);
+    return socket;
   }
 
   /** A connected socket of `user` subscribed to the room. */
@@ -111,8 +135,9 @@ export class SocketPool {
 
   /** A socket.io-client socket that retries unacknowledged emits (`retries`, `ackTimeout`), like a cautious app. */
   async retrying(user: TestUser, options: { retries: number; ackTimeout: number }): Promise<Socket> {
+    const url = this.nextUrl();
     const socket = this.track(
-      io(`${this.url}/chat`, {
+      io(`${url}/chat`, {
         ...options,
         auth: { token: user.token },
         transports: ['websocket'],
@@ -124,6 +149,7 @@ export class SocketPool {
       socket.once('connect', () => resolve());
       socket.once('connect_error', reject);
     });
+    this.count(url);
     return socket;
   }
 
@@ -132,7 +158,9 @@ export class SocketPool {
     return socket;
   }
 
+  /** Closes every tracked socket; the next socket goes to the first URL again. */
   closeAll(): void {
+    this.turn = 0;
     for (const socket of this.sockets.splice(0)) {
       socket.close();
     }
