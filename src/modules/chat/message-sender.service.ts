@@ -56,7 +56,7 @@ export class MessageSenderService {
       const { roomAiMode, ...result } = await this.messages.post(actor, roomId, text, clientId ?? null);
       // A repeat (a retried send) stored nothing, so it tells nobody anything new and asks for no reply.
       if (!result.duplicate) {
-        void this.typing.stop(roomId, actor.id);
+        await this.typing.stop(roomId, actor.id);
         this.broadcaster.toRoomInOrder(roomId, result.message.seq, 'message:new', { message: result.message });
         if (roomAiMode) {
           await this.askForReply(actor, result.message, roomAiMode);
