@@ -315,4 +315,51 @@ describe(loadConfig.name, () => {
       expect(sut.trustProxy).toEqual(expected);
     });
   });
+
+  describe('REDIS_URL (several instances)', () => {
+    const DATABASE_URL = 'postgres://chat@127.0.0.1:5432/chat';
+
+    it('should refuse the embedded database, which cannot be shared', () => {
+      const error = configErrorOf(makeEnv({ REDIS_URL: 'redis://127.0.0.1:6379', LOCAL_JWT_SECRET: makeSecret() }));
+
+      expect(error.message).toMatch(
+        /^Invalid configuration: REDIS_URL: .*DATABASE_URL.*embedded database cannot be shared/,
+      );
+      expect(error.message).not.toContain('\n');
+    });
+
+    it('should refuse local mode without LOCAL_JWT_SECRET (each instance would make its own key)', () => {
+      const error = configErrorOf(makeEnv({ REDIS_URL: 'redis://127.0.0.1:6379', DATABASE_URL }));
+
+      expect(error.message).toMatch(/^Invalid configuration: LOCAL_JWT_SECRET: required with REDIS_URL/);
+    });
+
+    it('should refuse a URL that is not redis:// or rediss://', () => {
+      const error = configErrorOf(makeEnv({ REDIS_URL: 'http://127.0.0.1:6379', DATABASE_URL }));
+
+      expect(error.message).toMatch(/^Invalid configuration: REDIS_URL: must be a redis:\/\/ or rediss:\/\/ URL/);
+    });
+
+    it('should take a shared database and key, with the cluster timings', () => {
+      const sut = loadConfig(
+        makeEnv({
+          REDIS_URL: 'rediss://redis.internal:6380',
+          DATABASE_URL,
+          LOCAL_JWT_SECRET: makeSecret(),
+          CLUSTER_HEARTBEAT_MS: '500',
+          CLUSTER_INSTANCE_TTL_MS: '3000',
+          ORDER_WAIT_MS: '50',
+        }),
+      );
+
+      expect(sut.redisUrl).toBe('rediss://redis.internal:6380');
+      expect(sut.cluster).toEqual({ heartbeatMs: 500, instanceTtlMs: 3000, orderWaitMs: 50 });
+    });
+
+    it('should keep an instance alive for at least two heartbeats', () => {
+      const sut = loadConfig(makeEnv({ CLUSTER_HEARTBEAT_MS: '2000', CLUSTER_INSTANCE_TTL_MS: '1000' }));
+
+      expect(sut.cluster.instanceTtlMs).toBe(4000);
+    });
+  });
 });
