@@ -44,7 +44,10 @@ const variables = z.object({
   RATE_SEND_PER_10S: int(1, 1_000_000).default(20),
   RATE_TYPING_PER_10S: int(1, 1_000_000).default(30),
   RATE_AI_PER_MINUTE: int(1, 1_000_000).default(20),
-  REDIS_URL: optionalUrl.refine((v) => v === undefined || /^rediss?:\/\//.test(v), 'must be a redis:// or rediss:// URL'),
+  REDIS_URL: optionalUrl.refine(
+    (v) => v === undefined || /^rediss?:\/\//.test(v),
+    'must be a redis:// or rediss:// URL',
+  ),
   CLUSTER_HEARTBEAT_MS: int(100, 60_000).default(2000),
   CLUSTER_INSTANCE_TTL_MS: int(500, 600_000).default(10_000),
   ORDER_WAIT_MS: int(10, 10_000).default(250),
