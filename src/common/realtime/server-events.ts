@@ -41,8 +41,11 @@ export interface SocketEvents {
   'session:expired': { code: 'UNAUTHENTICATED'; message: string };
 }
 
-/** The events that carry a room's messages: ordered by seq where they are received (the room feed). */
-export type FeedEvent = 'message:new' | 'message:delta' | 'message:updated';
+/**
+ * The events of a room's feed: its messages, ordered by seq where they are received, and typing, which
+ * keeps its place among them (a sender's `typing: false` comes before their `message:new` on every instance).
+ */
+export type FeedEvent = 'message:new' | 'message:delta' | 'message:updated' | 'typing';
 
 type Listeners<Events> = { [E in keyof Events]: (payload: Events[E]) => void };
 

@@ -6,8 +6,8 @@ type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>
 
 /**
  * Rate limits counted across instances: every limit (HTTP, sends, typing, AI) is one counter in Redis
- * (`@nest-lab/throttler-storage-redis`: a window that starts at the first call), so a user with sockets on
- * two instances has the budget they would have on one. While Redis is away, each instance counts alone in
+ * (`@nest-lab/throttler-storage-redis`: a window that starts at the first call; a caller over the limit waits
+ * one window from then), so a user with sockets on two instances has the budget they would have on one. While Redis is away, each instance counts alone in
  * memory (Nest's sliding-window store) rather than refusing everyone or letting everyone through unlimited.
  */
 export class ResilientThrottlerStorage implements ThrottlerStorage {
@@ -29,11 +29,8 @@ export class ResilientThrottlerStorage implements ThrottlerStorage {
       return this.local.increment(key, ttl, limit, blockDuration, throttlerName);
     }
     try {
-      // Redis cannot block for 0 ms; without a block, a caller over the limit waits for the window to end.
-      const record = await this.shared.increment(key, ttl, limit, Math.max(blockDuration, 1), throttlerName);
-      return blockDuration > 0 || !record.isBlocked
-        ? record
-        : { ...record, timeToBlockExpire: Math.max(record.timeToExpire, 1) };
+      // Redis cannot block for 0 ms: a caller over the limit is blocked for one window (Nest's default block).
+      return await this.shared.increment(key, ttl, limit, blockDuration > 0 ? blockDuration : ttl, throttlerName);
     } catch {
       return this.local.increment(key, ttl, limit, blockDuration, throttlerName);
     }

@@ -74,7 +74,7 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
   handleConnection(socket: ChatSocket): void {
     const { user } = socket.data;
     this.presence.connected(user.id);
-    void socket.join(userChannel(user.id));
+    void socket.join([userChannel(user.id), this.broadcaster.instanceChannel]);
     this.metrics.socketsConnected.inc();
     const remaining = Math.min(Math.max(user.expiresAt - Date.now(), 0), MAX_TIMER_MS);
     socket.data.expiryTimer = setTimeout(() => {

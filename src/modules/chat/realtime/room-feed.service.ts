@@ -8,7 +8,7 @@ import { InstanceRegistry } from '../../cluster/instance-registry.service';
 import { StreamChannel } from '../../cluster/stream-channel';
 import { RoomFeedRepository } from './room-feed.repository';
 import { RoomOrder, type FeedItem } from './room-order';
-import { roomChannel } from './socket-rooms';
+import { roomChannel, userChannel } from './socket-rooms';
 
 /** The Redis stream every instance reads the room feeds from. */
 export const FEED_STREAM = 'chat:feed';
@@ -21,7 +21,8 @@ interface FeedEntry extends FeedItem {
 }
 
 /**
- * The events that carry a room's messages (`message:new`, `message:delta`, `message:updated`), from
+ * The events that carry a room's messages (`message:new`, `message:delta`, `message:updated`, and
+ * `typing`, which keeps its place among them), from
  * whichever instance stored them to the sockets of every instance, in seq order and each once. The
  * ordering is done where events are received (RoomOrder); with Redis, instances exchange the feed through
  * an app-owned stream; without, the feed stays in this process. After Redis comes back, or when another
@@ -106,6 +107,7 @@ export class RoomFeed implements OnApplicationBootstrap, OnApplicationShutdown {
   }
 
   private emitLocally(item: FeedItem): void {
-    this.namespace?.local.to(roomChannel(item.roomId)).emit(item.event, item.payload);
+    const target = this.namespace?.local.to(roomChannel(item.roomId));
+    (item.except ? target?.except(userChannel(item.except)) : target)?.emit(item.event, item.payload);
   }
 }

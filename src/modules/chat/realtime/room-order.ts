@@ -7,6 +7,8 @@ export interface FeedItem<E extends FeedEvent = FeedEvent> {
   event: E;
   payload: RoomEvents[E];
   seq?: number;
+  /** A member whose own sockets do not get it (typing is never sent back to the typer). */
+  except?: string;
 }
 
 /** Reads the stored messages of a room with `afterSeq < seq < beforeSeq`, oldest first (at most a page). */

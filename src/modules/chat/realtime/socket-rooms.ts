@@ -1,4 +1,6 @@
-/** Socket.IO room names: one per chat room, one per user (all of that user's sockets). */
+/** Socket.IO room names: one per chat room, one per user (all of that user's sockets), one per instance. */
 export const roomChannel = (roomId: string): string => `room:${roomId}`;
 export const userChannel = (profileId: string): string => `user:${profileId}`;
+/** Every socket connected to one instance: excluding it sends a broadcast to the other instances only. */
+export const instanceChannel = (instanceId: string): string => `instance:${instanceId}`;
 export const CHAT_NAMESPACE = '/chat';
