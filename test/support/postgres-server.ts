@@ -22,7 +22,14 @@ export interface PostgresServer {
   port: number;
   /** The cluster's data directory (PGDATA): `<temp dir>/data`; the temp dir also holds `log` and the socket. */
   dataDir: string;
-  /** `pg_ctl stop -m fast`, then removes the whole temp dir. Safe to call more than once. */
+  /**
+   * `pg_ctl stop -m immediate`: every backend is killed at once and open connections drop, as in a crash; the data
+   * directory stays, for `restart`.
+   */
+  stopImmediately(): Promise<void>;
+  /** Starts the stopped server again, on the same port (crash recovery replays the WAL first). */
+  restart(): Promise<void>;
+  /** `pg_ctl stop -m fast` (unless stopped already), then removes the whole temp dir. Safe to call more than once. */
   stop(): Promise<void>;
 }
 
@@ -205,7 +212,16 @@ function quoteForPgCtl(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
-export async function startPostgresServer(): Promise<PostgresServer> {
+export interface PostgresServerOptions {
+  /**
+   * Commits are written to the WAL before they are acknowledged (`synchronous_commit=on`), so a crash of the server
+   * (`stopImmediately`) loses no acknowledged commit. Off by default, for speed: then the last ~200 ms of commits die
+   * with the server. fsync stays off either way: the machine outlives the server.
+   */
+  crashSafe?: boolean;
+}
+
+export async function startPostgresServer(options: PostgresServerOptions = {}): Promise<PostgresServer> {
   const bins = findPgBinaries();
   const root = isRoot();
   const runner: Runner = { asPostgresUser: root };
@@ -270,36 +286,60 @@ export async function startPostgresServer(): Promise<PostgresServer> {
       throw new Error(`initdb failed (${bins.initdb}):\n${errorText(err)}`);
     }
 
-    let port = 0;
-    for (let attempt = 1; ; attempt++) {
-      port = await freePort();
+    /** `pg_ctl start` on `port`; whether it failed because the port is taken (the log says so). */
+    const startOn = async (port: number): Promise<{ portTaken: boolean; failure?: Error }> => {
       const logOffset = fileSize(logFile);
       const serverOptions = [
         '-c listen_addresses=127.0.0.1',
         `-p ${port}`,
         `-k ${quoteForPgCtl(dir)}`,
         '-c fsync=off',
-        '-c synchronous_commit=off',
+        `-c synchronous_commit=${options.crashSafe ? 'on' : 'off'}`,
         '-c full_page_writes=off',
         '-c max_connections=200',
       ].join(' ');
       try {
         started = true; // pg_ctl may leave a postmaster running even when it reports failure
         await run(runner, dir, bins.pgCtl, ['-D', dataDir, '-w', '-l', logFile, 'start', '-o', serverOptions]);
-        break;
+        return { portTaken: false };
       } catch (err) {
         const tail = logTail(logFile, logOffset);
-        const portTaken = /could not (bind|create listen socket)|address already in use/i.test(tail);
-        if (!portTaken || attempt >= PORT_ATTEMPTS) {
-          throw new Error(
-            `pg_ctl start failed on port ${port}:\n${errorText(err)}\n--- postgres log tail ---\n${tail}`,
-          );
-        }
-        // port grabbed by someone else between freePort() and bind(); make sure nothing is half-running, retry
+        // make sure nothing is half-running
         await run(runner, dir, bins.pgCtl, ['-D', dataDir, 'stop', '-m', 'immediate', '-w']).catch(() => undefined);
         started = false;
+        return {
+          portTaken: /could not (bind|create listen socket)|address already in use/i.test(tail),
+          failure: new Error(
+            `pg_ctl start failed on port ${port}:\n${errorText(err)}\n--- postgres log tail ---\n${tail}`,
+          ),
+        };
+      }
+    };
+
+    let port = 0;
+    for (let attempt = 1; ; attempt++) {
+      port = await freePort();
+      const { portTaken, failure } = await startOn(port);
+      if (!failure) {
+        break;
+      }
+      // a port grabbed by someone else between freePort() and bind() is worth another try
+      if (!portTaken || attempt >= PORT_ATTEMPTS) {
+        throw failure;
       }
     }
+
+    const stopImmediately = async (): Promise<void> => {
+      await run(runner, dir, bins.pgCtl, ['-D', dataDir, '-w', 'stop', '-m', 'immediate']);
+      started = false;
+    };
+
+    const restart = async (): Promise<void> => {
+      const { failure } = await startOn(port);
+      if (failure) {
+        throw failure;
+      }
+    };
 
     let stopping: Promise<void> | undefined;
     const stop = (): Promise<void> => {
@@ -307,8 +347,10 @@ export async function startPostgresServer(): Promise<PostgresServer> {
         process.removeListener('exit', emergencyStop);
         let failure: Error | undefined;
         try {
-          await run(runner, dir, bins.pgCtl, ['-D', dataDir, '-w', 'stop', '-m', 'fast']);
-          started = false;
+          if (started) {
+            await run(runner, dir, bins.pgCtl, ['-D', dataDir, '-w', 'stop', '-m', 'fast']);
+            started = false;
+          }
         } catch (err) {
           failure = new Error(`pg_ctl stop failed:\n${errorText(err)}\n--- postgres log tail ---\n${logTail(logFile)}`);
           await run(runner, dir, bins.pgCtl, ['-D', dataDir, 'stop', '-m', 'immediate', '-w']).catch(() => undefined);
@@ -321,7 +363,7 @@ export async function startPostgresServer(): Promise<PostgresServer> {
       return stopping;
     };
 
-    return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, port, dataDir, stop };
+    return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, port, dataDir, stopImmediately, restart, stop };
   } catch (err) {
     await cleanup().catch(() => undefined);
     throw err;
