@@ -5,6 +5,7 @@ import { ErrorCode } from '../../../common/errors/error-code';
 import { mapDatabaseError } from '../database-error';
 import {
   assertIdentifiers,
+  DEFAULT_CALL_TIMEOUT_MS,
   type Actor,
   type CallObserver,
   type Database,
@@ -16,6 +17,8 @@ export interface SupabaseSettings {
   url: string;
   anonKey?: string;
   serviceRoleKey: string;
+  /** The longest a call may take: a PostgREST that does not answer by then fails the call (UNAVAILABLE). */
+  callTimeoutMs?: number;
 }
 
 /**
@@ -35,6 +38,7 @@ export class SupabaseDatabase implements Database {
       // Node 20 has no global WebSocket; realtime is not used, but the client builds it.
       realtime: { transport: WebSocket as never },
       global: { headers: { 'x-client-info': 'chat-backend' } },
+      db: { timeout: settings.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS },
     });
   }
 
@@ -120,20 +124,22 @@ function mapSupabaseError(error: { code?: string; message?: string }): unknown {
     const undefinedFunction = { ...error, code: '42883', postgrestCode: error.code };
     return Object.assign(new Error(error.message ?? 'function not found'), { code: '42883', cause: undefinedFunction });
   }
+  if (error.code && /^PGRST00/.test(error.code)) {
+    // PostgREST cannot reach its database (PGRST000-002, 503) or get a connection in time (PGRST003, 504).
+    return unavailable(error);
+  }
   if (error.code && /^PGRST3/.test(error.code)) {
     return new AppException(ErrorCode.UNAUTHENTICATED, 'Sign in first', undefined, undefined, { cause: error });
   }
   if (!error.code || error.code === '') {
-    // supabase-js reports a network failure without a code.
-    return new AppException(
-      ErrorCode.UNAVAILABLE,
-      'The database is unavailable, try again later',
-      undefined,
-      undefined,
-      {
-        cause: error,
-      },
-    );
+    // supabase-js reports a network failure, and a request past its time (aborted), without a code.
+    return unavailable(error);
   }
   return mapDatabaseError(error) ?? Object.assign(new Error(error.message ?? 'Supabase error'), { cause: error });
+}
+
+function unavailable(cause: unknown): AppException {
+  return new AppException(ErrorCode.UNAVAILABLE, 'The database is unavailable, try again later', undefined, undefined, {
+    cause,
+  });
 }
