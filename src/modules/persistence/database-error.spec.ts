@@ -78,6 +78,13 @@ describe(mapDatabaseError.name, () => {
     expect(sut.code).toBe(ErrorCode.UNAVAILABLE);
   });
 
+  it('should map a call past its time (57014) to UNAVAILABLE that says so', () => {
+    const sut = mapOrFail(makeDbError('57014', 'canceling statement due to statement timeout'));
+
+    expect(sut.code).toBe(ErrorCode.UNAVAILABLE);
+    expect(sut.message).toBe('The database did not answer in time, try again later');
+  });
+
   it('should map an error without a code that says "Connection terminated" to UNAVAILABLE', () => {
     const sut = mapOrFail(makeDbError(undefined, 'Connection terminated unexpectedly'));
 

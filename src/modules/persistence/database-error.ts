@@ -2,6 +2,7 @@ import { AppException } from '../../common/errors/app.exception';
 import { ErrorCode } from '../../common/errors/error-code';
 
 const UNAVAILABLE = 'The database is unavailable, try again later';
+const TOO_SLOW = 'The database did not answer in time, try again later';
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN']);
 
 /**
@@ -37,6 +38,9 @@ export function mapDatabaseError(error: unknown): AppException | undefined {
     case '42501':
       // A row-level security refusal: never tell the caller what exists.
       return fail(ErrorCode.NOT_FOUND, 'Not found');
+    case '57014':
+      // A call past its time: the server's statement_timeout, or no answer in time on our side. Worth a retry.
+      return fail(ErrorCode.UNAVAILABLE, TOO_SLOW);
   }
   if (CONNECTION_CODES.has(code) || /^(08|53|57P)/.test(code)) {
     return fail(ErrorCode.UNAVAILABLE, UNAVAILABLE);

@@ -14,7 +14,7 @@ async function openDatabase(config: AppConfig, logger: PinoLogger): Promise<Data
   let db: PgDatabase;
   switch (config.database.driver) {
     case 'pglite':
-      db = await startEmbeddedDatabase(join(config.dataDir, 'db'));
+      db = await startEmbeddedDatabase(join(config.dataDir, 'db'), { callTimeoutMs: config.database.callTimeoutMs });
       break;
     case 'postgres':
       db = new PgDatabase(
@@ -22,6 +22,7 @@ async function openDatabase(config: AppConfig, logger: PinoLogger): Promise<Data
         { connectionString: config.database.url, max: 10, connectionTimeoutMillis: 5000 },
         undefined,
         SERVER_GROUP_COMMIT,
+        config.database.callTimeoutMs,
       );
       break;
     case 'supabase': {
@@ -30,6 +31,7 @@ async function openDatabase(config: AppConfig, logger: PinoLogger): Promise<Data
         url: config.supabase.url ?? '',
         anonKey: config.supabase.anonKey,
         serviceRoleKey: config.supabase.serviceRoleKey ?? '',
+        callTimeoutMs: config.database.callTimeoutMs,
       });
       logger.info({ driver: supabase.driver, authMode: config.auth.mode }, 'database ready');
       return supabase;

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { PgDatabase } from './pg.database';
+import { EMBEDDED_GROUP_COMMIT, PgDatabase } from './pg.database';
 
 const SOCKET_PORT = 5432;
 
@@ -15,8 +15,12 @@ interface WorkerMessage {
 /**
  * Starts the embedded engine in a worker thread (data in `dataDir`) and returns a PgDatabase that talks to it
  * over a Unix socket in a fresh 0700 directory. One pooled connection: the engine serves one session.
+ * `callTimeoutMs`: the longest a call may take (see PgDatabase).
  */
-export async function startEmbeddedDatabase(dataDir: string): Promise<PgDatabase> {
+export async function startEmbeddedDatabase(
+  dataDir: string,
+  options: { callTimeoutMs?: number } = {},
+): Promise<PgDatabase> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const socketDir = await mkdtemp(join(tmpdir(), 'chat-pglite-'));
   const worker = new Worker(join(__dirname, 'pglite.worker.js'), {
@@ -42,6 +46,8 @@ export async function startEmbeddedDatabase(dataDir: string): Promise<PgDatabase
     'pglite',
     { host: socketDir, port: SOCKET_PORT, user: 'postgres', database: 'postgres', max: 1, idleTimeoutMillis: 0 },
     stop,
+    EMBEDDED_GROUP_COMMIT,
+    options.callTimeoutMs,
   );
 }
 

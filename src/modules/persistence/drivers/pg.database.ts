@@ -1,9 +1,10 @@
-import { escapeLiteral, Pool, types, type PoolClient, type PoolConfig } from 'pg';
+import { escapeLiteral, Pool, types, type PoolClient, type PoolConfig, type QueryResult } from 'pg';
 import type { DatabaseDriverName } from '../../../config/app-config';
 import { mapDatabaseError } from '../database-error';
 import {
   assertIdentifiers,
   claimsOf,
+  DEFAULT_CALL_TIMEOUT_MS,
   type Actor,
   type CallObserver,
   type Database,
@@ -12,6 +13,7 @@ import {
   type UserActor,
 } from '../database.port';
 import { GroupCommitter, type GroupCommitOptions, type GroupOutcome } from './group-commit';
+import { CallTimeoutError, watchForLoss, within } from './pg-connection';
 
 const INT8_OID = 20;
 
@@ -23,16 +25,16 @@ const typeParsers = {
       : (types.getTypeParser(oid, format) as (value: string) => unknown)) as typeof types.getTypeParser,
 };
 
-/**
- * Runs the SQL functions over the Postgres wire protocol, the way PostgREST does: one transaction per call
- * that takes the actor's role and claims with SET LOCAL semantics (set_config(..., true)), so nothing of one
- * call's identity outlives it — which the embedded server, one backend session for all, depends on.
- */
 /** Group commit on the embedded engine: its one connection runs one group at a time. */
 export const EMBEDDED_GROUP_COMMIT: GroupCommitOptions = { maxSize: 100, maxInFlight: 1 };
 /** Group commit on a Postgres server: up to 4 groups at once on its 10 connections; the rest serve other calls. */
 export const SERVER_GROUP_COMMIT: GroupCommitOptions = { maxSize: 100, maxInFlight: 4 };
 
+/**
+ * Runs the SQL functions over the Postgres wire protocol, the way PostgREST does: one transaction per call
+ * that takes the actor's role and claims with SET LOCAL semantics (set_config(..., true)), so nothing of one
+ * call's identity outlives it — which the embedded server, one backend session for all, depends on.
+ */
 export class PgDatabase implements Database {
   private readonly pool: Pool;
   /** One committer per groupable function, made on its first call. */
@@ -40,12 +42,24 @@ export class PgDatabase implements Database {
   private observer?: CallObserver;
   private groupObserver?: GroupObserver;
 
+  /** A server cancels a statement past its time itself (statement_timeout); the embedded engine cannot. */
+  private readonly serverCancels: boolean;
+
+  /**
+   * `callTimeoutMs`: the longest a call may take, the wait for a connection included. A Postgres server cancels the
+   * statement at that time (`SET LOCAL statement_timeout`, inside the call's one query, so it works through a
+   * transaction pooler too) and the connection stays; should no answer come even `CANCEL_GRACE_MS` later (a dead
+   * server, a cut network), the call fails and its connection is dropped. The embedded engine cannot cancel a query
+   * (pglite-socket ignores a CancelRequest), so there the call fails at its time and the connection is replaced.
+   */
   constructor(
     readonly driver: DatabaseDriverName,
     config: PoolConfig,
     private readonly onClose?: () => Promise<void>,
     private readonly groupCommit: GroupCommitOptions = EMBEDDED_GROUP_COMMIT,
+    private readonly callTimeoutMs = DEFAULT_CALL_TIMEOUT_MS,
   ) {
+    this.serverCancels = driver !== 'pglite';
     this.pool = new Pool({ ...config, types: typeParsers });
     // An idle client's error (the server went away) must not crash the process; the next call reports it.
     this.pool.on('error', () => undefined);
@@ -156,25 +170,19 @@ export class PgDatabase implements Database {
     return result.rows as Row[];
   }
 
+  /** A connection of the pool for `work`, without a time bound (migrations, tests); one that dropped is not reused. */
   async withClient<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    const lost = watchForLoss(client);
     try {
       return await work(client);
     } finally {
-      client.release();
+      client.release(lost.stop());
     }
   }
 
   async ping(timeoutMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`database did not answer within ${timeoutMs} ms`)), timeoutMs);
-    });
-    try {
-      await Promise.race([this.pool.query('select 1'), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await this.bounded(timeoutMs, () => ['select 1']);
   }
 
   async close(): Promise<void> {
@@ -184,29 +192,72 @@ export class PgDatabase implements Database {
 
   /**
    * One round trip: the statements between `begin` and `commit` as one simple query (values inlined as escaped
-   * literals, see `literal`); the rows of the last one. A failure stops the query at the failing statement, and the
-   * rollback is the only second round trip: the connection (the embedded engine's only one) stays usable.
+   * literals, see `literal`), with the call's time limit first; the rows of the last one. A failure stops the query at
+   * the failing statement, and the rollback is the only second round trip: the connection (the embedded engine's only
+   * one) stays usable.
    */
   private async inTransaction<Row>(statements: string[]): Promise<Row[]> {
-    const client = await this.pool.connect();
-    let broken = false;
+    const results = await this.bounded(this.callTimeoutMs, (remainingMs) => [
+      'begin',
+      ...(this.serverCancels ? [`set local statement_timeout = ${remainingMs}`] : []),
+      ...statements,
+      'commit',
+    ]);
+    return results[results.length - 2].rows as Row[];
+  }
+
+  /**
+   * One simple query on a pooled connection within `timeoutMs` from now, the wait for the connection included
+   * (`statements` are given the milliseconds left once it is out). A connection that drops while it is out (the server
+   * went away) fails the call, not the process, and is not reused; so is one that did not answer in time. After any
+   * other failure the transaction is rolled back (a server that just answered is given a moment for that too).
+   */
+  private async bounded(timeoutMs: number, statements: (remainingMs: number) => string[]): Promise<QueryResult[]> {
+    const deadline = performance.now() + timeoutMs;
+    const client = await this.checkout(deadline, timeoutMs);
+    const lost = watchForLoss(client);
+    let broken: Error | undefined;
+    // A server that cancels the statement answers at its time with 57014; give that answer a moment to come.
+    const answerBy = this.serverCancels ? deadline + CANCEL_GRACE_MS : deadline;
     try {
-      const results = (await client.query(`begin; ${statements.join('; ')}; commit`)) as unknown as {
-        rows: Row[];
-      }[];
-      return results[statements.length].rows;
+      const sql = statements(Math.max(1, Math.floor(deadline - performance.now())));
+      const results = (await within(client.query(sql.join('; ')), answerBy, timeoutMs)) as unknown as
+        QueryResult | QueryResult[];
+      return Array.isArray(results) ? results : [results];
     } catch (error) {
-      try {
-        await client.query('rollback');
-      } catch {
-        broken = true;
+      // A connection that did not answer in time may still be running the query: it is not reused.
+      broken = error instanceof CallTimeoutError ? error : undefined;
+      if (!broken) {
+        try {
+          // The server just answered: a rollback takes no time, but may have less than none left of the call's.
+          await within(client.query('rollback'), Math.max(answerBy, performance.now() + CANCEL_GRACE_MS), timeoutMs);
+        } catch (rollbackError) {
+          broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+        }
       }
       throw error;
     } finally {
-      client.release(broken);
+      client.release(lost.stop() ?? broken);
+    }
+  }
+
+  /** A connection of the pool by `deadline`; one that comes later goes straight back, unused. */
+  private async checkout(deadline: number, timeoutMs: number): Promise<PoolClient> {
+    const pending = this.pool.connect();
+    try {
+      return await within(pending, deadline, timeoutMs);
+    } catch (error) {
+      pending.then(
+        (client) => client.release(),
+        () => undefined,
+      );
+      throw error;
     }
   }
 }
+
+/** Past this much after a call's time, a server that was to cancel it is taken for gone. */
+const CANCEL_GRACE_MS = 1000;
 
 interface GroupedCall {
   actor: UserActor;
