@@ -57,7 +57,13 @@ describe(loadConfig.name, () => {
         sendPer10s: 20,
         typingPer10s: 30,
         aiPerMinute: 20,
+        eventsPer10s: 500,
+        socketEventsPer10s: 300,
+        floodDisconnectAfter: 50,
+        handshakesPerMinute: 120,
       });
+      expect(sut.maxSocketsPerUser).toBe(20);
+      expect(sut.ai.models).toEqual(['gpt-4o-mini']);
       expect(sut.auth.localJwtTtlSeconds).toBe(86_400);
     });
 
@@ -303,10 +309,15 @@ describe(loadConfig.name, () => {
   });
 
   describe('TRUST_PROXY', () => {
+    it('should refuse true, which lets any client choose its IP', () => {
+      const error = configErrorOf(makeEnv({ TRUST_PROXY: 'true' }));
+
+      expect(error.message).toMatch(/^Invalid configuration: TRUST_PROXY: true lets any client choose its IP/);
+    });
+
     it.each([
       [undefined, false],
       ['false', false],
-      ['true', true],
       ['1', 1],
       ['loopback, 10.0.0.0/8', 'loopback, 10.0.0.0/8'],
     ])('should read %s as %s', (value, expected) => {

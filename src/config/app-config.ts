@@ -19,6 +19,8 @@ export interface AppConfig {
     apiKey?: string;
     baseUrl?: string;
     model: string;
+    /** The models a room may choose (OPENAI_MODELS; the default model alone when unset). */
+    models: string[];
     contextTokens: number;
     maxOutputTokens: number;
     maxAttempts: number;
@@ -29,6 +31,9 @@ export interface AppConfig {
     leaseMs: number;
     /** How often an instance looks for reply jobs nobody has claimed (a wake-up comes sooner when one is queued). */
     pollMs: number;
+    /** Replies generated at once on one instance, and per user (across rooms); a room has one at a time. */
+    maxConcurrent: number;
+    maxConcurrentPerUser: number;
   };
   messages: { maxLength: number };
   rates: {
@@ -37,7 +42,16 @@ export interface AppConfig {
     sendPer10s: number;
     typingPer10s: number;
     aiPerMinute: number;
+    /** Every socket event of a user (all their sockets), and of one socket, per 10 s: the flood budget. */
+    eventsPer10s: number;
+    socketEventsPer10s: number;
+    /** Refusals for flooding after which a socket is disconnected. */
+    floodDisconnectAfter: number;
+    /** Socket handshakes per IP per minute, counted before authentication. */
+    handshakesPerMinute: number;
   };
+  /** Sockets one user may hold at once, across instances. */
+  maxSocketsPerUser: number;
   redisUrl?: string;
   /** Several instances (REDIS_URL): how they keep track of each other and of a room's message order. */
   cluster: {
@@ -123,6 +137,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       apiKey: env.OPENAI_API_KEY,
       baseUrl: env.OPENAI_BASE_URL,
       model: env.OPENAI_MODEL,
+      models: parseModels(env.OPENAI_MODELS, env.OPENAI_MODEL),
       contextTokens: env.AI_CONTEXT_TOKENS,
       maxOutputTokens: env.AI_MAX_OUTPUT_TOKENS,
       maxAttempts: env.AI_MAX_ATTEMPTS,
@@ -131,6 +146,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       totalTimeoutMs: env.AI_TOTAL_TIMEOUT_MS,
       leaseMs: env.AI_LEASE_MS,
       pollMs: env.AI_POLL_MS,
+      maxConcurrent: env.AI_MAX_CONCURRENT,
+      maxConcurrentPerUser: env.AI_MAX_CONCURRENT_PER_USER,
     },
     messages: { maxLength: env.MESSAGE_MAX_LENGTH },
     rates: {
@@ -139,7 +156,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       sendPer10s: env.RATE_SEND_PER_10S,
       typingPer10s: env.RATE_TYPING_PER_10S,
       aiPerMinute: env.RATE_AI_PER_MINUTE,
+      eventsPer10s: env.RATE_EVENTS_PER_10S,
+      socketEventsPer10s: env.RATE_SOCKET_EVENTS_PER_10S,
+      floodDisconnectAfter: env.FLOOD_DISCONNECT_AFTER,
+      handshakesPerMinute: env.RATE_HANDSHAKES_PER_MINUTE,
     },
+    maxSocketsPerUser: env.MAX_SOCKETS_PER_USER,
     redisUrl: env.REDIS_URL,
     cluster: {
       heartbeatMs: env.CLUSTER_HEARTBEAT_MS,
@@ -152,15 +174,27 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   };
 }
 
-/** `true`/`false`, a hop count, or Express's names and addresses (`loopback`, `10.0.0.0/8`, ...). */
+/** `false`, a hop count, or Express's names and addresses (`loopback`, `10.0.0.0/8`, ...). */
 function parseTrustProxy(value: string | undefined): boolean | number | string {
   if (value === undefined || value === 'false') {
     return false;
   }
   if (value === 'true') {
-    return true;
+    // Express would then take the left-most X-Forwarded-For address, which any client writes itself.
+    throw new ConfigError(
+      'Invalid configuration: TRUST_PROXY: true lets any client choose its IP through X-Forwarded-For (and escape per-IP limits); set the number of proxies in front (1) or their addresses (loopback, 10.0.0.0/8)',
+    );
   }
   return /^\d+$/.test(value) ? Number(value) : value;
+}
+
+/** OPENAI_MODELS, comma-separated; the default model is always allowed. */
+function parseModels(value: string | undefined, defaultModel: string): string[] {
+  const listed = (value ?? '')
+    .split(',')
+    .map((m) => m.trim())
+    .filter((m) => m.length > 0);
+  return [...new Set([defaultModel, ...listed])];
 }
 
 function parseOrigins(value: string | undefined, nodeEnv: Env['NODE_ENV']): string[] | '*' {
