@@ -25,7 +25,12 @@ import {
 import { useTestApp } from './support/test-app';
 
 describe('rooms', () => {
-  const testApp = useTestApp();
+  /** The models rooms below choose: a room may name only one the operator allows (OPENAI_MODELS). */
+  const testApp = useTestApp({
+    OPENAI_MODELS: ['openai/gpt-4.1-mini', 'm'.repeat(100), 'model-a', 'model-b', 'custom-model', 'keep-model'].join(
+      ',',
+    ),
+  });
 
   const user = (prefix = 'r') => signUp(testApp.url, prefix);
 
@@ -578,6 +583,21 @@ describe('rooms', () => {
       expect(res.status).toBe(200);
       expect(res.body.ai.model).toBe(testApp.config.ai.model);
       expect((await getRoom(owner, room.id)).ai.model).toBe(testApp.config.ai.model);
+    });
+
+    it('should refuse a model the operator does not allow, on create and on update, naming the allowed ones', async () => {
+      const owner = await user();
+      const room = await createRoom(owner, { name: 'allowed', ai: { model: 'model-a' } });
+
+      const created = await owner.http.post('/api/rooms', { name: 'pricey', ai: { model: 'o1-pro' } });
+      const patched = await owner.http.patch(`/api/rooms/${room.id}`, { ai: { model: 'o1-pro' } });
+
+      for (const res of [created, patched]) {
+        const body = expectValidation(res, 'ai.model');
+        expect(JSON.stringify(body.details)).toContain('model-b');
+      }
+      expect((await getRoom(owner, room.id)).ai.model).toBe('model-a');
+      expect(await myRooms(owner)).toHaveLength(1);
     });
 
     it('should change nothing but updatedAt for an empty body', async () => {

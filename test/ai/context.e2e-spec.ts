@@ -25,6 +25,7 @@ const cost = (message: { content: string }): number => countTokens(message.conte
 describe('AI reply context (PROTOCOL.md §5)', () => {
   const testApp = useAiApp({
     OPENAI_MODEL: DEFAULT_MODEL,
+    OPENAI_MODELS: 'gpt-room-override,gpt-patched',
     AI_MAX_OUTPUT_TOKENS: String(MAX_OUTPUT_TOKENS),
     AI_FIRST_TOKEN_TIMEOUT_MS: '500',
     AI_STALL_TIMEOUT_MS: '500',

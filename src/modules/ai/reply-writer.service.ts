@@ -148,7 +148,8 @@ export class ReplyWriter {
       throw new Error('the room of the reply is gone');
     }
     return {
-      model: room.model ?? this.config.ai.model,
+      // A model the operator no longer allows (OPENAI_MODELS) falls back to the default: the key is theirs.
+      model: room.model !== null && this.config.ai.models.includes(room.model) ? room.model : this.config.ai.model,
       messages: await this.context.build(room, job.questionId),
       maxOutputTokens: this.config.ai.maxOutputTokens,
     };

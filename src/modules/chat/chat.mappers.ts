@@ -30,6 +30,8 @@ export interface MemberRow {
 /** What a room's `ai` shows that the row does not hold: the server's default model and whether AI is configured. */
 export interface AiSettings {
   defaultModel: string;
+  /** The models allowed now: a stored model that no longer is shows (and is used) as the default. */
+  models: string[];
   available: boolean;
 }
 
@@ -44,7 +46,7 @@ export function toRoom(row: RoomRow, ai: AiSettings): RoomDto {
     ai: {
       mode: row.ai_mode,
       systemPrompt: row.ai_system_prompt,
-      model: row.ai_model ?? ai.defaultModel,
+      model: row.ai_model !== null && ai.models.includes(row.ai_model) ? row.ai_model : ai.defaultModel,
       available: ai.available,
     },
     lastSeq: row.last_seq,

@@ -20,7 +20,7 @@ export class RoomsController {
   @ApiOperation({ summary: 'Create a room; the caller owns it' })
   @ApiResponse({ status: 201, type: RoomDto })
   create(@CurrentActor() actor: UserActor, @Body() body: CreateRoomDto): Promise<RoomDto> {
-    return this.rooms.create(actor, { ...body, name: body.name.trim() });
+    return this.roomsService.create(actor, { ...body, name: body.name.trim() });
   }
 
   @Get()

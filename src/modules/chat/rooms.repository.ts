@@ -20,7 +20,7 @@ export class RoomsRepository {
     @Inject(DATABASE) private readonly db: Database,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
-    this.ai = { defaultModel: config.ai.model, available: Boolean(config.ai.apiKey) };
+    this.ai = { defaultModel: config.ai.model, models: config.ai.models, available: Boolean(config.ai.apiKey) };
   }
 
   async create(actor: Actor, fields: RoomFields & { name: string }): Promise<RoomDto> {

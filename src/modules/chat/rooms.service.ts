@@ -1,4 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { AppException } from '../../common/errors/app.exception';
+import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { REALTIME_BROADCASTER, type RealtimeBroadcaster } from '../../common/realtime/realtime-broadcaster';
 import type { UserActor } from '../persistence/database.port';
 import type { MemberDto } from './dto/member.dto';
@@ -14,13 +16,20 @@ import { RoomsRepository, type RoomFields } from './rooms.repository';
 @Injectable()
 export class RoomsService {
   constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly rooms: RoomsRepository,
     private readonly typing: TypingService,
     private readonly presence: PresenceService,
     @Inject(REALTIME_BROADCASTER) private readonly broadcaster: RealtimeBroadcaster,
   ) {}
 
+  async create(actor: UserActor, fields: RoomFields & { name: string }): Promise<RoomDto> {
+    this.checkModel(fields);
+    return this.rooms.create(actor, fields);
+  }
+
   async update(actor: UserActor, roomId: string, fields: RoomFields): Promise<RoomDto> {
+    this.checkModel(fields);
     const room = await this.rooms.update(actor, roomId, fields);
     // Everyone gets the same event, so it carries no caller's role: each client keeps the role it knows.
     this.broadcaster.toRoom(roomId, 'room:updated', { room: { ...room, myRole: null } });
@@ -61,6 +70,19 @@ export class RoomsService {
   async removeMember(actor: UserActor, roomId: string, profileId: string): Promise<void> {
     await this.rooms.removeMember(actor, roomId, profileId);
     await this.memberGone(roomId, profileId);
+  }
+
+  /** A room may choose only a model the operator allows (OPENAI_MODELS): replies are paid with the operator's key. */
+  private checkModel(fields: RoomFields): void {
+    const model = fields.ai?.model;
+    if (typeof model === 'string' && !this.config.ai.models.includes(model)) {
+      throw AppException.validation([
+        {
+          field: 'ai.model',
+          message: `must be one of the models this server allows: ${this.config.ai.models.join(', ')}`,
+        },
+      ]);
+    }
   }
 
   private async memberGone(roomId: string, profileId: string): Promise<void> {
