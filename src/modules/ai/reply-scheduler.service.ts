@@ -3,7 +3,6 @@ import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import type { MessageDto } from '../../common/messages/message';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { INSTANCE_ID } from '../cluster/cluster.tokens';
-import { InstanceRegistry } from '../cluster/instance-registry.service';
 import { AiJobsRepository, type ReplyJob } from './ai-jobs.repository';
 
 /** Replies generated at once in this process, across rooms (each room has one at a time, on one instance). */
@@ -21,8 +20,8 @@ export interface JobHandlers {
 /**
  * Which replies this instance generates: it claims jobs from the durable queue (when one was queued here, when
  * another instance wakes it, and every AI_POLL_MS), up to MAX_CONCURRENT_REPLIES at once, renews the leases of
- * those it holds every AI_LEASE_MS / 3, and takes over the jobs of instances that went away (an expired lease, or
- * an instance the registry reaped).
+ * those it holds every AI_LEASE_MS / 3, and takes over the jobs whose lease ran out. The lease alone says who holds
+ * a job, not the instance registry: an instance that lost Redis for a while still writes its replies to the database.
  */
 @Injectable()
 export class ReplyScheduler {
@@ -40,12 +39,10 @@ export class ReplyScheduler {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(INSTANCE_ID) private readonly instanceId: string,
     private readonly jobs: AiJobsRepository,
-    private readonly registry: InstanceRegistry,
   ) {}
 
   start(handlers: JobHandlers): void {
     this.handlers = handlers;
-    this.registry.onReap((instanceId) => this.takeOver({ owner: instanceId }));
     const { pollMs, leaseMs } = this.config.ai;
     this.timers = [
       setInterval(() => {
