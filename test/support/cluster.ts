@@ -14,6 +14,10 @@ export const HIGH_RATE_LIMITS: Readonly<Record<string, string>> = {
   RATE_SEND_PER_10S: '100000',
   RATE_TYPING_PER_10S: '100000',
   RATE_AI_PER_MINUTE: '100000',
+  RATE_EVENTS_PER_10S: '1000000',
+  RATE_SOCKET_EVENTS_PER_10S: '1000000',
+  MAX_SOCKETS_PER_USER: '100000',
+  RATE_HANDSHAKES_PER_MINUTE: '1000000',
 };
 
 /** Short cluster timings: a gone instance or a lost AI lease is noticed within a second or two, not a minute. */

@@ -23,9 +23,13 @@ export async function connectSocket(
   return socket;
 }
 
-/** The `connect_error` a refused handshake gets. */
-export async function refusedConnection(baseUrl: string, auth: object): Promise<Error & { data?: unknown }> {
-  const socket = io(`${baseUrl}/chat`, { auth, transports: ['websocket'], reconnection: false, forceNew: true });
+/** The `connect_error` a refused handshake gets (on `/chat`, or another namespace). */
+export async function refusedConnection(
+  baseUrl: string,
+  auth: object,
+  namespace = '/chat',
+): Promise<Error & { data?: any }> {
+  const socket = io(`${baseUrl}${namespace}`, { auth, transports: ['websocket'], reconnection: false, forceNew: true });
   try {
     return await new Promise((resolve, reject) => {
       socket.once('connect', () => reject(new Error('the connection was accepted')));

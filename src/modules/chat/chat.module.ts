@@ -9,6 +9,8 @@ import { MessagesRepository } from './messages.repository';
 import { ProfilesController } from './profiles.controller';
 import { ProfilesRepository } from './profiles.repository';
 import { ChatGateway } from './realtime/chat.gateway';
+import { FloodGuard } from './realtime/flood-guard.service';
+import { SocketCapMiddleware } from './realtime/socket-cap.middleware';
 import { PresenceService } from './realtime/presence.service';
 import { RoomSessionService } from './realtime/room-session.service';
 import { SocketEventRunner } from './realtime/socket-event-runner.service';
@@ -28,6 +30,8 @@ import { RoomsService } from './rooms.service';
     MessageSenderService,
     ChatGateway,
     SocketEventRunner,
+    FloodGuard,
+    SocketCapMiddleware,
     PresenceService,
     TypingService,
     RoomSessionService,

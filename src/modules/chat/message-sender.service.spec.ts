@@ -34,8 +34,11 @@ class FakeMessagesRepository {
   readonly calls: PostCall[] = [];
   /** Messages already stored, by client id (what a retried send finds). */
   readonly stored = new Map<string, MessageDto>();
+  /** How many times a stored message was looked up (a database read). */
+  lookups = 0;
 
   findMine(_actor: Actor, _roomId: string, clientId: string): Promise<MessageDto | undefined> {
+    this.lookups += 1;
     return Promise.resolve(this.stored.get(clientId));
   }
 
@@ -51,11 +54,15 @@ class FakeMessagesRepository {
 class FakeRateLimiter {
   readonly calls: { bucket: string; subject: string; limit: number; windowMs: number }[] = [];
 
-  constructor(private readonly decision: RateDecision) {}
+  /** `decision` for sends; `retryLookups` for looking up a retry over the limit (allowed unless given). */
+  constructor(
+    private readonly decision: RateDecision,
+    private readonly retryLookups: RateDecision = { allowed: true, retryAfterMs: 0 },
+  ) {}
 
   consume(bucket: string, subject: string, limit: number, windowMs: number): Promise<RateDecision> {
     this.calls.push({ bucket, subject, limit, windowMs });
-    return Promise.resolve(this.decision);
+    return Promise.resolve(bucket === 'send-retry' ? this.retryLookups : this.decision);
   }
 }
 
@@ -138,12 +145,13 @@ function makeHarness(
   options: {
     maxLength?: number;
     rate?: RateDecision;
+    retryLookups?: RateDecision;
     post?: (call: PostCall) => Promise<SentMessageDto>;
   } = {},
 ) {
   const config = makeConfig(options.maxLength);
   const logger = new FakeLogger();
-  const rateLimiter = new FakeRateLimiter(options.rate ?? { allowed: true, retryAfterMs: 0 });
+  const rateLimiter = new FakeRateLimiter(options.rate ?? { allowed: true, retryAfterMs: 0 }, options.retryLookups);
   const repository = new FakeMessagesRepository(
     options.post ?? ((call) => Promise.resolve({ message: makeMessage(call), duplicate: false })),
   );
@@ -397,6 +405,21 @@ describe(MessageSenderService.name, () => {
     expect(result).toEqual({ message, duplicate: true });
     expect(repository.calls).toEqual([]);
     expect(broadcaster.events).toEqual([]);
+  });
+
+  it('should refuse a flood of retries over the limit without looking them up once their own budget is spent', async () => {
+    const { sut, repository } = makeHarness({
+      rate: { allowed: false, retryAfterMs: 500 },
+      retryLookups: { allowed: false, retryAfterMs: 700 },
+    });
+    const actor = makeActor();
+    const roomId = randomUUID();
+    repository.stored.set('c-9', makeMessage({ actor, roomId, content: 'hi', clientId: 'c-9' }));
+
+    const error = await rejectionOf(sut.send(actor, roomId, 'hi', 'c-9', 'socket'));
+
+    expect(error).toMatchObject({ code: 'RATE_LIMITED', retryAfterMs: 500 });
+    expect(repository.lookups).toBe(0);
   });
 
   describe('asking for an AI reply', () => {

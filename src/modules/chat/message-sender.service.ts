@@ -45,8 +45,13 @@ export class MessageSenderService {
       const text = this.checkContent(content);
       const rate = await this.rateLimiter.consume('send', actor.id, this.config.rates.sendPer10s, SEND_WINDOW_MS);
       if (!rate.allowed) {
-        // A retry of a send that was stored is answered as the duplicate it is, even over the limit.
-        const stored = clientId ? await this.messages.findMine(actor, roomId, clientId) : undefined;
+        // A retry of a send that was stored is answered as the duplicate it is, even over the limit; looking
+        // it up has a budget of its own (as many as the send limit), so a flood of sends over the limit
+        // never reaches the database.
+        const lookup = clientId
+          ? await this.rateLimiter.consume('send-retry', actor.id, this.config.rates.sendPer10s, SEND_WINDOW_MS)
+          : undefined;
+        const stored = lookup?.allowed && clientId ? await this.messages.findMine(actor, roomId, clientId) : undefined;
         if (stored) {
           this.metrics.messageSends.inc({ transport, outcome: 'duplicate' });
           return { message: stored, duplicate: true };

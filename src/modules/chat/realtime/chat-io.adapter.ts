@@ -3,7 +3,10 @@ import { IoAdapter } from '@nestjs/platform-socket.io';
 import { createAdapter } from '@socket.io/redis-streams-adapter';
 import type { Server, ServerOptions } from 'socket.io';
 import type { AppConfig } from '../../../config/app-config';
+import { ErrorCode } from '../../../common/errors/error-code';
+import { socketRefusal } from '../../auth/socket-refusal';
 import { REDIS, type RedisConnections } from '../../cluster/cluster.tokens';
+import { CHAT_NAMESPACE } from './socket-rooms';
 
 /** 64 KiB: a message of MESSAGE_MAX_LENGTH characters fits many times over; nothing larger is read. */
 export const SOCKET_MAX_PAYLOAD_BYTES = 64 * 1024;
@@ -30,6 +33,17 @@ export class ChatIoAdapter extends IoAdapter {
       maxHttpBufferSize: SOCKET_MAX_PAYLOAD_BYTES,
       cors: { origin: this.config.corsOrigins === '*' ? true : this.config.corsOrigins, credentials: false },
     }) as Server;
+    // Only /chat is served: a connection to any other namespace (the default `/` included) is refused at once.
+    server
+      .of('/')
+      .use((_socket, next) =>
+        next(
+          socketRefusal(
+            ErrorCode.NOT_FOUND,
+            `This server serves the ${CHAT_NAMESPACE} namespace: io(url + "${CHAT_NAMESPACE}")`,
+          ),
+        ),
+      );
     if (redis) {
       server.adapter(
         createAdapter(redis.publisher, {

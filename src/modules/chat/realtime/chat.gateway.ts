@@ -18,9 +18,11 @@ import { MetricsService } from '../../metrics/metrics.service';
 import { userActor, type UserActor } from '../../persistence/database.port';
 import { MessageSenderService } from '../message-sender.service';
 import { JoinRoomEvent, LeaveRoomEvent, SendMessageEvent, StopReplyEvent, TypingEvent } from './dto/chat-events.dto';
+import { FloodGuard } from './flood-guard.service';
 import { PresenceService } from './presence.service';
 import { RoomSessionService, type Subscription } from './room-session.service';
 import { SocketBroadcaster } from './socket-broadcaster.service';
+import { SocketCapMiddleware } from './socket-cap.middleware';
 import { SocketEventRunner, type Ack, type ErrorAck } from './socket-event-runner.service';
 import { CHAT_NAMESPACE, roomChannel, userChannel } from './socket-rooms';
 
@@ -48,11 +50,14 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
     private readonly session: RoomSessionService,
     private readonly presence: PresenceService,
     private readonly metrics: MetricsService,
+    private readonly flood: FloodGuard,
+    private readonly cap: SocketCapMiddleware,
   ) {}
 
   afterInit(namespace: Namespace): void {
     this.broadcaster.attach(namespace);
     namespace.use(this.auth.use);
+    namespace.use(this.cap.use);
     // Presence follows subscriptions whatever causes them: join, leave, removal, deletion, disconnect. The
     // adapter tells of this instance's sockets only; a socket is still in the namespace while it leaves all.
     const follow = (joined: boolean) => (room: string, socketId: string) => {
@@ -85,13 +90,14 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
 
   handleDisconnect(socket: ChatSocket): void {
     clearTimeout(socket.data.expiryTimer);
+    this.flood.forget(socket.id);
     this.presence.disconnected(socket.data.user.id);
     this.metrics.socketsConnected.dec();
   }
 
   @SubscribeMessage('room:join')
   join(@ConnectedSocket() socket: ChatSocket, @MessageBody() payload: unknown): Promise<Ack | ErrorAck> {
-    return this.runner.run('room:join', socket.data.user.id, async () => {
+    return this.runner.run('room:join', socket, async () => {
       const { roomId, afterSeq, limit } = await validatePayload(JoinRoomEvent, payload);
       return this.session.join(this.actorOf(socket), roomId, { afterSeq, limit }, subscription(socket, roomId));
     });
@@ -99,7 +105,7 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
 
   @SubscribeMessage('room:leave')
   leave(@ConnectedSocket() socket: ChatSocket, @MessageBody() payload: unknown): Promise<Ack | ErrorAck> {
-    return this.runner.run('room:leave', socket.data.user.id, async () => {
+    return this.runner.run('room:leave', socket, async () => {
       const { roomId } = await validatePayload(LeaveRoomEvent, payload);
       await socket.leave(roomChannel(roomId));
       return {};
@@ -108,7 +114,7 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
 
   @SubscribeMessage('message:send')
   send(@ConnectedSocket() socket: ChatSocket, @MessageBody() payload: unknown): Promise<Ack | ErrorAck> {
-    return this.runner.run('message:send', socket.data.user.id, async () => {
+    return this.runner.run('message:send', socket, async () => {
       const { roomId, content, clientId } = await validatePayload(SendMessageEvent, payload);
       return this.sender.send(this.actorOf(socket), roomId, content, clientId, 'socket');
     });
@@ -116,7 +122,7 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
 
   @SubscribeMessage('typing:update')
   typingUpdate(@ConnectedSocket() socket: ChatSocket, @MessageBody() payload: unknown): Promise<Ack | ErrorAck> {
-    return this.runner.run('typing:update', socket.data.user.id, async () => {
+    return this.runner.run('typing:update', socket, async () => {
       const { roomId, isTyping } = await validatePayload(TypingEvent, payload);
       await this.session.typingUpdate(this.actorOf(socket), roomId, isTyping, subscription(socket, roomId));
       return {};
@@ -125,7 +131,7 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
 
   @SubscribeMessage('ai:stop')
   stopReply(@ConnectedSocket() socket: ChatSocket, @MessageBody() payload: unknown): Promise<Ack | ErrorAck> {
-    return this.runner.run('ai:stop', socket.data.user.id, async () => {
+    return this.runner.run('ai:stop', socket, async () => {
       const { roomId, messageId } = await validatePayload(StopReplyEvent, payload);
       await this.session.stopReply(this.actorOf(socket), roomId, messageId);
       return {};

@@ -46,9 +46,12 @@ export class PresenceService implements OnModuleInit {
   connected(profileId: string): void {
     const count = (this.users.get(profileId) ?? 0) + 1;
     this.users.set(profileId, count);
-    if (count === 1) {
-      void this.serially(`user:${profileId}`, () => this.ask((s) => s.connect(profileId)));
-    }
+    void this.serially(`user:${profileId}`, async () => {
+      if (count === 1) {
+        await this.ask((s) => s.connect(profileId));
+      }
+      await this.store.setSockets(profileId, this.users.get(profileId) ?? 0).catch(() => undefined);
+    });
   }
 
   /** A socket of the user went away here; their last one anywhere ends their typing everywhere. */
@@ -56,11 +59,12 @@ export class PresenceService implements OnModuleInit {
     const count = (this.users.get(profileId) ?? 1) - 1;
     if (count > 0) {
       this.users.set(profileId, count);
-      return;
+    } else {
+      this.users.delete(profileId);
     }
-    this.users.delete(profileId);
     void this.serially(`user:${profileId}`, async () => {
-      if (await this.ask((s) => s.disconnect(profileId))) {
+      await this.store.setSockets(profileId, this.users.get(profileId) ?? 0).catch(() => undefined);
+      if (count === 0 && (await this.ask((s) => s.disconnect(profileId)))) {
         await this.typing.stopAll(profileId);
       }
     });
@@ -125,6 +129,15 @@ export class PresenceService implements OnModuleInit {
     }
   }
 
+  /** The user's sockets on every instance (this instance's own while Redis is away). */
+  async socketCount(profileId: string): Promise<number> {
+    try {
+      return await this.store.sockets(profileId);
+    } catch {
+      return this.users.get(profileId) ?? 0;
+    }
+  }
+
   /** Whether the user has a socket on any instance. */
   async isConnected(profileId: string): Promise<boolean> {
     try {
@@ -161,8 +174,9 @@ export class PresenceService implements OnModuleInit {
 
   /** This instance's state was lost from Redis (a restart, or it was taken for gone): write it again. */
   private async rewrite(): Promise<void> {
-    for (const profileId of this.users.keys()) {
+    for (const [profileId, count] of this.users) {
       await this.store.connect(profileId);
+      await this.store.setSockets(profileId, count);
     }
     for (const [roomId, members] of this.rooms) {
       for (const profileId of members.keys()) {

@@ -19,12 +19,17 @@ export interface PresenceStore {
   online(roomId: string): Promise<string[]>;
   /** Whether the user has a socket on any live instance. */
   connected(profileId: string): Promise<boolean>;
+  /** This instance holds `count` sockets of the user now. */
+  setSockets(profileId: string, count: number): Promise<void>;
+  /** The user's sockets on every live instance. */
+  sockets(profileId: string): Promise<number>;
 }
 
 /** One instance: the answers follow from this instance's own counts. */
 export class LocalPresenceStore implements PresenceStore {
   private readonly rooms = new Map<string, Set<string>>();
   private readonly users = new Set<string>();
+  private readonly socketCounts = new Map<string, number>();
 
   enterRoom(roomId: string, profileId: string): Promise<boolean> {
     let members = this.rooms.get(roomId);
@@ -62,6 +67,19 @@ export class LocalPresenceStore implements PresenceStore {
   connected(profileId: string): Promise<boolean> {
     return Promise.resolve(this.users.has(profileId));
   }
+
+  setSockets(profileId: string, count: number): Promise<void> {
+    if (count > 0) {
+      this.socketCounts.set(profileId, count);
+    } else {
+      this.socketCounts.delete(profileId);
+    }
+    return Promise.resolve();
+  }
+
+  sockets(profileId: string): Promise<number> {
+    return Promise.resolve(this.socketCounts.get(profileId) ?? 0);
+  }
 }
 
 const PREFIX = 'chat:presence:';
@@ -97,6 +115,15 @@ for _, inst in ipairs(redis.call('ZRANGEBYSCORE', '${INSTANCES_KEY}', ARGV[2], '
 end
 if #keys == 0 then return {} end
 return redis.call('SUNION', unpack(keys))
+`;
+
+/** The sum of one field over every live instance's hash. ARGV: hash suffix, field, oldest live heartbeat. */
+const SUM = `
+local total = 0
+for _, inst in ipairs(redis.call('ZRANGEBYSCORE', '${INSTANCES_KEY}', ARGV[3], '+inf')) do
+  total = total + tonumber(redis.call('HGET', '${PREFIX}' .. inst .. ':' .. ARGV[1], ARGV[2]) or '0')
+end
+return total
 `;
 
 /**
@@ -137,6 +164,15 @@ export class RedisPresenceStore implements PresenceStore {
     return everyone.includes(profileId);
   }
 
+  async setSockets(profileId: string, count: number): Promise<void> {
+    const key = `${PREFIX}${this.instanceId}:sockets`;
+    await (count > 0 ? this.redis.commands.hset(key, profileId, count) : this.redis.commands.hdel(key, profileId));
+  }
+
+  async sockets(profileId: string): Promise<number> {
+    return (await this.redis.commands.eval(SUM, 0, 'sockets', profileId, this.aliveSince())) as number;
+  }
+
   /** A gone instance's members, room by room, and its users; then its sets are removed. */
   async takeOver(instanceId: string): Promise<{ rooms: Map<string, string[]>; users: string[] }> {
     const base = `${PREFIX}${instanceId}:`;
@@ -146,7 +182,12 @@ export class RedisPresenceStore implements PresenceStore {
       rooms.set(roomId, await this.redis.commands.smembers(`${base}room:${roomId}`));
     }
     const users = await this.redis.commands.smembers(`${base}users`);
-    await this.redis.commands.del(`${base}rooms`, `${base}users`, ...roomIds.map((id) => `${base}room:${id}`));
+    await this.redis.commands.del(
+      `${base}rooms`,
+      `${base}users`,
+      `${base}sockets`,
+      ...roomIds.map((id) => `${base}room:${id}`),
+    );
     return { rooms, users };
   }
 

@@ -4,8 +4,14 @@ import { PinoLogger } from 'nestjs-pino';
 import { Store, storage } from 'nestjs-pino/storage';
 import { toAppException } from '../../../common/errors/to-app-exception';
 import { MetricsService } from '../../metrics/metrics.service';
+import { FloodGuard, type FloodSubject } from './flood-guard.service';
 
 export type Ack = { ok: true } & Record<string, unknown>;
+
+/** The socket an event came from: whose it is, and the way to close it. */
+export interface EventSocket extends FloodSubject {
+  disconnect(close?: boolean): unknown;
+}
 export interface ErrorAck {
   ok: false;
   error: { code: string; message: string; requestId: string; details?: unknown; retryAfterMs?: number };
@@ -21,16 +27,19 @@ export class SocketEventRunner {
   constructor(
     private readonly logger: PinoLogger,
     private readonly metrics: MetricsService,
+    private readonly flood: FloodGuard,
   ) {
     logger.setContext('ChatGateway');
   }
 
-  async run(event: string, userId: string, work: () => Promise<object>): Promise<Ack | ErrorAck> {
+  async run(event: string, socket: EventSocket, work: () => Promise<object>): Promise<Ack | ErrorAck> {
     const requestId = randomUUID();
     const started = performance.now();
-    const log = this.logger.logger.child({ requestId, event, userId });
+    const log = this.logger.logger.child({ requestId, event, userId: socket.data.user.id });
     return storage.run(new Store(log), async () => {
       try {
+        // The flood budget comes before anything else the event would cost (validation, the database).
+        await this.flood.admit(socket);
         const result = await work();
         const durationMs = Math.round(performance.now() - started);
         log.debug({ durationMs }, 'event handled');
@@ -45,6 +54,11 @@ export class SocketEventRunner {
           log.info({ code: exception.code, durationMs }, 'event refused');
         }
         this.metrics.socketEvents.inc({ event, outcome: exception.code });
+        if (this.flood.exhausted(socket.id)) {
+          log.warn({ socketId: socket.id }, 'socket disconnected for flooding');
+          // After this ack has gone out.
+          setImmediate(() => socket.disconnect(true));
+        }
         return {
           ok: false,
           error: {
