@@ -5,7 +5,18 @@ import { AppException } from '../errors/app.exception';
 
 export const DEFAULT_THROTTLER = 'default';
 export const AUTH_THROTTLER = 'auth';
+/** The window of RATE_HTTP_PER_MINUTE. */
+export const HTTP_RATE_WINDOW_MS = 60_000;
 const AUTH_LIMITED = 'rate:authLimited';
+
+/**
+ * Who a request counts against before sign-in: its IP (Express's `req.ip`, which believes X-Forwarded-For only
+ * from the proxies TRUST_PROXY names). The same subject for the throttler here and for calls that fail
+ * authentication (HttpAuthGuard), so both spend one budget.
+ */
+export function ipSubject(req: Request): string {
+  return `ip:${req.ip ?? 'unknown'}`;
+}
 
 /** Register and login: also counted against the stricter per-IP sign-in limit. */
 export const AuthRateLimit = (): MethodDecorator & ClassDecorator => SetMetadata(AUTH_LIMITED, true);
@@ -29,9 +40,10 @@ export class AppThrottlerGuard extends ThrottlerGuard {
   }
 
   protected override getTracker(req: Request & { user?: { id: string } }): Promise<string> {
-    return Promise.resolve(req.user ? `user:${req.user.id}` : `ip:${req.ip ?? 'unknown'}`);
+    return Promise.resolve(req.user ? `user:${req.user.id}` : ipSubject(req));
   }
 
+  /** `<throttler>:<subject>`, the key RateLimiter.consume(throttler, subject) counts under too. */
   protected override generateKey(_context: ExecutionContext, tracker: string, name: string): string {
     return `${name}:${tracker}`;
   }
