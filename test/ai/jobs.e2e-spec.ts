@@ -16,6 +16,8 @@ describe.each([
   const A = randomUUID();
   const B = randomUUID();
   const LEASE_MS = 60_000;
+  /** A lease that ran out a second ago, as if its holder had stopped renewing it (no test waits for a clock). */
+  const RAN_OUT = -1000;
   let sut: AiJobsRepository;
   let db: Database;
 
@@ -171,7 +173,7 @@ describe.each([
 
   it('should renew only the jobs named, so a job its holder dropped expires', async () => {
     const { roomId } = await roomWithQuestions(1);
-    const job = (await claimIn(roomId, A, 0))!;
+    const job = (await claimIn(roomId, A, RAN_OUT))!;
     const reply = (await sut.start(job.id, A))!;
 
     expect(await sut.renew(A, [], LEASE_MS)).toEqual(new Set());
@@ -194,8 +196,7 @@ describe.each([
 
   it('should fail a started reply whose lease ran out with its stored text, fence the old holder out, and go on with the room', async () => {
     const { userId, roomId, questions } = await roomWithQuestions(2);
-    // A lease of 0 ms has run out by the next transaction.
-    const job = (await claimIn(roomId, A, 0))!;
+    const job = (await claimIn(roomId, A, RAN_OUT))!;
     const reply = (await sut.start(job.id, A))!;
     await sut.checkpoint(job.id, A, 'Half a');
 
@@ -236,7 +237,7 @@ describe.each([
     const { userId, roomId, questions } = await roomWithQuestions(2);
 
     for (let claim = 1; claim <= 3; claim++) {
-      const job = await claimIn(roomId, A, 0);
+      const job = await claimIn(roomId, A, RAN_OUT);
       expect(job?.questionId).toBe(questions[0].id);
       expect((await sut.takeOver()).filter((m) => m.roomId === roomId)).toEqual([]);
     }

@@ -45,9 +45,7 @@ export class ReplyScheduler {
     this.handlers = handlers;
     const { pollMs, leaseMs } = this.config.ai;
     this.timers = [
-      setInterval(() => {
-        this.polling ??= this.poll().finally(() => (this.polling = undefined));
-      }, pollMs),
+      setInterval(() => this.pollNow(), pollMs),
       setInterval(
         () => {
           this.renewing ??= this.renew().finally(() => (this.renewing = undefined));
@@ -56,7 +54,7 @@ export class ReplyScheduler {
       ),
     ];
     this.timers.forEach((timer) => timer.unref());
-    void this.poll();
+    this.pollNow();
   }
 
   /** Claims now (or right after the claim in flight); false when this instance takes no more jobs now. */
@@ -105,6 +103,11 @@ export class ReplyScheduler {
     } catch (error) {
       this.logger.warn({ err: error }, 'AI jobs not taken over');
     }
+  }
+
+  /** One look for work at a time: jobs to take over, then jobs to claim. */
+  private pollNow(): void {
+    this.polling ??= this.poll().finally(() => (this.polling = undefined));
   }
 
   private async poll(): Promise<void> {
