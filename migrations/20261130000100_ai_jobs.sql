@@ -32,6 +32,14 @@ create table chat_private.ai_jobs (
 create unique index ai_jobs_running_room_key on chat_private.ai_jobs (chatroom_id) where state = 'running';
 create index ai_jobs_queued_idx on chat_private.ai_jobs (chatroom_id, question_seq) where state = 'queued';
 
+-- A reply that a process of the previous version left streaming has no job, so no instance would ever end it (an
+-- instance with Redis no longer ends every streaming reply at its start): it ends here, as that start would have.
+-- A process of the previous version still writing one overwrites this with its final state.
+update public.messages
+set status = 'failed', error_code = 'AI_FAILED', error_message = 'The reply was interrupted when the server stopped',
+    updated_at = now()
+where status = 'streaming';
+
 alter table chat_private.ai_jobs enable row level security;
 revoke all on chat_private.ai_jobs from public, anon, authenticated;
 grant select, insert, update, delete on chat_private.ai_jobs to service_role;
