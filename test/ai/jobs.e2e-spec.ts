@@ -1,29 +1,82 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { AiJobsRepository, type ReplyJob } from '../../src/modules/ai/ai-jobs.repository';
 import { SERVICE_ACTOR, userActor, type Database } from '../../src/modules/persistence/database.port';
-import { openEmbeddedDriver, openPostgresDriver } from '../support/persistence-drivers';
-import { openOncePerFile } from '../persistence/persistence-contract';
+import { PgDatabase } from '../../src/modules/persistence/drivers/pg.database';
+import { SupabaseDatabase } from '../../src/modules/persistence/drivers/supabase.database';
+import { runMigrations } from '../../src/modules/persistence/migration-runner';
+import type { RawSql } from '../persistence/persistence-contract';
+import { openEmbeddedDriver, openPostgresDriver, pgRawSql } from '../support/persistence-drivers';
+import { createDatabase } from '../support/postgres-server';
+import { startPostgrestStandIn } from '../support/postgrest-standin';
+import { newJwtSecret } from '../support/supabase-auth';
+
+/** Where the queue's functions run (`service`), and the same database for test data (`setup`) and raw SQL. */
+interface QueueEngine {
+  service: Database;
+  setup: Database;
+  raw: RawSql;
+  close(): Promise<void>;
+}
+
+async function embedded(): Promise<QueueEngine> {
+  const driver = await openEmbeddedDriver();
+  return { service: driver.db, setup: driver.db, raw: driver.raw, close: () => driver.close() };
+}
+
+async function postgres(): Promise<QueueEngine> {
+  const driver = await openPostgresDriver();
+  return { service: driver.db, setup: driver.db, raw: driver.raw, close: () => driver.close() };
+}
+
+/** The service's calls through a PostgREST stand-in (the Supabase driver), on a fresh migrated database. */
+async function throughPostgrest(): Promise<QueueEngine> {
+  const url = await createDatabase(process.env.TEST_PG_URL ?? '');
+  const pg = new PgDatabase('postgres', { connectionString: url, max: 4 });
+  await runMigrations(pg);
+  const standIn = await startPostgrestStandIn({ databaseUrl: url, jwtSecret: newJwtSecret() });
+  const service = new SupabaseDatabase({
+    url: standIn.url,
+    anonKey: standIn.anonKey,
+    serviceRoleKey: standIn.serviceRoleKey,
+  });
+  return {
+    service,
+    setup: pg,
+    raw: pgRawSql(pg),
+    async close() {
+      await service.close();
+      await standIn.close();
+      await pg.close();
+    },
+  };
+}
 
 /**
  * The durable reply queue (migrations/20261130000100_ai_jobs.sql) through its repository, against the real SQL of
- * both engines: one job per question, a room's jobs one at a time in seq order, leases, take-over and fencing.
+ * every engine: one job per question, a room's jobs one at a time in seq order, leases, take-over and fencing.
  */
 describe.each([
-  ['the embedded engine', openEmbeddedDriver],
-  ['a PostgreSQL server', openPostgresDriver],
+  ['the embedded engine', embedded],
+  ['a PostgreSQL server', postgres],
+  ['a PostgreSQL server through PostgREST (Supabase driver)', throughPostgrest],
 ])('%s: AI reply jobs', (_engine, open) => {
-  const driver = openOncePerFile(open);
   const A = randomUUID();
   const B = randomUUID();
   const LEASE_MS = 60_000;
   /** A lease that ran out a second ago, as if its holder had stopped renewing it (no test waits for a clock). */
   const RAN_OUT = -1000;
+  let engine: QueueEngine | undefined;
   let sut: AiJobsRepository;
   let db: Database;
 
-  beforeAll(() => {
-    db = driver.current.db;
-    sut = new AiJobsRepository(db);
+  beforeAll(async () => {
+    engine = await open();
+    db = engine.setup;
+    sut = new AiJobsRepository(engine.service);
+  });
+
+  afterAll(async () => {
+    await engine?.close();
   });
 
   /** A user, a room of theirs and `count` questions in it, each with its job queued. */
@@ -309,7 +362,7 @@ describe.each([
     for (const [fn, args] of calls) {
       await expect(db.call(user, fn, args)).rejects.toMatchObject({ code: 'NOT_FOUND' });
     }
-    const rows = await driver.current.raw.asUser(userId, (query) =>
+    const rows = await engine!.raw.asUser(userId, (query) =>
       query('select count(*)::int as n from chat_private.ai_jobs').catch((error: { code?: string }) => error),
     );
     expect(rows).toMatchObject({ code: '42501' });
