@@ -164,3 +164,41 @@ describe(createValidationPipe.name, () => {
     expect(result.ai).toBeInstanceOf(AiSettingsDto);
   });
 });
+
+describe('createValidationPipe: screening', () => {
+  it('should refuse a body nested 5,000 levels deep with VALIDATION_FAILED, not a stack overflow', async () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 5000; i++) {
+      deep = { a: deep };
+    }
+
+    const error = await transformError({ name: 'ok', deep });
+
+    expect(error.code).toBe(ErrorCode.VALIDATION_FAILED);
+    expect(error.details?.[0].field).toMatch(/^deep(\.a)+$/);
+  });
+
+  it('should refuse a NUL character in a field the DTO keeps, naming it', async () => {
+    const error = await transformError({ name: 'a\u0000b' });
+
+    expect(error.details).toEqual([{ field: 'name', message: 'must not contain NUL characters' }]);
+  });
+
+  it('should pass a NUL character in an unknown field, which is dropped unread', async () => {
+    const result = await createValidationPipe().transform(
+      { name: 'ok', extra: 'a\u0000b' },
+      { type: 'body', metatype: CreateThingDto },
+    );
+
+    expect(result).toEqual({ name: 'ok' });
+  });
+
+  it('should make lone surrogates U+FFFD in what it passes on', async () => {
+    const result = await createValidationPipe().transform(
+      { name: '\ud800x', ai: { mode: 'always' } },
+      { type: 'body', metatype: CreateThingDto },
+    );
+
+    expect(result.name).toBe('\ufffdx');
+  });
+});

@@ -1,6 +1,7 @@
 import { type ArgumentMetadata, ValidationPipe, type ValidationError } from '@nestjs/common';
 import { AppException } from '../errors/app.exception';
 import type { ErrorDetail } from '../errors/error-code';
+import { screenStrings, screenStructure } from '../validation/screen-input';
 
 /** Flattens class-validator's tree into `{ field, message }` with dotted paths (`ai.mode`). */
 export function flattenValidationErrors(errors: ValidationError[], parent = ''): ErrorDetail[] {
@@ -14,31 +15,18 @@ export function flattenValidationErrors(errors: ValidationError[], parent = ''):
   });
 }
 
-/** Dotted paths of every string in `value` that holds a NUL character, which no Postgres text can store. */
-export function findNulStrings(value: unknown, path = ''): string[] {
-  if (typeof value === 'string') {
-    return value.includes('\u0000') ? [path || 'value'] : [];
-  }
-  if (typeof value !== 'object' || value === null) {
-    return [];
-  }
-  return Object.entries(value).flatMap(([key, item]) => findNulStrings(item, path ? `${path}.${key}` : key));
-}
-
-/** Rejects NUL characters anywhere in the input, then validates the DTO. */
-export function rejectNulStrings(value: unknown): void {
-  const fields = findNulStrings(value);
-  if (fields.length > 0) {
-    throw AppException.validation(fields.map((field) => ({ field, message: 'must not contain NUL characters' })));
-  }
-}
-
+/**
+ * Bodies and query strings: their structure is screened first (bounded depth and size, plain JSON only), then the
+ * DTO validated, then the strings of what it kept made storable (no NUL, no lone surrogate). See screen-input.ts.
+ */
 class AppValidationPipe extends ValidationPipe {
-  override transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
-    if (metadata.type === 'body' || metadata.type === 'query') {
-      rejectNulStrings(value);
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type !== 'body' && metadata.type !== 'query') {
+      return super.transform(value, metadata) as Promise<unknown>;
     }
-    return super.transform(value, metadata) as Promise<unknown>;
+    screenStructure(value, metadata.type);
+    const validated = (await super.transform(value, metadata)) as unknown;
+    return screenStrings(validated, metadata.type);
   }
 }
 
