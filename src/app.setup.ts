@@ -3,6 +3,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger, PinoLogger } from 'nestjs-pino';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import { bodyReadErrors } from './common/http/body-read-errors';
 import { ProblemDetailsFilter } from './common/http/problem-details.filter';
 import { requestIdFor } from './common/http/request-id';
 import { createValidationPipe } from './common/http/validation.pipe';
@@ -19,6 +20,7 @@ export const PUBLIC_DIR = join(__dirname, '..', 'public');
 export async function configureApp(app: NestExpressApplication, config: AppConfig): Promise<void> {
   app.useLogger(app.get(Logger));
   app.useBodyParser('json', { limit: BODY_LIMIT });
+  app.use(bodyReadErrors);
   app.useGlobalFilters(new ProblemDetailsFilter(await app.resolve(PinoLogger)));
   app.useGlobalPipes(createValidationPipe());
   app.useWebSocketAdapter(new ChatIoAdapter(app, config));
