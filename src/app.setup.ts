@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { bodyReadErrors } from './common/http/body-read-errors';
 import { ProblemDetailsFilter } from './common/http/problem-details.filter';
 import { requestIdFor } from './common/http/request-id';
+import { securityHeaders } from './common/http/security-headers';
 import { createValidationPipe } from './common/http/validation.pipe';
 import type { AppConfig } from './config/app-config';
 import { ChatIoAdapter } from './modules/chat/realtime/chat-io.adapter';
@@ -19,6 +20,7 @@ export const PUBLIC_DIR = join(__dirname, '..', 'public');
 /** Everything an app instance needs before it listens; shared by main.ts and the e2e tests. */
 export async function configureApp(app: NestExpressApplication, config: AppConfig): Promise<void> {
   app.useLogger(app.get(Logger));
+  app.use(securityHeaders);
   app.useBodyParser('json', { limit: BODY_LIMIT });
   app.use(bodyReadErrors);
   app.useGlobalFilters(new ProblemDetailsFilter(await app.resolve(PinoLogger)));
