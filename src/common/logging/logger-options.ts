@@ -2,13 +2,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Params } from 'nestjs-pino';
 import type { AppConfig } from '../../config/app-config';
 import { requestIdFor } from '../http/request-id';
+import { redactUrl } from './redact-url';
 
 /** Paths whose answers are not worth a line each (probes, scrapes). */
 const QUIET = /^\/(health\/|metrics$)/;
 
 /**
  * JSON logs with the request id and `durationMs` on every request line. Tokens, passwords, keys and
- * message content never reach a line: request bodies are not logged and the known fields are redacted.
+ * message content never reach a line: request bodies are not logged, query values are redacted from URLs (a
+ * token may come as `?access_token=`), and the known fields are redacted.
  */
 export function loggerOptions(config: AppConfig): Params {
   return {
@@ -25,7 +27,7 @@ export function loggerOptions(config: AppConfig): Params {
       customProps: (req: IncomingMessage & { id?: unknown; user?: { id: string } }, res: ServerResponse) =>
         !res.headersSent ? { requestId: req.id } : req.user ? { userId: req.user.id } : {},
       serializers: {
-        req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }),
+        req: (req: { method: string; url: string }) => ({ method: req.method, url: redactUrl(req.url) }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
       redact: {
