@@ -49,7 +49,12 @@ describe(loadConfig.name, () => {
       expect(sut.port).toBe(3000);
       expect(sut.env).toBe('development');
       expect(sut.logLevel).toBe('info');
-      expect(sut.database).toEqual({ driver: 'pglite', url: undefined, callTimeoutMs: 15_000 });
+      expect(sut.database).toEqual({
+        driver: 'pglite',
+        url: undefined,
+        callTimeoutMs: 15_000,
+        connectTimeoutMs: 60_000,
+      });
       expect(sut.messages.maxLength).toBe(4000);
       expect(sut.rates).toEqual({
         httpPerMinute: 600,
@@ -112,6 +117,29 @@ describe(loadConfig.name, () => {
       expect(error.message).not.toContain('\n');
     });
 
+    it.each([['abc'], ['1.5'], ['70000'], ['-1']])('should say what PORT takes when it is %p', (value) => {
+      const error = configErrorOf(makeEnv({ PORT: value }));
+
+      expect(error.message).toBe('Invalid configuration: PORT: must be a whole number from 0 to 65535');
+    });
+
+    it('should give the range of any whole-number variable', () => {
+      const error = configErrorOf(makeEnv({ DATABASE_CONNECT_TIMEOUT_MS: 'soon' }));
+
+      expect(error.message).toBe(
+        'Invalid configuration: DATABASE_CONNECT_TIMEOUT_MS: must be a whole number from 1000 to 3600000',
+      );
+    });
+
+    it.each([['mysql://chat:hunter2@db.internal/chat'], ['http://example.com'], ['not a url'], ['postgres:chat']])(
+      'should refuse DATABASE_URL %p, which is no postgres URL, without repeating it',
+      (value) => {
+        const error = configErrorOf(makeEnv({ DATABASE_URL: value }));
+
+        expect(error.message).toBe('Invalid configuration: DATABASE_URL: must be a postgres:// or postgresql:// URL');
+      },
+    );
+
     it('should require LOCAL_JWT_SECRET in production', () => {
       const error = configErrorOf(makeEnv({ NODE_ENV: 'production' }));
 
@@ -135,7 +163,7 @@ describe(loadConfig.name, () => {
 
       const sut = loadConfig(makeEnv({ DATABASE_URL: url }));
 
-      expect(sut.database).toEqual({ driver: 'postgres', url, callTimeoutMs: 15_000 });
+      expect(sut.database).toEqual({ driver: 'postgres', url, callTimeoutMs: 15_000, connectTimeoutMs: 60_000 });
     });
 
     it.each([
@@ -168,6 +196,23 @@ describe(loadConfig.name, () => {
           }),
         ),
       ).toThrow(/^Invalid configuration: SUPABASE_SERVICE_ROLE_KEY: /);
+    });
+
+    it.each([
+      ['postgresql://chat:pw@db.internal:6543/chat?sslmode=require'],
+      ['postgresql:///chat?host=/var/run/postgresql'],
+    ])('should take %p', (url) => {
+      const sut = loadConfig(makeEnv({ DATABASE_URL: url }));
+
+      expect(sut.database.url).toBe(url);
+    });
+
+    it('should take the wait for a database server from DATABASE_CONNECT_TIMEOUT_MS', () => {
+      const sut = loadConfig(
+        makeEnv({ DATABASE_URL: 'postgres://127.0.0.1/chat', DATABASE_CONNECT_TIMEOUT_MS: '5000' }),
+      );
+
+      expect(sut.database.connectTimeoutMs).toBe(5000);
     });
 
     it('should keep local sign-in with DATABASE_URL and no Supabase project', () => {
@@ -208,7 +253,12 @@ describe(loadConfig.name, () => {
         }),
       );
 
-      expect(sut.database).toEqual({ driver: 'pglite', url: undefined, callTimeoutMs: 15_000 });
+      expect(sut.database).toEqual({
+        driver: 'pglite',
+        url: undefined,
+        callTimeoutMs: 15_000,
+        connectTimeoutMs: 60_000,
+      });
       expect(sut.supabase.url).toBeUndefined();
       expect(sut.supabase.anonKey).toBeUndefined();
     });

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { envSchema, type Env } from './config.schema';
+import { StartupError } from './startup-error';
 
 export type DatabaseDriverName = 'pglite' | 'postgres' | 'supabase';
 
@@ -11,8 +12,11 @@ export interface AppConfig {
   env: 'development' | 'production' | 'test';
   logLevel: Env['LOG_LEVEL'];
   dataDir: string;
-  /** `callTimeoutMs`: the longest one database call may take before it fails (a dead server never hangs a caller). */
-  database: { driver: DatabaseDriverName; url?: string; callTimeoutMs: number };
+  /**
+   * `callTimeoutMs`: the longest one database call may take before it fails (a dead server never hangs a caller).
+   * `connectTimeoutMs`: how long a start waits for a database server that is not reachable yet before it gives up.
+   */
+  database: { driver: DatabaseDriverName; url?: string; callTimeoutMs: number; connectTimeoutMs: number };
   supabase: { url?: string; anonKey?: string; serviceRoleKey?: string; jwtSecret?: string };
   auth: { mode: 'local' | 'supabase'; localJwtSecret: string; localJwtTtlSeconds: number };
   ai: {
@@ -68,7 +72,8 @@ export interface AppConfig {
   shutdownTimeoutMs: number;
 }
 
-export class ConfigError extends Error {
+/** A bad or missing variable: `Invalid configuration: <VARIABLE>: <what is wrong>`. */
+export class ConfigError extends StartupError {
   override readonly name = 'ConfigError';
 }
 
@@ -121,7 +126,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     env: env.NODE_ENV,
     logLevel: env.LOG_LEVEL,
     dataDir,
-    database: { driver, url: env.DATABASE_URL, callTimeoutMs: env.DATABASE_CALL_TIMEOUT_MS },
+    database: {
+      driver,
+      url: env.DATABASE_URL,
+      callTimeoutMs: env.DATABASE_CALL_TIMEOUT_MS,
+      connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS,
+    },
     supabase: {
       url: supabaseUrl,
       anonKey: env.SUPABASE_ANON_KEY ?? env.EXPO_PUBLIC_SUPABASE_ANON_KEY,

@@ -1,6 +1,10 @@
 import { z } from 'zod';
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/** A whole number within bounds; any other value is refused with the range (never "received NaN"). */
+const int = (min: number, max: number) => {
+  const error = `must be a whole number from ${min} to ${max}`;
+  return z.coerce.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+};
 const optionalString = z
   .string()
   .trim()
@@ -12,6 +16,13 @@ const optionalUrl = z
   .transform((v) => (v === '' ? undefined : v))
   .pipe(z.url().optional())
   .optional();
+const POSTGRES_URL = 'must be a postgres:// or postgresql:// URL';
+const optionalPostgresUrl = optionalString.pipe(
+  z
+    .url({ protocol: /^postgres(ql)?$/i, error: POSTGRES_URL })
+    .regex(/^postgres(ql)?:\/\//i, POSTGRES_URL)
+    .optional(),
+);
 
 /** Every environment variable the server reads, with its default. DESIGN.md §4 is the table. */
 const variables = z.object({
@@ -19,8 +30,9 @@ const variables = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DATA_DIR: z.string().trim().min(1).default('./data'),
-  DATABASE_URL: optionalUrl,
+  DATABASE_URL: optionalPostgresUrl,
   DATABASE_CALL_TIMEOUT_MS: int(100, 600_000).default(15_000),
+  DATABASE_CONNECT_TIMEOUT_MS: int(1000, 3_600_000).default(60_000),
   SUPABASE_URL: optionalUrl,
   EXPO_PUBLIC_SUPABASE_URL: optionalUrl,
   SUPABASE_ANON_KEY: optionalString,
