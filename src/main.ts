@@ -4,25 +4,22 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { configureApp } from './app.setup';
-import { ConfigError, loadConfig, loadDotEnv } from './config/app-config';
+import { loadConfig, loadDotEnv } from './config/app-config';
+import { listenRefusal, StartupError } from './config/startup-error';
 
 async function bootstrap(): Promise<void> {
-  let config;
-  try {
-    loadDotEnv();
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(1);
-    }
-    throw error;
-  }
+  loadDotEnv();
+  const config = loadConfig();
+  // A failed start is reported by us, not by Nest: its own report (a stack) stays in the log buffer, which is
+  // flushed into the JSON log once the app stands.
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     bodyParser: false,
     bufferLogs: true,
+    autoFlushLogs: false,
+    abortOnError: false,
   });
   await configureApp(app, config);
+  app.flushLogs();
   const logger = await app.resolve(PinoLogger);
   logger.setContext('Bootstrap');
 
@@ -48,10 +45,30 @@ async function bootstrap(): Promise<void> {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 
-  await app.listen(config.port);
+  try {
+    await app.listen(config.port);
+  } catch (error) {
+    const refusal = listenRefusal(error, config.port);
+    if (!refusal) {
+      throw error;
+    }
+    // The database is closed as on any stop (and DATA_DIR let go), within the time a stop has.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      app.close().catch(() => undefined),
+      new Promise((resolve) => (timer = setTimeout(resolve, config.shutdownTimeoutMs))),
+    ]);
+    clearTimeout(timer);
+    throw refusal;
+  }
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   logger.info({ port, driver: config.database.driver }, `listening on port ${port}`);
 }
 
-void bootstrap();
+/** A refusal an operator acts on is one line on stderr; anything else is a bug and keeps its stack. */
+bootstrap().catch((error: unknown) => {
+  const report = error instanceof StartupError ? error.message : error instanceof Error ? error.stack : String(error);
+  process.stderr.write(`${report}\n`);
+  process.exit(1);
+});
