@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { ConfigError, loadConfig, loadDotEnv } from './config/app-config';
 import { startEmbeddedDatabase } from './modules/persistence/drivers/embedded.database';
 import { PgDatabase } from './modules/persistence/drivers/pg.database';
@@ -6,7 +5,7 @@ import { runMigrations } from './modules/persistence/migration-runner';
 
 /**
  * `npm run migrate`: applies pending migrations to the configured database and exits (the server does the
- * same at start). Prints one JSON line with the versions it applied.
+ * same at start). Prints one JSON line with the versions it applied. It refuses a DATA_DIR another process holds.
  */
 async function main(): Promise<void> {
   loadDotEnv();
@@ -15,7 +14,7 @@ async function main(): Promise<void> {
     config.database.driver === 'postgres'
       ? new PgDatabase('postgres', { connectionString: config.database.url, max: 1 })
       : config.database.driver === 'pglite'
-        ? await startEmbeddedDatabase(join(config.dataDir, 'db'))
+        ? await startEmbeddedDatabase(config.dataDir)
         : undefined;
   if (!db) {
     throw new ConfigError('Supabase projects take the migrations with `supabase db push`');

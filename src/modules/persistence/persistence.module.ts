@@ -1,6 +1,5 @@
 import { Global, Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
-import { join } from 'node:path';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { DATABASE, type Database } from './database.port';
 import { startEmbeddedDatabase } from './drivers/embedded.database';
@@ -14,7 +13,7 @@ async function openDatabase(config: AppConfig, logger: PinoLogger): Promise<Data
   let db: PgDatabase;
   switch (config.database.driver) {
     case 'pglite':
-      db = await startEmbeddedDatabase(join(config.dataDir, 'db'), { callTimeoutMs: config.database.callTimeoutMs });
+      db = await startEmbeddedDatabase(config.dataDir, { callTimeoutMs: config.database.callTimeoutMs });
       break;
     case 'postgres':
       db = new PgDatabase(

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { lockDataDir } from '../data-dir-lock';
 import { EMBEDDED_GROUP_COMMIT, PgDatabase } from './pg.database';
 
 const SOCKET_PORT = 5432;
@@ -13,18 +14,50 @@ interface WorkerMessage {
 }
 
 /**
- * Starts the embedded engine in a worker thread (data in `dataDir`) and returns a PgDatabase that talks to it
- * over a Unix socket in a fresh 0700 directory. One pooled connection: the engine serves one session.
+ * Starts the embedded engine of DATA_DIR (its files in `<dataDir>/db/pgdata`) in a worker thread and returns a
+ * PgDatabase that talks to it over a Unix socket. One pooled connection: the engine serves one session. The directory
+ * is this process's alone until the database is closed (`lockDataDir`): another process gets DataDirInUseError.
  * `callTimeoutMs`: the longest a call may take (see PgDatabase).
  */
 export async function startEmbeddedDatabase(
   dataDir: string,
   options: { callTimeoutMs?: number } = {},
 ): Promise<PgDatabase> {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const lock = lockDataDir(dataDir);
+  let engine: Engine;
+  try {
+    engine = await startEngine(join(dataDir, 'db'));
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+  const stop = async () => {
+    try {
+      await engine.stop();
+    } finally {
+      lock.release();
+    }
+  };
+  return new PgDatabase(
+    'pglite',
+    { host: engine.socketDir, port: SOCKET_PORT, user: 'postgres', database: 'postgres', max: 1, idleTimeoutMillis: 0 },
+    stop,
+    EMBEDDED_GROUP_COMMIT,
+    options.callTimeoutMs,
+  );
+}
+
+interface Engine {
+  socketDir: string;
+  stop(): Promise<void>;
+}
+
+/** The engine in its worker thread (data in `<dir>/pgdata`), serving on a Unix socket in a fresh 0700 directory. */
+async function startEngine(dir: string): Promise<Engine> {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const socketDir = await mkdtemp(join(tmpdir(), 'chat-pglite-'));
   const worker = new Worker(join(__dirname, 'pglite.worker.js'), {
-    workerData: { dataDir: join(dataDir, 'pgdata'), socketPath: join(socketDir, `.s.PGSQL.${SOCKET_PORT}`) },
+    workerData: { dataDir: join(dir, 'pgdata'), socketPath: join(socketDir, `.s.PGSQL.${SOCKET_PORT}`) },
   });
   try {
     await nextMessage(worker, 'ready');
@@ -42,13 +75,7 @@ export async function startEmbeddedDatabase(
       await rm(socketDir, { recursive: true, force: true });
     }
   };
-  return new PgDatabase(
-    'pglite',
-    { host: socketDir, port: SOCKET_PORT, user: 'postgres', database: 'postgres', max: 1, idleTimeoutMillis: 0 },
-    stop,
-    EMBEDDED_GROUP_COMMIT,
-    options.callTimeoutMs,
-  );
+  return { socketDir, stop };
 }
 
 function nextMessage(worker: Worker, expected: WorkerMessage['type']): Promise<void> {
