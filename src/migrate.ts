@@ -1,29 +1,48 @@
-import { ConfigError, loadConfig, loadDotEnv } from './config/app-config';
+import { type AppConfig, ConfigError, loadConfig, loadDotEnv } from './config/app-config';
+import { waitForDatabase } from './modules/persistence/database-connect';
 import { startEmbeddedDatabase } from './modules/persistence/drivers/embedded.database';
 import { PgDatabase } from './modules/persistence/drivers/pg.database';
 import { runMigrations } from './modules/persistence/migration-runner';
 
 /**
  * `npm run migrate`: applies pending migrations to the configured database and exits (the server does the
- * same at start). Prints one JSON line with the versions it applied. It refuses a DATA_DIR another process holds.
+ * same at start). Prints one JSON line with the versions it applied. Like the server, it waits for a Postgres server
+ * that is not reachable yet (each retry noted on stderr) and refuses a DATA_DIR another process holds.
  */
 async function main(): Promise<void> {
   loadDotEnv();
-  const config = loadConfig();
-  const db =
-    config.database.driver === 'postgres'
-      ? new PgDatabase('postgres', { connectionString: config.database.url, max: 1 })
-      : config.database.driver === 'pglite'
-        ? await startEmbeddedDatabase(config.dataDir)
-        : undefined;
-  if (!db) {
-    throw new ConfigError('Supabase projects take the migrations with `supabase db push`');
-  }
+  const db = await open(loadConfig());
   try {
     const applied = await runMigrations(db);
     process.stdout.write(`${JSON.stringify({ driver: db.driver, applied })}\n`);
   } finally {
     await db.close();
+  }
+}
+
+async function open(config: AppConfig): Promise<PgDatabase> {
+  switch (config.database.driver) {
+    case 'pglite':
+      return startEmbeddedDatabase(config.dataDir);
+    case 'postgres': {
+      const url = config.database.url ?? '';
+      const db = new PgDatabase('postgres', { connectionString: url, max: 1, connectionTimeoutMillis: 5000 });
+      try {
+        await waitForDatabase(url, (timeoutMs) => db.ping(timeoutMs), {
+          timeoutMs: config.database.connectTimeoutMs,
+          onRetry: ({ attempt, delayMs, reason }) =>
+            process.stderr.write(
+              `database not reachable yet, retrying (attempt ${attempt}: ${reason}; next in ${delayMs} ms)\n`,
+            ),
+        });
+      } catch (error) {
+        await db.close();
+        throw error;
+      }
+      return db;
+    }
+    case 'supabase':
+      throw new ConfigError('Supabase projects take the migrations with `supabase db push`');
   }
 }
 

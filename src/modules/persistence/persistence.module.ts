@@ -1,13 +1,17 @@
 import { Global, Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
+import { targetOf, waitForDatabase } from './database-connect';
 import { DATABASE, type Database } from './database.port';
 import { startEmbeddedDatabase } from './drivers/embedded.database';
 import { PgDatabase, SERVER_GROUP_COMMIT } from './drivers/pg.database';
 import { SupabaseDatabase } from './drivers/supabase.database';
 import { runMigrations } from './migration-runner';
 
-/** Opens the configured driver and brings its schema up to date before anything serves. */
+/**
+ * Opens the configured driver and brings its schema up to date before anything serves. A Postgres server that is not
+ * reachable yet is waited for (DATABASE_CONNECT_TIMEOUT_MS); the embedded engine refuses a DATA_DIR in use.
+ */
 async function openDatabase(config: AppConfig, logger: PinoLogger): Promise<Database> {
   const started = performance.now();
   let db: PgDatabase;
@@ -37,6 +41,13 @@ async function openDatabase(config: AppConfig, logger: PinoLogger): Promise<Data
     }
   }
   try {
+    if (db.driver === 'postgres') {
+      const url = config.database.url ?? '';
+      await waitForDatabase(url, (timeoutMs) => db.ping(timeoutMs), {
+        timeoutMs: config.database.connectTimeoutMs,
+        onRetry: (retry) => logger.warn({ ...retry, database: targetOf(url) }, 'database not reachable yet, retrying'),
+      });
+    }
     const applied = await runMigrations(db);
     logger.info(
       {
