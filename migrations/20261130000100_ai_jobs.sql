@@ -64,7 +64,9 @@ create function public.ai_enqueue_job(p_question_id uuid, p_asked_by uuid, p_ove
 
 -- Claims up to p_limit jobs for instance p_owner, at most one per room: the queued job with the lowest question
 -- seq of each room that has no running job. Jobs another claim holds are skipped, not waited for.
-create function public.ai_claim_jobs(p_owner uuid, p_limit integer, p_lease_ms integer)
+create function public.ai_claim_jobs(
+  p_owner uuid, p_limit integer, p_lease_ms integer, p_user_limit integer default 2147483647
+)
   returns table (
     job_id uuid, room_id uuid, question_id uuid, question_seq bigint, asked_by uuid, over_limit_ms integer
   )
@@ -73,6 +75,7 @@ create function public.ai_claim_jobs(p_owner uuid, p_limit integer, p_lease_ms i
   #variable_conflict use_column
   declare
     v_job chat_private.ai_jobs;
+    v_claimed integer := 0;
   begin
     for v_job in
       select j.* from chat_private.ai_jobs j
@@ -85,9 +88,16 @@ create function public.ai_claim_jobs(p_owner uuid, p_limit integer, p_lease_ms i
           where e.chatroom_id = j.chatroom_id and e.state = 'queued' and e.question_seq < j.question_seq
         )
       order by j.created_at, j.question_seq
-      limit greatest(p_limit, 0)
       for update of j skip locked
     loop
+      exit when v_claimed >= p_limit;
+      -- Fairness: a user's replies in progress (on any instance) are capped, so their other rooms wait
+      -- while other people's questions are answered.
+      if v_job.asked_by is not null and (
+        select count(*) from chat_private.ai_jobs u where u.asked_by = v_job.asked_by and u.state = 'running'
+      ) >= p_user_limit then
+        continue;
+      end if;
       begin
         update chat_private.ai_jobs j
           set state = 'running', owner_id = p_owner,
@@ -99,6 +109,7 @@ create function public.ai_claim_jobs(p_owner uuid, p_limit integer, p_lease_ms i
         when unique_violation or deadlock_detected then
           continue;
       end;
+      v_claimed := v_claimed + 1;
       job_id := v_job.id;
       room_id := v_job.chatroom_id;
       question_id := v_job.question_id;
@@ -215,11 +226,11 @@ create function public.ai_take_over_jobs(p_owner uuid, p_all boolean) returns se
     returning m.*
   $$;
 
-revoke all on function public.ai_enqueue_job(uuid, uuid, integer), public.ai_claim_jobs(uuid, integer, integer),
+revoke all on function public.ai_enqueue_job(uuid, uuid, integer), public.ai_claim_jobs(uuid, integer, integer, integer),
   public.ai_renew_jobs(uuid, jsonb, integer), public.ai_start_job(uuid, uuid), public.ai_checkpoint_job(uuid, uuid, text),
   public.ai_finish_job(uuid, uuid, text, text, text, text), public.ai_take_over_jobs(uuid, boolean)
   from public, anon, authenticated;
-grant execute on function public.ai_enqueue_job(uuid, uuid, integer), public.ai_claim_jobs(uuid, integer, integer),
+grant execute on function public.ai_enqueue_job(uuid, uuid, integer), public.ai_claim_jobs(uuid, integer, integer, integer),
   public.ai_renew_jobs(uuid, jsonb, integer), public.ai_start_job(uuid, uuid), public.ai_checkpoint_job(uuid, uuid, text),
   public.ai_finish_job(uuid, uuid, text, text, text, text), public.ai_take_over_jobs(uuid, boolean)
   to service_role;

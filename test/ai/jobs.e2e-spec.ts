@@ -176,6 +176,36 @@ describe.each([
     expect(await claimIn(roomId, A)).toBeUndefined();
   });
 
+  it("should cap a user's replies in progress, across rooms and claims, and serve other people meanwhile", async () => {
+    const heavy = await roomWithQuestions(1);
+    const rooms = [heavy.roomId];
+    for (let i = 0; i < 2; i++) {
+      const [room] = await db.call<{ id: string }>(userActor(heavy.userId), 'create_room', {
+        p_name: `more ${i}`,
+        p_visibility: 'private',
+        p_ai_mode: 'always',
+        p_ai_system_prompt: null,
+        p_ai_model: null,
+      });
+      const [question] = await db.call<any>(userActor(heavy.userId), 'post_message', {
+        p_room_id: room.id,
+        p_content: 'another question',
+        p_client_id: null,
+      });
+      expect(await sut.enqueue({ questionId: question.id, askedBy: heavy.userId })).toBe(true);
+      rooms.push(room.id);
+    }
+    const other = await roomWithQuestions(1);
+
+    const first = await sut.claim(A, 1000, LEASE_MS, 2);
+    const second = await sut.claim(B, 1000, LEASE_MS, 2);
+
+    const heavyJobs = [...first, ...second].filter((job) => rooms.includes(job.roomId));
+    expect(heavyJobs).toHaveLength(2);
+    expect(heavyJobs.every((job) => job.askedBy === heavy.userId)).toBe(true);
+    expect([...first, ...second].filter((job) => job.roomId === other.roomId)).toHaveLength(1);
+  });
+
   it('should never run two jobs of one room at once when instances claim concurrently', async () => {
     const rooms = await Promise.all(Array.from({ length: 6 }, () => roomWithQuestions(4)));
     const ids = new Set(rooms.map((r) => r.roomId));

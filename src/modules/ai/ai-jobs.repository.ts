@@ -47,12 +47,16 @@ export class AiJobsRepository {
     return rows.length > 0;
   }
 
-  /** Up to `limit` jobs, at most one per room (the head of its queue, when no other of the room runs). */
-  async claim(owner: string, limit: number, leaseMs: number): Promise<ReplyJob[]> {
+  /**
+   * Up to `limit` jobs, at most one per room (the head of its queue, when no other of the room runs), and none of a
+   * user who has `perUser` replies in progress already (on any instance).
+   */
+  async claim(owner: string, limit: number, leaseMs: number, perUser = 2_147_483_647): Promise<ReplyJob[]> {
     const rows = await this.db.call<ClaimedRow>(SERVICE_ACTOR, 'ai_claim_jobs', {
       p_owner: owner,
       p_limit: limit,
       p_lease_ms: leaseMs,
+      p_user_limit: perUser,
     });
     return rows.map((row) => ({
       id: row.job_id,

@@ -4,6 +4,7 @@ import { RateLimiter } from '../../common/rate-limit/rate-limiter.service';
 import type { MessageDto } from '../../common/messages/message';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { AiJobsRepository } from './ai-jobs.repository';
+import { AiRepliesRepository } from './ai-replies.repository';
 import { asksForReply, type AiMode } from './mentions';
 import { PartialReplies } from './partial-replies.store';
 import { ReplyScheduler } from './reply-scheduler.service';
@@ -29,6 +30,7 @@ export class AiReplyService implements OnApplicationBootstrap, BeforeApplication
     private readonly signals: ReplySignals,
     private readonly partials: PartialReplies,
     private readonly rateLimiter: RateLimiter,
+    private readonly replies: AiRepliesRepository,
   ) {}
 
   /** Starts taking jobs. A lone instance (no Redis) first ends what a stopped process of its own left behind. */
@@ -42,7 +44,8 @@ export class AiReplyService implements OnApplicationBootstrap, BeforeApplication
       await this.jobs.takeOver({ all: true });
     }
     this.signals.listen({
-      stop: (roomId, messageId) => this.writer.stop(roomId, messageId),
+      stop: (roomId, messageId) =>
+        messageId === undefined ? this.writer.stopRoom(roomId) : this.writer.stop(roomId, messageId),
       wake: () => this.scheduler.wake(),
     });
     this.scheduler.start({
@@ -77,6 +80,23 @@ export class AiReplyService implements OnApplicationBootstrap, BeforeApplication
   /** The text clients have been sent so far of a streaming reply, wherever it is generated; undefined if unknown. */
   async partial(messageId: string): Promise<string | undefined> {
     return this.writer.visible(messageId) ?? (await this.partials.read(messageId));
+  }
+
+  /**
+   * Stops every reply of a room wherever it is generated: the room was deleted (the provider stream must not run to
+   * its end for nobody), or its last member left. A deleted room's jobs went with it.
+   */
+  stopRoom(roomId: string): void {
+    this.writer.stopRoom(roomId);
+    this.signals.stop(roomId);
+  }
+
+  /** After a member left or was removed: a room with nobody left stops its replies. */
+  async stopIfRoomEmpty(roomId: string): Promise<void> {
+    const room = await this.replies.room(roomId);
+    if (!room || room.memberCount === 0) {
+      this.stopRoom(roomId);
+    }
   }
 
   /** Stops a streaming reply wherever it is generated (it ends `cancelled`); nothing for one that has ended. */

@@ -5,9 +5,6 @@ import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { INSTANCE_ID } from '../cluster/cluster.tokens';
 import { AiJobsRepository, type ReplyJob } from './ai-jobs.repository';
 
-/** Replies generated at once in this process, across rooms (each room has one at a time, on one instance). */
-export const MAX_CONCURRENT_REPLIES = 32;
-
 export interface JobHandlers {
   /** Produces the reply of a job this instance claimed; resolves once the job has ended. */
   run(job: ReplyJob): Promise<void>;
@@ -19,7 +16,7 @@ export interface JobHandlers {
 
 /**
  * Which replies this instance generates: it claims jobs from the durable queue (when one was queued here, when
- * another instance wakes it, and every AI_POLL_MS), up to MAX_CONCURRENT_REPLIES at once, renews the leases of
+ * another instance wakes it, and every AI_POLL_MS), up to AI_MAX_CONCURRENT at once (and AI_MAX_CONCURRENT_PER_USER per user, across instances), renews the leases of
  * those it holds every AI_LEASE_MS / 3, and takes over the jobs whose lease ran out. The lease alone says who holds
  * a job, not the instance registry: an instance that lost Redis for a while still writes its replies to the database.
  */
@@ -59,7 +56,7 @@ export class ReplyScheduler {
 
   /** Claims now (or right after the claim in flight); false when this instance takes no more jobs now. */
   wake(): boolean {
-    if (this.closing || !this.handlers || this.held.size >= MAX_CONCURRENT_REPLIES) {
+    if (this.closing || !this.handlers || this.held.size >= this.config.ai.maxConcurrent) {
       return false;
     }
     if (this.claiming) {
@@ -120,13 +117,13 @@ export class ReplyScheduler {
 
   private async claim(): Promise<void> {
     const handlers = this.handlers;
-    const free = MAX_CONCURRENT_REPLIES - this.held.size;
+    const free = this.config.ai.maxConcurrent - this.held.size;
     if (!handlers || this.closing || free <= 0) {
       return;
     }
     let jobs: ReplyJob[];
     try {
-      jobs = await this.jobs.claim(this.instanceId, free, this.config.ai.leaseMs);
+      jobs = await this.jobs.claim(this.instanceId, free, this.config.ai.leaseMs, this.config.ai.maxConcurrentPerUser);
     } catch (error) {
       this.logger.warn({ err: error }, 'AI jobs not claimed');
       return;

@@ -2,14 +2,14 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { INSTANCE_ID, REDIS, type RedisConnections } from '../cluster/cluster.tokens';
 
-/** `{ roomId, messageId }`: whoever generates that reply stops it. */
+/** `{ roomId, messageId }`: whoever generates that reply stops it; `{ roomId }` alone: every reply of the room. */
 const STOP_CHANNEL = 'chat:ai:stop';
 /** An instance's id: a job was queued that it could not take (it is at capacity or closing); others may. */
 const WAKE_CHANNEL = 'chat:ai:wake';
 
 export interface SignalHandlers {
-  /** Stops the reply if this instance generates it. */
-  stop(roomId: string, messageId: string): void;
+  /** Stops the reply (every reply of the room, without `messageId`) if this instance generates it. */
+  stop(roomId: string, messageId?: string): void;
   /** A job may be waiting: claim. */
   wake(): void;
 }
@@ -36,7 +36,7 @@ export class ReplySignals {
     subscriber.on('message', (channel: string, text: string) => {
       try {
         if (channel === STOP_CHANNEL) {
-          const { roomId, messageId } = JSON.parse(text) as { roomId: string; messageId: string };
+          const { roomId, messageId } = JSON.parse(text) as { roomId: string; messageId?: string };
           handlers.stop(roomId, messageId);
         } else if (channel === WAKE_CHANNEL && text !== this.instanceId) {
           handlers.wake();
@@ -50,8 +50,8 @@ export class ReplySignals {
       .catch((error: unknown) => this.logger.warn({ err: error }, 'AI signals: subscribe failed'));
   }
 
-  /** Asks every instance to stop the reply (the one that generates it does). Sent in the background. */
-  stop(roomId: string, messageId: string): void {
+  /** Asks every instance to stop the reply, or all of the room's (the one that generates it does). In the background. */
+  stop(roomId: string, messageId?: string): void {
     this.publish(STOP_CHANNEL, JSON.stringify({ roomId, messageId }));
   }
 

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AppException } from '../../common/errors/app.exception';
+import { AiReplyService } from '../ai/ai-reply.service';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { REALTIME_BROADCASTER, type RealtimeBroadcaster } from '../../common/realtime/realtime-broadcaster';
 import type { UserActor } from '../persistence/database.port';
@@ -21,6 +22,7 @@ export class RoomsService {
     private readonly typing: TypingService,
     private readonly presence: PresenceService,
     @Inject(REALTIME_BROADCASTER) private readonly broadcaster: RealtimeBroadcaster,
+    private readonly aiReplies: AiReplyService,
   ) {}
 
   async create(actor: UserActor, fields: RoomFields & { name: string }): Promise<RoomDto> {
@@ -38,6 +40,8 @@ export class RoomsService {
 
   async delete(actor: UserActor, roomId: string): Promise<void> {
     await this.rooms.delete(actor, roomId);
+    // Its replies stop where they are generated: nobody is left to read them.
+    this.aiReplies.stopRoom(roomId);
     this.broadcaster.toRoom(roomId, 'room:deleted', { roomId });
     // After room:deleted, nothing more of the room: its members go offline silently.
     this.presence.forgetRoom(roomId);
@@ -87,6 +91,7 @@ export class RoomsService {
 
   private async memberGone(roomId: string, profileId: string): Promise<void> {
     await this.typing.stop(roomId, profileId);
+    await this.aiReplies.stopIfRoomEmpty(roomId);
     this.broadcaster.toRoom(roomId, 'member:removed', { roomId, profileId });
     await this.broadcaster.unsubscribeMember(roomId, profileId);
   }
