@@ -14,15 +14,22 @@
  *   --search-seconds S   seconds per rate-search step [5]
  *   --ai-rooms N         rooms replying with AI at once [10]
  *   --history-big N      messages in the big history room; the small one holds 1,000 [1000000]
- *   --only LIST          comma-separated phases to run, in this order: engine,idle,rate,search,ai,history [all]
+ *   --only LIST          comma-separated phases to run, in this order: engine,idle,rate,search,ai,history,noisy
+ *                        [all]
  *   --engine-sends N     sends per measurement of the engine phase [3000]
+ *   --noisy-slice S      seconds per slice of the noisy phase [2]
+ *   --noisy-pairs N      off/on slice pairs per flood kind in the noisy phase [3]
+ *   --noisy-kinds LIST   flood kinds of the noisy phase: none,join,leave,aistop,typing,send,binary,deep [all]
+ *   --app-root DIR       the checkout whose build (DIR/dist/main.js) is the app, e.g. a `git worktree` of an older
+ *                        commit [this checkout]
  *
  * Phases: engine: the database driver alone (bench/engine.ts), one transaction per send vs group commit; idle (5)
  * memory per idle socket; rate (1)(3)(4) a fixed offered rate, with each process's event-loop delay
  * read inside it; search (2) the highest rate with p99 ack < 50 ms (doubling, then bisecting); ai (6) the AI relay;
  * history (7) room:join afterSeq / GET beforeSeq on rooms of 1,000 and --history-big messages. With the embedded
  * database the history rows are written while the app is stopped (PGlite opens a data dir from one process only),
- * then the app is started again on the same DATA_DIR.
+ * then the app is started again on the same DATA_DIR. noisy (8): a well-behaved client's latency while one abusive
+ * client floods each kind of socket event (bench/noisy-phase.ts), on an app of its own with the default limits.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -30,12 +37,13 @@ import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { ServerResponse } from 'node:http';
 import * as os from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { PGlite } from '@electric-sql/pglite';
 import { Client } from 'pg';
 import { startFakeOpenAi, type FakeOpenAi } from '../test/support/fake-openai';
 import { createDatabase, startPostgresServer, type PostgresServer } from '../test/support/postgres-server';
+import { FLOOD_KINDS, NOISY_RATE_ENV, printNoisy, runNoisyPhase, type FloodKind } from './noisy-phase';
 import { nowMs, round } from './stats';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -48,7 +56,7 @@ const RATE_ENV = {
   RATE_AI_PER_MINUTE: '1000000',
 };
 const STAMP = '@@STAMP@@';
-const PHASES = ['engine', 'idle', 'rate', 'search', 'ai', 'history'] as const;
+const PHASES = ['engine', 'idle', 'rate', 'search', 'ai', 'history', 'noisy'] as const;
 type Phase = (typeof PHASES)[number];
 /** The small history room; the big one holds --history-big. */
 const HISTORY_SMALL = 1000;
@@ -69,6 +77,10 @@ interface Flags {
   aiRooms: number;
   historyBig: number;
   engineSends: number;
+  noisySlice: number;
+  noisyPairs: number;
+  noisyKinds: FloodKind[];
+  appRoot: string;
   phases: Set<Phase>;
 }
 
@@ -85,6 +97,10 @@ function parseFlags(argv: string[]): Flags {
     aiRooms: 10,
     historyBig: 1_000_000,
     engineSends: 3000,
+    noisySlice: 2,
+    noisyPairs: 3,
+    noisyKinds: [...FLOOD_KINDS],
+    appRoot: ROOT,
     phases: new Set(PHASES),
   };
   for (let i = 0; i < argv.length; i++) {
@@ -145,6 +161,29 @@ function parseFlags(argv: string[]): Flags {
       case '--engine-sends':
         flags.engineSends = int(100, 1_000_000);
         break;
+      case '--noisy-slice': {
+        const n = Number(value());
+        if (!(n >= 0.5 && n <= 60)) {
+          throw new Error('--noisy-slice takes seconds from 0.5 to 60');
+        }
+        flags.noisySlice = n;
+        break;
+      }
+      case '--noisy-pairs':
+        flags.noisyPairs = int(1, 20);
+        break;
+      case '--noisy-kinds': {
+        const names = value().split(',');
+        const unknown = names.filter((n) => !(FLOOD_KINDS as readonly string[]).includes(n));
+        if (unknown.length > 0 || names.length === 0) {
+          throw new Error(`--noisy-kinds takes a comma-separated list of ${FLOOD_KINDS.join(',')}`);
+        }
+        flags.noisyKinds = names as FloodKind[];
+        break;
+      }
+      case '--app-root':
+        flags.appRoot = resolve(value());
+        break;
       default:
         throw new Error(`unknown flag ${name}`);
     }
@@ -164,22 +203,33 @@ interface Target {
 }
 
 /** Spawns a node script that prints a JSON line `{ msg: "listening on port N", port }`; drains its output after. */
-async function startTarget(name: Target['name'], args: string[], env: Record<string, string>): Promise<Target> {
+async function startTarget(
+  name: Target['name'],
+  args: string[],
+  env: Record<string, string>,
+  cwd = ROOT,
+): Promise<Target> {
   const child = spawn(process.execPath, args, {
-    cwd: ROOT,
+    cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const stderr: string[] = [];
   createInterface({ input: child.stderr }).on('line', (line) => stderr.length < 200 && stderr.push(line));
   const exited = once(child, 'exit');
+  let listening = false;
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${name} did not listen within 60 s`)), 60_000);
     createInterface({ input: child.stdout }).on('line', (line) => {
+      // Once listening, the log is drained unread (parsing it would cost the bench's CPU under a flood).
+      if (listening) {
+        return;
+      }
       try {
         const entry = JSON.parse(line) as { port?: unknown; msg?: unknown };
         if (typeof entry.port === 'number' && String(entry.msg).startsWith('listening on port')) {
           clearTimeout(timer);
+          listening = true;
           resolve(entry.port);
         }
       } catch {
@@ -368,6 +418,24 @@ async function fillHistory(db: Queryable, roomId: string, senderId: string, coun
   }
 }
 
+/** Which build is measured: the checkout's commit, and its changed files under src/ and migrations/ (not committed). */
+function buildFacts(appRoot: string): Record<string, unknown> {
+  const git = (...args: string[]): string | null => {
+    try {
+      return execFileSync('git', ['-C', appRoot, ...args], { encoding: 'utf8' }).trim();
+    } catch {
+      return null;
+    }
+  };
+  const changed = git('status', '--porcelain', '--', 'src', 'migrations');
+  return {
+    appRoot,
+    commit: git('rev-parse', '--short', 'HEAD'),
+    subject: git('log', '-1', '--format=%s')?.slice(0, 120) ?? null,
+    uncommittedFiles: changed === null ? null : changed.split('\n').filter((l) => l.length > 0).length,
+  };
+}
+
 function machineFacts(): Record<string, unknown> {
   const cpus = os.cpus();
   let openFilesLimit: number | null = null;
@@ -465,6 +533,7 @@ async function main(): Promise<void> {
     machine: machineFacts(),
     flags: { ...flags, phases: PHASES.filter(has) },
     env: RATE_ENV,
+    build: buildFacts(flags.appRoot),
     phaseSeconds,
     app: {},
     baseline: {},
@@ -539,17 +608,22 @@ async function main(): Promise<void> {
         dbUrl = await createDatabase(server.url, 'bench');
         appEnv.DATABASE_URL = dbUrl;
       }
-      app = await startTarget('app', ['dist/main.js'], appEnv);
-      // `app` is replaced when the history phase restarts it: stop whichever is current.
-      cleanups.push(() => app.stop());
+      // The noisy phase starts an app of its own, with other limits.
+      if (PHASES.some((p) => p !== 'noisy' && has(p))) {
+        app = await startTarget('app', ['dist/main.js'], appEnv, flags.appRoot);
+        // `app` is replaced when the history phase restarts it: stop whichever is current.
+        cleanups.push(() => app.stop());
+      }
       if (has('idle') || has('rate') || has('search')) {
         const b = await startTarget('baseline', [join(DIST, 'baseline-relay.js')], {});
         baseline = b;
         cleanups.push(() => b.stop());
       }
-      console.log(
-        `bench: app on ${app.url} (pid ${app.child.pid})${baseline ? `, baseline on ${baseline.url} (pid ${baseline.child.pid})` : ''}`,
-      );
+      if (app) {
+        console.log(
+          `bench: app on ${app.url} (pid ${app.child.pid})${baseline ? `, baseline on ${baseline.url} (pid ${baseline.child.pid})` : ''}`,
+        );
+      }
     });
     const targets = baseline ? [baseline, app] : [];
 
@@ -579,7 +653,7 @@ async function main(): Promise<void> {
           {
             db: flags.db,
             url: pg ? await createDatabase(pg.url, 'bench_engine') : undefined,
-            dist: join(ROOT, 'dist'),
+            dist: join(flags.appRoot, 'dist'),
             sends: flags.engineSends,
             window: 100,
           },
@@ -769,7 +843,7 @@ async function main(): Promise<void> {
           await db.close();
         }
         const t2 = nowMs();
-        app = await startTarget('app', ['dist/main.js'], appEnv);
+        app = await startTarget('app', ['dist/main.js'], appEnv, flags.appRoot);
         history.appRestartMs = round(nowMs() - t2, 0);
         console.log(`bench: app restarted on ${app.url} (pid ${app.child.pid})`);
       });
@@ -790,6 +864,52 @@ async function main(): Promise<void> {
         );
         for (const h of r.rooms) {
           history[String(h.lastSeq)] = h;
+        }
+      });
+    }
+
+    // (8) noisy neighbour: an app of its own (fresh data, the default limits but NOISY_RATE_ENV), one abusive and
+    // one well-behaved client. Last, so no other phase's app is busy meanwhile.
+    if (has('noisy')) {
+      await phase('noisy', async () => {
+        const env: Record<string, string> = { ...appEnv, ...NOISY_RATE_ENV };
+        for (const k of Object.keys(RATE_ENV)) {
+          if (!(k in NOISY_RATE_ENV)) {
+            delete env[k];
+          }
+        }
+        const noisyDir = mkdtempSync(join(os.tmpdir(), 'bench-noisy-'));
+        env.DATA_DIR = noisyDir;
+        if (pg) {
+          env.DATABASE_URL = await createDatabase(pg.url, 'bench_noisy');
+        }
+        const noisyApp = await startTarget('app', ['dist/main.js'], env, flags.appRoot);
+        console.log(
+          `bench: noisy: app on ${noisyApp.url} (pid ${noisyApp.child.pid}), limits: app defaults but ${Object.entries(
+            NOISY_RATE_ENV,
+          )
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')}`,
+        );
+        try {
+          results.app.noisy = await runNoisyPhase({
+            url: noisyApp.url,
+            sliceSeconds: flags.noisySlice,
+            pairs: flags.noisyPairs,
+            kinds: flags.noisyKinds,
+            register: async (count) => {
+              const users = await register(noisyApp.url, count, 'n');
+              return Promise.all(
+                users.map(async (u) => ({ token: u.token, roomId: await createRoom(noisyApp.url, u, [], 'off') })),
+              );
+            },
+          });
+        } finally {
+          const exit = await noisyApp.stop();
+          rmSync(noisyDir, { recursive: true, force: true });
+          if (exit.code !== 0) {
+            results.notes.push(`the noisy phase's app exited with code ${exit.code} signal ${exit.signal}`);
+          }
         }
       });
     }
@@ -814,6 +934,11 @@ function printTable(r: Record<string, any>): void {
   console.log(
     `\nmachine: ${m.cpus} x ${m.cpuModel}${m.cpuMHz ? ` @ ${m.cpuMHz} MHz` : ''}, ${m.totalMemMiB} MiB, node ${m.node}, ${m.os}, ` +
       `load avg at start ${(m.loadAvgAtStart ?? []).join(' ')}, ulimit -n ${m.openFilesLimit}; db=${r.flags?.db}`,
+  );
+  const build = r.build ?? {};
+  console.log(
+    `app build: ${String(build.appRoot)} at ${String(build.commit)} (${String(build.subject)})` +
+      `${build.uncommittedFiles ? `, ${String(build.uncommittedFiles)} uncommitted files in src/ migrations/` : ''}`,
   );
   console.log(
     `phases (s): ${Object.entries(r.phaseSeconds ?? {})
@@ -900,6 +1025,7 @@ function printTable(r: Record<string, any>): void {
           : `, with the app stopped (stop ${fmt(h.appStopMs)} ms, restart ${fmt(h.appRestartMs)} ms)`),
     );
   }
+  printNoisy(a.noisy);
   for (const note of r.notes ?? []) {
     console.log(`note: ${String(note)}`);
   }
