@@ -104,6 +104,9 @@ describe('socket hardening', () => {
       }
 
       expect(await gone).toBe('io server disconnect');
+      // Cut off: the flooder may not come straight back for the rest of the window.
+      const back = await refusedConnection(t.url, { token: flooder.token });
+      expect(back.data).toMatchObject({ code: 'RATE_LIMITED', retryAfterMs: expect.any(Number) });
       // The user is not locked out: a new socket works once the window allows.
       const other = await signUp(t.url, 'ok');
       expect((await ack(await open(other.token), 'room:leave', { roomId: UNKNOWN_ROOM_ID })).ok).toBe(true);

@@ -23,11 +23,14 @@ interface SocketBudget {
  * (RATE_EVENTS_PER_10S, in the shared rate-limit store). It is far above what a person does — a
  * reconnecting client re-joins all its rooms at once within it — and separate from the send and typing
  * limits, which still answer as before inside it. A socket refused FLOOD_DISCONNECT_AFTER times in one
- * window is disconnected.
+ * window is disconnected, and its user's new connections are refused here until the window ends. Refusing costs
+ * no store call once a user is known to be over: the rest of a flood is answered from this instance's memory.
  */
 @Injectable()
 export class FloodGuard {
   private readonly budgets = new Map<string, SocketBudget>();
+  /** user → until when this instance refuses them without asking the shared store (they are over, or were cut off). */
+  private readonly blockedUsers = new Map<string, number>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -42,16 +45,38 @@ export class FloodGuard {
       budget.refusals += 1;
       throw AppException.rateLimited(Math.max(1, budget.windowStart + WINDOW_MS - Date.now()));
     }
-    const rate = await this.rateLimiter.consume(
-      'events',
-      socket.data.user.id,
-      this.config.rates.eventsPer10s,
-      WINDOW_MS,
-    );
+    const userId = socket.data.user.id;
+    const blockedFor = this.blockedFor(userId);
+    if (blockedFor > 0) {
+      budget.refusals += 1;
+      throw AppException.rateLimited(blockedFor);
+    }
+    const rate = await this.rateLimiter.consume('events', userId, this.config.rates.eventsPer10s, WINDOW_MS);
     if (!rate.allowed) {
       budget.refusals += 1;
+      // The rest of this user's flood is refused here, without a store call per event.
+      this.block(userId, rate.retryAfterMs);
       throw AppException.rateLimited(rate.retryAfterMs);
     }
+  }
+
+  /** How long the user is refused still (0: not refused); a user cut off for flooding may not reconnect before. */
+  blockedFor(userId: string): number {
+    const until = this.blockedUsers.get(userId);
+    if (until === undefined) {
+      return 0;
+    }
+    const left = until - Date.now();
+    if (left <= 0) {
+      this.blockedUsers.delete(userId);
+      return 0;
+    }
+    return left;
+  }
+
+  /** The socket is cut off for flooding: its user waits out the window before any socket of theirs is served here. */
+  cutOff(socket: FloodSubject): void {
+    this.block(socket.data.user.id, WINDOW_MS);
   }
 
   /** True once the socket went on flooding after being told: it is to be disconnected. */
@@ -62,6 +87,14 @@ export class FloodGuard {
   /** The socket is gone. */
   forget(socketId: string): void {
     this.budgets.delete(socketId);
+  }
+
+  private block(userId: string, ms: number): void {
+    if (this.blockedUsers.size >= 100_000) {
+      const now = Date.now();
+      this.blockedUsers.forEach((until, id) => until <= now && this.blockedUsers.delete(id));
+    }
+    this.blockedUsers.set(userId, Math.max(this.blockedUsers.get(userId) ?? 0, Date.now() + ms));
   }
 
   private budgetOf(socketId: string): SocketBudget {

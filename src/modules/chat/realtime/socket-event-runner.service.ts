@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { PinoLogger } from 'nestjs-pino';
 import { Store, storage } from 'nestjs-pino/storage';
+import { ErrorCode } from '../../../common/errors/error-code';
 import { toAppException } from '../../../common/errors/to-app-exception';
 import { MetricsService } from '../../metrics/metrics.service';
 import { FloodGuard, type FloodSubject } from './flood-guard.service';
@@ -10,6 +11,7 @@ export type Ack = { ok: true } & Record<string, unknown>;
 
 /** The socket an event came from: whose it is, and the way to close it. */
 export interface EventSocket extends FloodSubject {
+  readonly connected?: boolean;
   disconnect(close?: boolean): unknown;
 }
 export interface ErrorAck {
@@ -50,12 +52,16 @@ export class SocketEventRunner {
         const durationMs = Math.round(performance.now() - started);
         if (unexpected) {
           log.error({ err: error, durationMs }, 'event failed');
+        } else if (exception.code === ErrorCode.RATE_LIMITED) {
+          // A flood's refusals are counted (metrics), not written out one line each: that would be its own flood.
+          log.debug({ code: exception.code, durationMs }, 'event refused');
         } else {
           log.info({ code: exception.code, durationMs }, 'event refused');
         }
         this.metrics.socketEvents.inc({ event, outcome: exception.code });
-        if (this.flood.exhausted(socket.id)) {
+        if (this.flood.exhausted(socket.id) && socket.connected !== false) {
           log.warn({ socketId: socket.id }, 'socket disconnected for flooding');
+          this.flood.cutOff(socket);
           // After this ack has gone out.
           setImmediate(() => socket.disconnect(true));
         }
