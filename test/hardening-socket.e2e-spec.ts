@@ -112,6 +112,21 @@ describe('socket hardening', () => {
       expect((await ack(await open(other.token), 'room:leave', { roomId: UNKNOWN_ROOM_ID })).ok).toBe(true);
     });
 
+    it('should disconnect a socket that sends malformed payloads in bulk', async () => {
+      const sender = await signUp(t.url, 'mf');
+      const socket = await open(sender.token);
+      const gone = nextDisconnect(socket);
+      const deep = JSON.parse('['.repeat(100) + ']'.repeat(100)) as unknown;
+
+      const answers = [];
+      for (let n = 0; n < DISCONNECT_AFTER && socket.connected; n += 1) {
+        answers.push(await ack(socket, 'message:send', { roomId: UNKNOWN_ROOM_ID, content: deep, clientId: `d-${n}` }));
+      }
+
+      expect(answers.every((a) => a.error?.code === 'VALIDATION_FAILED')).toBe(true);
+      expect(await gone).toBe('io server disconnect');
+    });
+
     it('should answer sends over the limit without reaching the database once the retry lookups are spent', async () => {
       const sender = await signUp(t.url, 'sd');
       const room = await createRoom(sender);

@@ -18,6 +18,7 @@ export const HIGH_RATE_LIMITS: Readonly<Record<string, string>> = {
   RATE_SOCKET_EVENTS_PER_10S: '1000000',
   MAX_SOCKETS_PER_USER: '100000',
   RATE_HANDSHAKES_PER_MINUTE: '1000000',
+  FLOOD_DISCONNECT_AFTER: '1000000',
 };
 
 /** Short cluster timings: a gone instance or a lost AI lease is noticed within a second or two, not a minute. */

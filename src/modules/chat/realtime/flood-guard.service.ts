@@ -23,7 +23,7 @@ interface SocketBudget {
  * (RATE_EVENTS_PER_10S, in the shared rate-limit store). It is far above what a person does — a
  * reconnecting client re-joins all its rooms at once within it — and separate from the send and typing
  * limits, which still answer as before inside it. A socket refused FLOOD_DISCONNECT_AFTER times in one
- * window is disconnected, and its user's new connections are refused here until the window ends. Refusing costs
+ * window (for flooding, or for malformed payloads) is disconnected, and its user's new connections are refused here until the window ends. Refusing costs
  * no store call once a user is known to be over: the rest of a flood is answered from this instance's memory.
  */
 @Injectable()
@@ -77,6 +77,11 @@ export class FloodGuard {
   /** The socket is cut off for flooding: its user waits out the window before any socket of theirs is served here. */
   cutOff(socket: FloodSubject): void {
     this.block(socket.data.user.id, WINDOW_MS);
+  }
+
+  /** An event of the socket was refused as malformed: a client that works never sends them in bulk. */
+  malformed(socketId: string): void {
+    this.budgetOf(socketId).refusals += 1;
   }
 
   /** True once the socket went on flooding after being told: it is to be disconnected. */

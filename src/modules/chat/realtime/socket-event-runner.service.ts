@@ -59,6 +59,9 @@ export class SocketEventRunner {
           log.info({ code: exception.code, durationMs }, 'event refused');
         }
         this.metrics.socketEvents.inc({ event, outcome: exception.code });
+        if (exception.code === ErrorCode.VALIDATION_FAILED) {
+          this.flood.malformed(socket.id);
+        }
         if (this.flood.exhausted(socket.id) && socket.connected !== false) {
           log.warn({ socketId: socket.id }, 'socket disconnected for flooding');
           this.flood.cutOff(socket);
