@@ -87,8 +87,13 @@ describe.each([
       p_display_name: username,
       p_password_hash: 'hash',
     });
-    const [room] = await db.call<{ id: string }>(userActor(user.id), 'create_room', {
-      p_name: `room ${username}`,
+    return { userId: user.id, ...(await anotherRoom(user.id, count)) };
+  }
+
+  /** Another room of the user, with `count` questions in it, each with its job queued. */
+  async function anotherRoom(userId: string, count: number): Promise<{ roomId: string; questions: any[] }> {
+    const [room] = await db.call<{ id: string }>(userActor(userId), 'create_room', {
+      p_name: `room ${randomBytes(4).toString('hex')}`,
       p_visibility: 'private',
       p_ai_mode: 'always',
       p_ai_system_prompt: null,
@@ -96,15 +101,15 @@ describe.each([
     });
     const questions = [];
     for (let i = 0; i < count; i++) {
-      const [question] = await db.call<any>(userActor(user.id), 'post_message', {
+      const [question] = await db.call<any>(userActor(userId), 'post_message', {
         p_room_id: room.id,
         p_content: `question ${i + 1}`,
         p_client_id: null,
       });
-      expect(await sut.enqueue({ questionId: question.id, askedBy: user.id })).toBe(true);
+      expect(await sut.enqueue({ questionId: question.id, askedBy: userId })).toBe(true);
       questions.push(question);
     }
-    return { userId: user.id, roomId: room.id, questions };
+    return { roomId: room.id, questions };
   }
 
   /** Claims as `owner` until the claim comes back without a job of `roomId`. */
@@ -180,20 +185,7 @@ describe.each([
     const heavy = await roomWithQuestions(1);
     const rooms = [heavy.roomId];
     for (let i = 0; i < 2; i++) {
-      const [room] = await db.call<{ id: string }>(userActor(heavy.userId), 'create_room', {
-        p_name: `more ${i}`,
-        p_visibility: 'private',
-        p_ai_mode: 'always',
-        p_ai_system_prompt: null,
-        p_ai_model: null,
-      });
-      const [question] = await db.call<any>(userActor(heavy.userId), 'post_message', {
-        p_room_id: room.id,
-        p_content: 'another question',
-        p_client_id: null,
-      });
-      expect(await sut.enqueue({ questionId: question.id, askedBy: heavy.userId })).toBe(true);
-      rooms.push(room.id);
+      rooms.push((await anotherRoom(heavy.userId, 1)).roomId);
     }
     const other = await roomWithQuestions(1);
 
