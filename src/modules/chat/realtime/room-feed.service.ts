@@ -79,9 +79,21 @@ export class RoomFeed implements OnApplicationBootstrap, OnApplicationShutdown {
     this.channel?.stop();
   }
 
+  /** A join begins: the room's events are kept from now on, until its last seq is read (`track`). */
+  watch(roomId: string): void {
+    this.order.watch(roomId);
+  }
+
   /** Before a socket subscribes: the room's subscribers here hold every seq up to `lastSeq` (or read it). */
   track(roomId: string, lastSeq: number): void {
     this.order.track(roomId, lastSeq);
+  }
+
+  /** A join failed before its room was read: stop keeping the room's events unless a socket here is in it. */
+  abandon(roomId: string): void {
+    if (this.order.pending(roomId) && !this.namespace?.adapter.rooms.has(roomChannel(roomId))) {
+      this.order.untrack(roomId);
+    }
   }
 
   /** Emits an item to this instance's subscribers (in order) and to every other instance's. */

@@ -141,6 +141,17 @@ describe(RoomOrder.name, () => {
     expect(emitted).toEqual([2]);
   });
 
+  it('should keep what arrives while a join reads the room, and emit what is past its last seq in order', () => {
+    const { sut, room, send, emitted } = harness();
+    sut.watch(room);
+
+    [12, 9, 10, 11].forEach(send);
+    expect(emitted).toEqual([]);
+    sut.track(room, 9);
+
+    expect(emitted).toEqual(['new 10', 'new 11', 'new 12']);
+  });
+
   it('should forget an untracked room', () => {
     const { sut, room, send, emitted } = harness();
     sut.track(room, 0);

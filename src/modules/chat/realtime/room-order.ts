@@ -18,8 +18,11 @@ export type FetchMessages = (roomId: string, afterSeq: number, beforeSeq: number
 export const REPAIR_MAX = 1000;
 
 interface RoomState {
-  /** The highest seq emitted here (or known to every local subscriber when the room was first joined). */
-  last: number;
+  /**
+   * The highest seq emitted here (or known to every local subscriber when the room was first joined); undefined
+   * while the room is being joined and its last seq is not read yet: events then wait for it.
+   */
+  last?: number;
   queue: FeedItem[];
   timer?: NodeJS.Timeout;
   /** The repair in progress, if any: repairs of a room run one at a time. */
@@ -43,11 +46,31 @@ export class RoomOrder {
     private readonly onRepairFailed: (roomId: string, error: unknown) => void,
   ) {}
 
-  /** Starts ordering a room whose subscribers hold (or will read from the database) every seq up to `lastSeq`. */
-  track(roomId: string, lastSeq: number): void {
+  /**
+   * Starts keeping a room's events before its last seq is known (a first local join reads it): nothing that
+   * arrives meanwhile is lost; it waits for `track`.
+   */
+  watch(roomId: string): void {
     if (!this.rooms.has(roomId)) {
-      this.rooms.set(roomId, { last: lastSeq, queue: [] });
+      this.rooms.set(roomId, { queue: [] });
     }
+  }
+
+  /** Orders a room whose subscribers hold (or will read from the database) every seq up to `lastSeq`. */
+  track(roomId: string, lastSeq: number): void {
+    const room = this.rooms.get(roomId);
+    if (!room) {
+      this.rooms.set(roomId, { last: lastSeq, queue: [] });
+    } else if (room.last === undefined) {
+      room.last = lastSeq;
+      this.drain(roomId, room);
+    }
+  }
+
+  /** Whether the room is watched but its last seq was never given (a join that failed). */
+  pending(roomId: string): boolean {
+    const room = this.rooms.get(roomId);
+    return room !== undefined && room.last === undefined;
   }
 
   /** The room has no subscriber here any more. */
@@ -58,7 +81,9 @@ export class RoomOrder {
 
   /** Every tracked room with the highest seq emitted in it. */
   tracked(): Map<string, number> {
-    return new Map([...this.rooms].map(([id, room]) => [id, room.last]));
+    return new Map(
+      [...this.rooms].flatMap(([id, room]) => (room.last === undefined ? [] : [[id, room.last] as const])),
+    );
   }
 
   deliver(item: FeedItem): void {
@@ -80,14 +105,14 @@ export class RoomOrder {
   /** Emits what is missing up to `upToSeq` (stored, but never received here: a Redis outage, a dead instance). */
   catchUp(roomId: string, upToSeq: number): Promise<void> {
     const room = this.rooms.get(roomId);
-    if (!room || upToSeq <= room.last) {
+    if (!room || room.last === undefined || upToSeq <= room.last) {
       return Promise.resolve();
     }
     return this.repair(roomId, room, upToSeq);
   }
 
   private drain(roomId: string, room: RoomState): void {
-    if (room.repairing) {
+    if (room.repairing || room.last === undefined) {
       return;
     }
     while (room.queue.length > 0) {
@@ -116,11 +141,12 @@ export class RoomOrder {
   private repair(roomId: string, room: RoomState, upToSeq: number): Promise<void> {
     const previous = room.repairing ?? Promise.resolve();
     const run = previous.then(async () => {
-      const target = Math.min(upToSeq, room.last + REPAIR_MAX);
+      const last = () => room.last ?? 0;
+      const target = Math.min(upToSeq, last() + REPAIR_MAX);
       try {
-        while (room.last < target && this.rooms.get(roomId) === room) {
-          const found = await this.fetch(roomId, room.last, target + 1);
-          const next = found.filter((m) => m.seq > room.last).sort((a, b) => a.seq - b.seq);
+        while (last() < target && this.rooms.get(roomId) === room) {
+          const found = await this.fetch(roomId, last(), target + 1);
+          const next = found.filter((m) => m.seq > last()).sort((a, b) => a.seq - b.seq);
           if (next.length === 0) {
             break;
           }
@@ -133,7 +159,7 @@ export class RoomOrder {
         this.onRepairFailed(roomId, error);
       }
       // Whatever could not be read is left to the clients: they see the jump and catch up with afterSeq.
-      room.last = Math.max(room.last, target);
+      room.last = Math.max(last(), target);
     });
     room.repairing = run;
     return run.finally(() => {

@@ -52,9 +52,17 @@ export class RoomSessionService {
     page: { afterSeq?: number; limit?: number },
     socket: Subscription,
   ): Promise<JoinResult> {
-    const room = await this.rooms.get(actor, roomId);
-    if (room.myRole === null) {
-      throw AppException.notFound('Room');
+    // The room's events are kept from before its last seq is read: one stored meanwhile is neither lost nor waited for.
+    this.feed.watch(roomId);
+    let room: RoomDto;
+    try {
+      room = await this.rooms.get(actor, roomId);
+      if (room.myRole === null) {
+        throw AppException.notFound('Room');
+      }
+    } catch (error) {
+      this.feed.abandon(roomId);
+      throw error;
     }
     // This instance's subscribers of the room hold (or read below) every seq up to the room's last one.
     this.feed.track(roomId, room.lastSeq);
