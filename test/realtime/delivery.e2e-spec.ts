@@ -636,7 +636,10 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
       ]);
       const room = await createRoom(owner, [removed]);
       const ownerSocket = await t.sockets.joined(owner, room.id);
+      // The owner sees the member come online (from another instance, that can follow the join's ack).
+      const seenOnline = nextEvent(ownerSocket, 'presence', (p: any) => p.profileId === removed.id && p.online);
       const removedSocket = await t.sockets.joined(removed, room.id);
+      await seenOnline;
       const log = eventLog(removedSocket);
       const toOwner = eventLog(ownerSocket);
       const notified = nextEvent(removedSocket, 'member:removed');
