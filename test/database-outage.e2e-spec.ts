@@ -250,6 +250,23 @@ describe('the drivers under a slow or lost connection', () => {
       await expect(db.call(SERVICE_ACTOR, 'ping')).resolves.toEqual([{ ping: 1 }]);
       expect(await backendPid(db)).not.toBe(pid);
     });
+
+    it('should fail a ping that gets no answer at its time, not later (readiness stays within its bound), and answer the next on a new connection', async () => {
+      const db = open();
+      const pid = await backendPid(db);
+      // A backend that hangs (as behind a cut network): it takes the query and never answers.
+      process.kill(pid, 'SIGSTOP');
+      try {
+        const started = performance.now();
+        await expect(db.ping(300)).rejects.toThrow('the database did not answer within 300 ms');
+        expect(performance.now() - started).toBeLessThan(800);
+      } finally {
+        process.kill(pid, 'SIGCONT');
+      }
+
+      await expect(db.ping(1000)).resolves.toBeUndefined();
+      expect(await backendPid(db)).not.toBe(pid);
+    });
   });
 
   describe('on the embedded engine (which cannot cancel a query)', () => {

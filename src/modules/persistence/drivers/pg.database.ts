@@ -182,7 +182,8 @@ export class PgDatabase implements Database {
   }
 
   async ping(timeoutMs: number): Promise<void> {
-    await this.bounded(timeoutMs, () => ['select 1']);
+    // Nothing cancels a ping on the server's side, so no grace past its time: a readiness probe answers in time.
+    await this.bounded(timeoutMs, 0, () => ['select 1']);
   }
 
   async close(): Promise<void> {
@@ -197,7 +198,9 @@ export class PgDatabase implements Database {
    * one) stays usable.
    */
   private async inTransaction<Row>(statements: string[]): Promise<Row[]> {
-    const results = await this.bounded(this.callTimeoutMs, (remainingMs) => [
+    // A server that cancels the statement answers at its time with 57014; that answer is given a moment to come.
+    const graceMs = this.serverCancels ? CANCEL_GRACE_MS : 0;
+    const results = await this.bounded(this.callTimeoutMs, graceMs, (remainingMs) => [
       'begin',
       ...(this.serverCancels ? [`set local statement_timeout = ${remainingMs}`] : []),
       ...statements,
@@ -210,15 +213,19 @@ export class PgDatabase implements Database {
    * One simple query on a pooled connection within `timeoutMs` from now, the wait for the connection included
    * (`statements` are given the milliseconds left once it is out). A connection that drops while it is out (the server
    * went away) fails the call, not the process, and is not reused; so is one that did not answer in time. After any
-   * other failure the transaction is rolled back (a server that just answered is given a moment for that too).
+   * other failure the transaction is rolled back (a server that just answered is given a moment for that too). An
+   * answer is waited for `graceMs` past the time: the time a server takes to report that it cancelled the statement.
    */
-  private async bounded(timeoutMs: number, statements: (remainingMs: number) => string[]): Promise<QueryResult[]> {
+  private async bounded(
+    timeoutMs: number,
+    graceMs: number,
+    statements: (remainingMs: number) => string[],
+  ): Promise<QueryResult[]> {
     const deadline = performance.now() + timeoutMs;
     const client = await this.checkout(deadline, timeoutMs);
     const lost = watchForLoss(client);
     let broken: Error | undefined;
-    // A server that cancels the statement answers at its time with 57014; give that answer a moment to come.
-    const answerBy = this.serverCancels ? deadline + CANCEL_GRACE_MS : deadline;
+    const answerBy = deadline + graceMs;
     try {
       const sql = statements(Math.max(1, Math.floor(deadline - performance.now())));
       const results = (await within(client.query(sql.join('; ')), answerBy, timeoutMs)) as unknown as
