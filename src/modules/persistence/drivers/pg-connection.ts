@@ -1,10 +1,4 @@
 /**
- * What a connection checked out of the pg pool needs around a call: a time bound (`within`) and a listener for its
- * loss (`watchForLoss`).
- */
-import type { PoolClient } from 'pg';
-
-/**
  * A call the database did not answer within its time. Its code is query_canceled's (57014), what a server's own
  * statement_timeout reports, so both read the same to a caller.
  */
@@ -27,22 +21,4 @@ export async function within<T>(work: Promise<T>, deadline: number, timeoutMs: n
   } finally {
     clearTimeout(timer);
   }
-}
-
-/**
- * Listens for the error a checked-out connection emits when it drops (pg-pool listens only while it is idle; without a
- * listener the error would end the process). `stop()` removes the listener and gives the error, if one came.
- */
-export function watchForLoss(client: PoolClient): { stop(): Error | undefined } {
-  let lost: Error | undefined;
-  const onError = (error: Error) => {
-    lost = error;
-  };
-  client.on('error', onError);
-  return {
-    stop() {
-      client.off('error', onError);
-      return lost;
-    },
-  };
 }

@@ -13,7 +13,7 @@ import {
   type UserActor,
 } from '../database.port';
 import { GroupCommitter, type GroupCommitOptions, type GroupOutcome } from './group-commit';
-import { CallTimeoutError, watchForLoss, within } from './pg-connection';
+import { CallTimeoutError, within } from './pg-connection';
 
 const INT8_OID = 20;
 
@@ -61,8 +61,10 @@ export class PgDatabase implements Database {
   ) {
     this.serverCancels = driver !== 'pglite';
     this.pool = new Pool({ ...config, types: typeParsers });
-    // An idle client's error (the server went away) must not crash the process; the next call reports it.
+    // A connection's error (the server went away) must not crash the process: the pool's own listener covers only an
+    // idle one, so each connection gets one of ours for its life; a call on it fails, and the pool drops it on release.
     this.pool.on('error', () => undefined);
+    this.pool.on('connect', (client) => client.on('error', () => undefined));
   }
 
   observe(observer: CallObserver, groups?: GroupObserver): void {
@@ -173,11 +175,10 @@ export class PgDatabase implements Database {
   /** A connection of the pool for `work`, without a time bound (migrations, tests); one that dropped is not reused. */
   async withClient<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
-    const lost = watchForLoss(client);
     try {
       return await work(client);
     } finally {
-      client.release(lost.stop());
+      client.release();
     }
   }
 
@@ -223,7 +224,6 @@ export class PgDatabase implements Database {
   ): Promise<QueryResult[]> {
     const deadline = performance.now() + timeoutMs;
     const client = await this.checkout(deadline, timeoutMs);
-    const lost = watchForLoss(client);
     let broken: Error | undefined;
     const answerBy = deadline + graceMs;
     try {
@@ -244,7 +244,7 @@ export class PgDatabase implements Database {
       }
       throw error;
     } finally {
-      client.release(lost.stop() ?? broken);
+      client.release(broken);
     }
   }
 
