@@ -19,7 +19,8 @@ export class PresenceService implements OnModuleInit {
   /** profileId → this user's sockets on this instance */
   private readonly users = new Map<string, number>();
   private readonly store: PresenceStore;
-  private readonly local = new LocalPresenceStore();
+  /** The answers of this instance's own counts: the store without Redis, the fallback while Redis is away. */
+  private readonly local = new LocalPresenceStore({ rooms: this.rooms, users: this.users });
   /** One change at a time per member and room, in the order they happened here. */
   private readonly chains = new Map<string, Promise<unknown>>();
 
@@ -50,7 +51,7 @@ export class PresenceService implements OnModuleInit {
       if (count === 1) {
         await this.ask((s) => s.connect(profileId));
       }
-      await this.store.setSockets(profileId, this.users.get(profileId) ?? 0).catch(() => undefined);
+      await this.ask((s) => s.setSockets(profileId, this.users.get(profileId) ?? 0));
     });
   }
 
@@ -63,7 +64,7 @@ export class PresenceService implements OnModuleInit {
       this.users.delete(profileId);
     }
     void this.serially(`user:${profileId}`, async () => {
-      await this.store.setSockets(profileId, this.users.get(profileId) ?? 0).catch(() => undefined);
+      await this.ask((s) => s.setSockets(profileId, this.users.get(profileId) ?? 0));
       if (count === 0 && (await this.ask((s) => s.disconnect(profileId)))) {
         await this.typing.stopAll(profileId);
       }
@@ -121,30 +122,13 @@ export class PresenceService implements OnModuleInit {
   }
 
   /** Every member online in the room, on any instance. */
-  async online(roomId: string): Promise<string[]> {
-    try {
-      return await this.store.online(roomId);
-    } catch {
-      return [...(this.rooms.get(roomId)?.keys() ?? [])];
-    }
+  online(roomId: string): Promise<string[]> {
+    return this.ask((s) => s.online(roomId));
   }
 
   /** The user's sockets on every instance (this instance's own while Redis is away). */
-  async socketCount(profileId: string): Promise<number> {
-    try {
-      return await this.store.sockets(profileId);
-    } catch {
-      return this.users.get(profileId) ?? 0;
-    }
-  }
-
-  /** Whether the user has a socket on any instance. */
-  async isConnected(profileId: string): Promise<boolean> {
-    try {
-      return await this.store.connected(profileId);
-    } catch {
-      return this.users.has(profileId);
-    }
+  socketCount(profileId: string): Promise<number> {
+    return this.ask((s) => s.sockets(profileId));
   }
 
   private async wentOffline(roomId: string, profileId: string): Promise<void> {
@@ -186,7 +170,7 @@ export class PresenceService implements OnModuleInit {
   }
 
   /** The store's answer; while Redis is away, this instance's own (it sees only its own sockets). */
-  private async ask(question: (store: PresenceStore) => Promise<boolean>): Promise<boolean> {
+  private async ask<T>(question: (store: PresenceStore) => Promise<T>): Promise<T> {
     try {
       return await question(this.store);
     } catch (error) {

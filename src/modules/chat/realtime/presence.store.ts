@@ -25,60 +25,49 @@ export interface PresenceStore {
   sockets(profileId: string): Promise<number>;
 }
 
-/** One instance: the answers follow from this instance's own counts. */
+/** This instance's own sockets, as PresenceService counts them: per room, per member; per user. */
+export interface LocalCounts {
+  readonly rooms: ReadonlyMap<string, ReadonlyMap<string, number>>;
+  readonly users: ReadonlyMap<string, number>;
+}
+
+/**
+ * One instance (no Redis), and any instance while Redis is away: the answers follow from this instance's own
+ * counts, which PresenceService keeps anyway — a first or last socket here is a first or last socket at all.
+ */
 export class LocalPresenceStore implements PresenceStore {
-  private readonly rooms = new Map<string, Set<string>>();
-  private readonly users = new Set<string>();
-  private readonly socketCounts = new Map<string, number>();
+  constructor(private readonly counts: LocalCounts) {}
 
-  enterRoom(roomId: string, profileId: string): Promise<boolean> {
-    let members = this.rooms.get(roomId);
-    if (!members) {
-      members = new Set();
-      this.rooms.set(roomId, members);
-    }
-    members.add(profileId);
+  enterRoom(): Promise<boolean> {
     return Promise.resolve(true);
   }
 
-  leaveRoom(roomId: string, profileId: string): Promise<boolean> {
-    const members = this.rooms.get(roomId);
-    members?.delete(profileId);
-    if (members?.size === 0) {
-      this.rooms.delete(roomId);
-    }
+  leaveRoom(): Promise<boolean> {
     return Promise.resolve(true);
   }
 
-  connect(profileId: string): Promise<boolean> {
-    this.users.add(profileId);
+  connect(): Promise<boolean> {
     return Promise.resolve(true);
   }
 
-  disconnect(profileId: string): Promise<boolean> {
-    this.users.delete(profileId);
+  disconnect(): Promise<boolean> {
     return Promise.resolve(true);
   }
 
   online(roomId: string): Promise<string[]> {
-    return Promise.resolve([...(this.rooms.get(roomId) ?? [])]);
+    return Promise.resolve([...(this.counts.rooms.get(roomId)?.keys() ?? [])]);
   }
 
   connected(profileId: string): Promise<boolean> {
-    return Promise.resolve(this.users.has(profileId));
+    return Promise.resolve(this.counts.users.has(profileId));
   }
 
-  setSockets(profileId: string, count: number): Promise<void> {
-    if (count > 0) {
-      this.socketCounts.set(profileId, count);
-    } else {
-      this.socketCounts.delete(profileId);
-    }
+  setSockets(): Promise<void> {
     return Promise.resolve();
   }
 
   sockets(profileId: string): Promise<number> {
-    return Promise.resolve(this.socketCounts.get(profileId) ?? 0);
+    return Promise.resolve(this.counts.users.get(profileId) ?? 0);
   }
 }
 
@@ -189,11 +178,6 @@ export class RedisPresenceStore implements PresenceStore {
       ...roomIds.map((id) => `${base}room:${id}`),
     );
     return { rooms, users };
-  }
-
-  /** Whether the member is in the room on a live instance (other than a gone one being reaped). */
-  async inRoomAnywhere(roomId: string, profileId: string): Promise<boolean> {
-    return (await this.online(roomId)).includes(profileId);
   }
 
   private async change(
