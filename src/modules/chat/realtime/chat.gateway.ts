@@ -24,7 +24,7 @@ import { RoomSessionService, type Subscription } from './room-session.service';
 import { SocketBroadcaster } from './socket-broadcaster.service';
 import { SocketCapMiddleware } from './socket-cap.middleware';
 import { SocketEventRunner, type Ack, type ErrorAck } from './socket-event-runner.service';
-import { CHAT_NAMESPACE, roomChannel, userChannel } from './socket-rooms';
+import { CHAT_NAMESPACE, roomChannel, roomIdOf, userChannel } from './socket-rooms';
 
 interface SocketData {
   user: AuthUser;
@@ -60,12 +60,12 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
     namespace.use(this.cap.use);
     // Presence follows subscriptions whatever causes them: join, leave, removal, deletion, disconnect. The
     // adapter tells of this instance's sockets only; a socket is still in the namespace while it leaves all.
-    const follow = (joined: boolean) => (room: string, socketId: string) => {
+    const follow = (joined: boolean) => (channel: string, socketId: string) => {
+      const roomId = roomIdOf(channel);
       const profileId = (namespace.sockets.get(socketId)?.data as SocketData | undefined)?.user.id;
-      if (!room.startsWith('room:') || !profileId) {
+      if (!roomId || !profileId) {
         return;
       }
-      const roomId = room.slice('room:'.length);
       if (joined) {
         this.presence.subscribed(roomId, profileId);
       } else {

@@ -8,17 +8,12 @@ import { InstanceRegistry } from '../../cluster/instance-registry.service';
 import { StreamChannel } from '../../cluster/stream-channel';
 import { RoomFeedRepository } from './room-feed.repository';
 import { RoomOrder, type FeedItem } from './room-order';
-import { roomChannel, userChannel } from './socket-rooms';
+import { roomChannel, roomIdOf, userChannel } from './socket-rooms';
 
 /** The Redis stream every instance reads the room feeds from. */
 export const FEED_STREAM = 'chat:feed';
 /** Entries kept in the stream (about): enough for a reader away for a short blip to resume. */
 const FEED_MAX_LEN = 50_000;
-
-interface FeedEntry extends FeedItem {
-  /** The instance that published it (it has emitted it to its own sockets already). */
-  origin: string;
-}
 
 /**
  * The events that carry a room's messages (`message:new`, `message:delta`, `message:updated`, and
@@ -32,7 +27,7 @@ interface FeedEntry extends FeedItem {
 export class RoomFeed implements OnApplicationBootstrap, OnApplicationShutdown {
   private namespace?: Namespace;
   private readonly order: RoomOrder;
-  private channel?: StreamChannel<FeedEntry>;
+  private channel?: StreamChannel<FeedItem>;
 
   constructor(
     @InjectPinoLogger(RoomFeed.name) private readonly logger: PinoLogger,
@@ -53,9 +48,10 @@ export class RoomFeed implements OnApplicationBootstrap, OnApplicationShutdown {
   attach(namespace: Namespace): void {
     this.namespace = namespace;
     // A room with no subscriber left here needs no order here.
-    namespace.adapter.on('delete-room', (room: string) => {
-      if (room.startsWith('room:')) {
-        this.order.untrack(room.slice('room:'.length));
+    namespace.adapter.on('delete-room', (channel: string) => {
+      const roomId = roomIdOf(channel);
+      if (roomId) {
+        this.order.untrack(roomId);
       }
     });
   }
@@ -65,12 +61,9 @@ export class RoomFeed implements OnApplicationBootstrap, OnApplicationShutdown {
     if (!redis) {
       return;
     }
-    this.channel = new StreamChannel<FeedEntry>(redis, FEED_STREAM, FEED_MAX_LEN, this.logger);
-    await this.channel.start((entry) => {
-      if (entry.origin !== this.instanceId) {
-        this.order.deliver(entry);
-      }
-    });
+    // This instance's own items were delivered here when published; the channel hands back the others'.
+    this.channel = new StreamChannel<FeedItem>(redis, this.instanceId, FEED_STREAM, FEED_MAX_LEN, this.logger);
+    await this.channel.start((item) => this.order.deliver(item));
     redis.onReconnect(() => void this.resync('redis reconnected'));
     this.registry.onGone((instanceId) => this.resync(`instance ${instanceId} gone`));
   }
@@ -99,7 +92,7 @@ export class RoomFeed implements OnApplicationBootstrap, OnApplicationShutdown {
   /** Emits an item to this instance's subscribers (in order) and to every other instance's. */
   publish<E extends FeedEvent>(item: FeedItem<E>): void {
     this.order.deliver(item);
-    this.channel?.publish({ ...item, origin: this.instanceId });
+    this.channel?.publish(item);
   }
 
   /** Emits what every room served here is missing up to its stored last seq. */

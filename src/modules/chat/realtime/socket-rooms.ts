@@ -1,5 +1,8 @@
 /** Socket.IO room names: one per chat room, one per user (all of that user's sockets), one per instance. */
 export const roomChannel = (roomId: string): string => `room:${roomId}`;
+/** The chat room a Socket.IO room name stands for, or undefined for the other channels. */
+export const roomIdOf = (channel: string): string | undefined =>
+  channel.startsWith('room:') ? channel.slice('room:'.length) : undefined;
 export const userChannel = (profileId: string): string => `user:${profileId}`;
 /** Every socket connected to one instance: excluding it sends a broadcast to the other instances only. */
 export const instanceChannel = (instanceId: string): string => `instance:${instanceId}`;
