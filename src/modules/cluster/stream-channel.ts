@@ -8,7 +8,8 @@ const READ_COUNT = 200;
 /**
  * An app-owned Redis stream that every instance reads from: what one instance publishes reaches every
  * instance, in publication order, and a reader that loses Redis for a moment resumes from its last offset
- * instead of losing what was published meanwhile. Entries are JSON in one field.
+ * instead of losing what was published meanwhile. An entry is its publisher's id and its JSON, in two fields;
+ * a reader skips its own instance's entries without parsing them (the publisher has used them already).
  */
 export class StreamChannel<T> {
   private reader?: ReturnType<RedisConnections['reader']>;
@@ -16,12 +17,14 @@ export class StreamChannel<T> {
 
   constructor(
     private readonly redis: RedisConnections,
+    /** This instance's id: its own entries are not handed back to it. */
+    private readonly self: string,
     private readonly name: string,
     private readonly maxLen: number,
     private readonly logger: PinoLogger,
   ) {}
 
-  /** Starts reading from the stream's current end; `onEntry` gets every entry published from now on. */
+  /** Starts reading from the stream's current end; `onEntry` gets every other instance's entry from now on. */
   async start(onEntry: (entry: T) => void): Promise<void> {
     this.reader = this.redis.reader(this.name);
     // A concrete offset, not `$`: entries published between two reads are never skipped.
@@ -38,7 +41,7 @@ export class StreamChannel<T> {
   /** Publishes an entry; while Redis is away it waits in the publisher's queue and goes out, in order, when back. */
   publish(entry: T): void {
     this.redis.publisher
-      .xadd(this.name, 'MAXLEN', '~', this.maxLen, '*', 'm', JSON.stringify(entry))
+      .xadd(this.name, 'MAXLEN', '~', this.maxLen, '*', 'o', this.self, 'm', JSON.stringify(entry))
       .catch((error: unknown) => this.logger.warn({ err: error, stream: this.name }, 'stream publish failed'));
   }
 
@@ -54,9 +57,12 @@ export class StreamChannel<T> {
         const result = await this.reader.xread('COUNT', READ_COUNT, 'BLOCK', BLOCK_MS, 'STREAMS', this.name, offset);
         for (const [id, fields] of result?.[0]?.[1] ?? []) {
           offset = id;
-          const json = fields[1];
+          // fields: ['o', publisher, 'm', json]
+          if (fields[1] === this.self) {
+            continue;
+          }
           try {
-            onEntry(JSON.parse(json) as T);
+            onEntry(JSON.parse(fields[3]) as T);
           } catch (error) {
             this.logger.error({ err: error, stream: this.name }, 'stream entry not handled');
           }
