@@ -20,7 +20,7 @@ export class InstanceRegistry implements OnApplicationBootstrap, OnApplicationSh
   private known = new Set<string>();
   private readonly reapHandlers: InstanceGoneHandler[] = [];
   private readonly goneHandlers: InstanceGoneHandler[] = [];
-  private readonly rejoinHandlers: (() => Promise<void> | void)[] = [];
+  private readonly rejoinHandlers: InstanceGoneHandler[] = [];
   private beating?: Promise<void>;
 
   constructor(
@@ -86,10 +86,7 @@ export class InstanceRegistry implements OnApplicationBootstrap, OnApplicationSh
         .exec()) as [[Error | null, number], [Error | null, string[]], [Error | null, string[]]];
       if (added[1] === 1 && this.known.size > 0) {
         this.logger.warn({ instanceId: this.instanceId }, 'this instance was taken for gone: writing its state again');
-        await this.run(
-          this.rejoinHandlers.map((handler) => () => handler()),
-          this.instanceId,
-        );
+        await this.run(this.rejoinHandlers, this.instanceId);
       }
       for (const id of expired[1]) {
         // Whoever removes it reaps it: exactly one survivor.
