@@ -91,7 +91,6 @@ export class RoomsService {
 
   private async memberGone(roomId: string, profileId: string): Promise<void> {
     await this.typing.stop(roomId, profileId);
-    await this.aiReplies.stopIfRoomEmpty(roomId);
     this.broadcaster.toRoom(roomId, 'member:removed', { roomId, profileId });
     await this.broadcaster.unsubscribeMember(roomId, profileId);
   }
