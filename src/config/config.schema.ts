@@ -24,6 +24,9 @@ const optionalPostgresUrl = optionalString.pipe(
     .optional(),
 );
 
+/** DATABASE_CALL_TIMEOUT_MS's default, which the drivers also take when they are not told otherwise (tests). */
+export const DEFAULT_DATABASE_CALL_TIMEOUT_MS = 15_000;
+
 /** Every environment variable the server reads, with its default. DESIGN.md §4 is the table. */
 const variables = z.object({
   PORT: int(0, 65535).default(3000),
@@ -31,7 +34,7 @@ const variables = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DATA_DIR: z.string().trim().min(1).default('./data'),
   DATABASE_URL: optionalPostgresUrl,
-  DATABASE_CALL_TIMEOUT_MS: int(100, 600_000).default(15_000),
+  DATABASE_CALL_TIMEOUT_MS: int(100, 600_000).default(DEFAULT_DATABASE_CALL_TIMEOUT_MS),
   DATABASE_CONNECT_TIMEOUT_MS: int(1000, 3_600_000).default(60_000),
   SUPABASE_URL: optionalUrl,
   EXPO_PUBLIC_SUPABASE_URL: optionalUrl,

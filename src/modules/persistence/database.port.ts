@@ -25,9 +25,6 @@ export type CallObserver = (fn: string, durationMs: number, outcome: 'ok' | 'err
 /** Told of every group commit: which function, how many calls it held. */
 export type GroupObserver = (fn: GroupableFunction, size: number) => void;
 
-/** The longest one call may take when a driver is not told otherwise (DATABASE_CALL_TIMEOUT_MS's default). */
-export const DEFAULT_CALL_TIMEOUT_MS = 15_000;
-
 /** The functions a driver may group-commit (`callGrouped`). */
 export type GroupableFunction = 'post_message';
 

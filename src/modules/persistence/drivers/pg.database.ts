@@ -1,10 +1,10 @@
 import { escapeLiteral, Pool, types, type PoolClient, type PoolConfig, type QueryResult } from 'pg';
 import type { DatabaseDriverName } from '../../../config/app-config';
+import { DEFAULT_DATABASE_CALL_TIMEOUT_MS } from '../../../config/config.schema';
 import { mapDatabaseError } from '../database-error';
 import {
   assertIdentifiers,
   claimsOf,
-  DEFAULT_CALL_TIMEOUT_MS,
   type Actor,
   type CallObserver,
   type Database,
@@ -57,7 +57,7 @@ export class PgDatabase implements Database {
     config: PoolConfig,
     private readonly onClose?: () => Promise<void>,
     private readonly groupCommit: GroupCommitOptions = EMBEDDED_GROUP_COMMIT,
-    private readonly callTimeoutMs = DEFAULT_CALL_TIMEOUT_MS,
+    private readonly callTimeoutMs = DEFAULT_DATABASE_CALL_TIMEOUT_MS,
   ) {
     this.serverCancels = driver !== 'pglite';
     this.pool = new Pool({ ...config, types: typeParsers });

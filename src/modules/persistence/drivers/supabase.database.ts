@@ -2,10 +2,10 @@ import { createClient } from '@supabase/supabase-js';
 import WebSocket from 'ws';
 import { AppException } from '../../../common/errors/app.exception';
 import { ErrorCode } from '../../../common/errors/error-code';
+import { DEFAULT_DATABASE_CALL_TIMEOUT_MS } from '../../../config/config.schema';
 import { mapDatabaseError } from '../database-error';
 import {
   assertIdentifiers,
-  DEFAULT_CALL_TIMEOUT_MS,
   type Actor,
   type CallObserver,
   type Database,
@@ -38,7 +38,7 @@ export class SupabaseDatabase implements Database {
       // Node 20 has no global WebSocket; realtime is not used, but the client builds it.
       realtime: { transport: WebSocket as never },
       global: { headers: { 'x-client-info': 'chat-backend' } },
-      db: { timeout: settings.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS },
+      db: { timeout: settings.callTimeoutMs ?? DEFAULT_DATABASE_CALL_TIMEOUT_MS },
     });
   }
 
