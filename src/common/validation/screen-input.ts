@@ -13,12 +13,7 @@ const MAX_DETAILS = 20;
 /** A field path echoed back is cut here (a key may be as long as the input). */
 const MAX_FIELD_LENGTH = 200;
 
-interface Frame {
-  value: unknown;
-  depth: number;
-  key?: string;
-  parent?: Frame;
-}
+type Holder = Record<string, unknown>;
 
 /**
  * Refuses, before anything else reads it, what no body or event of ours holds: binary data (a Buffer, an
@@ -27,80 +22,98 @@ interface Frame {
  * are not read. `root` names the input itself in the details (`body`, `payload`).
  */
 export function screenStructure(input: unknown, root: string): void {
-  walk(input, root, (value, frame) => {
+  const walk = new Walk(root);
+  const screen = (value: unknown): void => {
     if (isBinary(value)) {
-      throw AppException.validation([{ field: fieldOf(frame, root), message: 'must not be binary data' }]);
+      walk.refuse('must not be binary data');
     }
     if (!isJsonValue(value)) {
-      throw AppException.validation([{ field: fieldOf(frame, root), message: 'must be plain JSON data' }]);
+      walk.refuse('must be plain JSON data');
     }
-    return true;
-  });
+    if (typeof value === 'object' && value !== null) {
+      walk.children(value, screenChild);
+    }
+  };
+  const screenChild = (holder: Holder, key: string): void => screen(holder[key]);
+  screen(input);
 }
 
 /**
  * The strings of a validated input, made storable: a NUL character, which no Postgres text holds, is refused
  * (the field named); a lone surrogate becomes U+FFFD, as the UTF-8 encoding of the text would make it, whatever
  * path the text takes to the database (a text parameter, or JSON that Postgres would refuse). Strings are replaced
- * in place; the input (or the replaced string, for a string input) is returned.
+ * in place; the input (or the replaced string, for a string input) is returned. Binary data is not entered (an
+ * input has been through screenStructure, which refuses it).
  */
 export function screenStrings<T>(input: T, root: string): T {
+  const walk = new Walk(root);
   const refused: ErrorDetail[] = [];
-  let result: unknown = input;
-  walk(input, root, (value, frame) => {
-    if (typeof value !== 'string') {
-      return !isBinary(value);
-    }
-    if (value.includes('\u0000')) {
+  /** The value to keep in place of `value`: itself, or a string made well-formed. */
+  const screen = (value: unknown): unknown => {
+    if (typeof value === 'string') {
+      if (!value.includes('\u0000')) {
+        return isWellFormed(value) ? value : toWellFormed(value);
+      }
       if (refused.length < MAX_DETAILS) {
-        refused.push({ field: fieldOf(frame, root), message: 'must not contain NUL characters' });
+        refused.push({ field: walk.field(), message: 'must not contain NUL characters' });
       }
-      return false;
+    } else if (typeof value === 'object' && value !== null && !isBinary(value)) {
+      walk.children(value, screenChild);
     }
-    if (!isWellFormed(value)) {
-      const fixed = toWellFormed(value);
-      if (frame.parent) {
-        (frame.parent.value as Record<string, unknown>)[frame.key as string] = fixed;
-      } else {
-        result = fixed;
-      }
+    return value;
+  };
+  const screenChild = (holder: Holder, key: string): void => {
+    const value = holder[key];
+    const kept = screen(value);
+    if (kept !== value) {
+      holder[key] = kept;
     }
-    return false;
-  });
+  };
+  const result = screen(input) as T;
   if (refused.length > 0) {
     throw AppException.validation(refused);
   }
-  return result as T;
+  return result;
 }
 
 /**
- * Depth first over the input's own enumerable properties, with a stack of its own (no recursion, whatever the
- * depth), within INPUT_LIMITS. `visit` returns false to leave a value's inside unvisited.
+ * One walk over an input, depth first within INPUT_LIMITS: it counts the values met and keeps the path to the one
+ * at hand, which only a refusal reads. The depth bound also bounds the recursion of the walks above.
  */
-function walk(input: unknown, root: string, visit: (value: unknown, frame: Frame) => boolean): void {
-  const stack: Frame[] = [{ value: input, depth: 0 }];
-  let visited = 0;
-  for (let frame = stack.pop(); frame; frame = stack.pop()) {
-    visited += 1;
-    if (frame.depth > INPUT_LIMITS.maxDepth) {
+class Walk {
+  private readonly path: string[] = [];
+  /** The input itself, and every property of the objects entered so far. */
+  private values = 1;
+
+  constructor(private readonly root: string) {}
+
+  /** Calls `visit` with each own enumerable property of `object`, one level deeper. */
+  children(object: object, visit: (holder: Holder, key: string) => void): void {
+    const keys = Object.keys(object);
+    this.values += keys.length;
+    if (this.values > INPUT_LIMITS.maxValues) {
       throw AppException.validation([
-        { field: fieldOf(frame, root), message: `must not be nested more than ${INPUT_LIMITS.maxDepth} levels deep` },
+        { field: this.root, message: `must not hold more than ${INPUT_LIMITS.maxValues} values` },
       ]);
     }
-    const { value } = frame;
-    if (!visit(value, frame) || typeof value !== 'object' || value === null) {
-      continue;
+    for (const key of keys) {
+      this.path.push(key);
+      if (this.path.length > INPUT_LIMITS.maxDepth) {
+        this.refuse(`must not be nested more than ${INPUT_LIMITS.maxDepth} levels deep`);
+      }
+      visit(object as Holder, key);
+      this.path.pop();
     }
-    const keys = Object.keys(value);
-    if (visited + stack.length + keys.length > INPUT_LIMITS.maxValues) {
-      throw AppException.validation([
-        { field: root, message: `must not hold more than ${INPUT_LIMITS.maxValues} values` },
-      ]);
-    }
-    for (let i = keys.length - 1; i >= 0; i--) {
-      const key = keys[i];
-      stack.push({ value: (value as Record<string, unknown>)[key], depth: frame.depth + 1, key, parent: frame });
-    }
+  }
+
+  /** The dotted path of the value at hand (`ai.mode`), or `root` for the input itself. */
+  field(): string {
+    const field = this.path.length > 0 ? this.path.join('.') : this.root;
+    return field.length > MAX_FIELD_LENGTH ? `${field.slice(0, MAX_FIELD_LENGTH)}…` : field;
+  }
+
+  refuse(message: string): never {
+    throw AppException.validation([{ field: this.field(), message }]);
   }
 }
 
@@ -135,16 +148,6 @@ function isJsonValue(value: unknown): boolean {
     case 'function':
       return false;
   }
-}
-
-/** The dotted path of a value (`ai.mode`), or `root` for the input itself. */
-function fieldOf(frame: Frame, root: string): string {
-  const keys: string[] = [];
-  for (let at: Frame | undefined = frame; at?.key !== undefined; at = at.parent) {
-    keys.push(at.key);
-  }
-  const field = keys.length > 0 ? keys.reverse().join('.') : root;
-  return field.length > MAX_FIELD_LENGTH ? `${field.slice(0, MAX_FIELD_LENGTH)}…` : field;
 }
 
 /** ES2024's String.prototype.isWellFormed and toWellFormed (Node 20), which the ES2023 lib does not declare. */
