@@ -102,9 +102,9 @@ describe('AI replies across a stop', () => {
       );
       expect(messages.find((m) => m.id === delta.messageId)).toMatchObject({
         status: 'failed',
-        error: { code: 'AI_FAILED', message: 'The reply was interrupted when the server stopped' },
+        error: { code: 'AI_FAILED', message: 'The server writing this reply stopped' },
       });
-      expect(server.lines.some((line) => line.msg === 'marked interrupted AI replies failed')).toBe(true);
+      expect(server.lines.some((line) => line.msg === 'AI replies of a stopped server marked failed')).toBe(true);
     } finally {
       await server.stop('SIGKILL');
     }

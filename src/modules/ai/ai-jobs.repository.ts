@@ -117,10 +117,4 @@ export class AiJobsRepository {
     });
     return rows.map(toMessage);
   }
-
-  /** At the start of a lone instance: every reply still streaming was left by a stopped process. */
-  async failInterrupted(): Promise<number> {
-    const rows = await this.db.call(SERVICE_ACTOR, 'ai_fail_interrupted_replies', {});
-    return rows.length;
-  }
 }

@@ -1,5 +1,4 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { RateLimiter } from '../../common/rate-limit/rate-limiter.service';
 import type { MessageDto } from '../../common/messages/message';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
@@ -22,7 +21,6 @@ const AI_WINDOW_MS = 60_000;
 @Injectable()
 export class AiReplyService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   constructor(
-    @InjectPinoLogger(AiReplyService.name) private readonly logger: PinoLogger,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly jobs: AiJobsRepository,
     private readonly scheduler: ReplyScheduler,
@@ -36,12 +34,8 @@ export class AiReplyService implements OnApplicationBootstrap, BeforeApplication
   /** Starts taking jobs. A lone instance (no Redis) first ends what a stopped process of its own left behind. */
   async onApplicationBootstrap(): Promise<void> {
     if (!this.config.redisUrl) {
-      const failed = await this.jobs.failInterrupted();
-      if (failed > 0) {
-        this.logger.warn({ replies: failed }, 'marked interrupted AI replies failed');
-      }
       // No other instance exists: every running job was this process's, before it stopped.
-      await this.jobs.takeOver({ all: true });
+      await this.scheduler.takeOver({ all: true });
     }
     this.signals.listen({
       stop: (roomId, messageId) =>
