@@ -40,6 +40,10 @@ set status = 'failed', error_code = 'AI_FAILED', error_message = 'The reply was 
     updated_at = now()
 where status = 'streaming';
 
+-- Replies are written through their job now (ai_start_job, ai_checkpoint_job, ai_finish_job): nothing else may
+-- change one, so the unfenced writer goes.
+drop function public.ai_update_reply(uuid, text, text, text, text);
+
 alter table chat_private.ai_jobs enable row level security;
 revoke all on chat_private.ai_jobs from public, anon, authenticated;
 grant select, insert, update, delete on chat_private.ai_jobs to service_role;
