@@ -4,6 +4,7 @@
  */
 import { io, type Socket } from 'socket.io-client';
 import { freshLoopbackAddress } from './support/auth-helpers';
+import { eventually } from './support/eventually';
 import { signUp } from './support/http-client';
 import { createRoom, nextDisconnect, UNKNOWN_ROOM_ID } from './support/realtime-helpers';
 import { ack, connectSocket, refusedConnection } from './support/socket-client';
@@ -165,17 +166,8 @@ describe('socket hardening', () => {
       expect(refused.data).toMatchObject({ code: 'RATE_LIMITED', retryAfterMs: expect.any(Number) });
       expect(kept.every((s) => s.connected)).toBe(true);
       kept[0].close();
-      for (let attempt = 0; ; attempt += 1) {
-        try {
-          opened.push(await connectSocket(t.url, user.token));
-          break;
-        } catch (error) {
-          if (attempt > 100) {
-            throw error;
-          }
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        }
-      }
+      // The slot is freed once the disconnect has reached the count: then a new socket is accepted.
+      opened.push(await eventually(() => connectSocket(t.url, user.token).catch(() => undefined), 'a freed slot'));
     });
 
     it('should count failed handshakes per IP and refuse that IP with RATE_LIMITED once over', async () => {

@@ -2,6 +2,7 @@
  * OPENAI_MODELS: a room may only choose a model the operator allows, and a room whose stored model is no
  * longer allowed (the operator narrowed the list) is answered with the default model, with the operator's key.
  */
+import { eventually } from './support/eventually';
 import { createDatabase } from './support/postgres-server';
 import { createAiRoom, postMessage, storedMessage } from './support/ai-helpers';
 import { startFakeOpenAi, type FakeOpenAi } from './support/fake-openai';
@@ -10,17 +11,13 @@ import { startTestApp, type TestApp } from './support/test-app';
 
 const DEFAULT_MODEL = 'gpt-default-test';
 
-/** Waits (bounded) until the assistant's reply to `questionId` has ended, and returns it. */
-async function replyTo(http: HttpClient, roomId: string, questionId: string): Promise<any> {
-  for (let attempt = 0; attempt < 200; attempt += 1) {
+/** The assistant's reply to `questionId` once it has ended. */
+function replyTo(http: HttpClient, roomId: string, questionId: string): Promise<any> {
+  return eventually(async () => {
     const res = await http.get(`/api/rooms/${roomId}/messages?limit=100`);
     const reply = (res.body.messages as any[]).find((m) => m.replyToId === questionId);
-    if (reply && reply.status !== 'streaming') {
-      return reply;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error('no reply ended in time');
+    return reply?.status !== 'streaming' ? reply : undefined;
+  }, 'the reply ended');
 }
 
 describe('the model allow-list (OPENAI_MODELS)', () => {

@@ -3,6 +3,7 @@
  * room that is deleted stops its replies where they are generated (the provider stream does not run on for
  * nobody).
  */
+import { eventually } from '../support/eventually';
 import { signUp } from '../support/http-client';
 import { createAiRoom, gate, postMessage, useAiApp, within } from '../support/ai-helpers';
 
@@ -41,16 +42,8 @@ describe('AI capacity and rooms that go away', () => {
       await postMessage(light, room.id, 'a quick one, please');
 
       // The light user's request reaches the provider while every heavy reply is still held open.
-      await within(
-        (async () => {
-          for (;;) {
-            const mine = t.fake.requests.slice(before).some((r) => JSON.stringify(r.body).includes('a quick one'));
-            if (mine) {
-              return;
-            }
-            await new Promise((resolve) => setTimeout(resolve, 20));
-          }
-        })(),
+      await eventually(
+        () => t.fake.requests.slice(before).some((r) => JSON.stringify(r.body).includes('a quick one')),
         'the third user reply started',
         5000,
       );

@@ -4,20 +4,10 @@
  */
 import type { Socket } from 'socket.io-client';
 import { startCluster, type Cluster } from '../support/cluster';
+import { eventually } from '../support/eventually';
 import { HttpClient, signUp, type TestUser } from '../support/http-client';
 import { addMembers, createRoom, range, seqs, storedMessages } from '../support/realtime-helpers';
 import { ack, collect, connectSocket, joinRoom, nextEvent, settle } from '../support/socket-client';
-
-/** Resolves once `check` holds, polling every 50 ms (fails after `ms`). */
-async function eventually(check: () => boolean | Promise<boolean>, ms = 10_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) {
-      throw new Error(`${what} did not hold within ${ms} ms`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** The same user, signed in against another instance (the token is good on every instance). */
 function on(user: TestUser, url: string): TestUser {
@@ -80,7 +70,7 @@ describe('several instances (REDIS_URL)', () => {
       );
       const total = perSender * senders.length;
       for (const [i, events] of received.entries()) {
-        await eventually(() => events.length >= total * rooms.length, 15_000, `reader ${i} got every message`);
+        await eventually(() => events.length >= total * rooms.length, `reader ${i} got every message`, 15_000);
         await settle(readers[i]);
         for (const room of rooms) {
           const inRoom = events.filter((e) => e.message.roomId === room.id).map((e) => e.message.seq);
@@ -115,7 +105,7 @@ describe('several instances (REDIS_URL)', () => {
           }
         }
       })();
-      await eventually(() => received[0].length >= 20, 10_000, 'the victim stored some messages');
+      await eventually(() => received[0].length >= 20, 'the victim stored some messages');
       await victim.kill();
       stop = true;
       await victimLoad;
@@ -127,7 +117,7 @@ describe('several instances (REDIS_URL)', () => {
       }
       const stored = await storedMessages(owner, room.id);
       for (const [i, events] of received.entries()) {
-        await eventually(() => events.length >= stored.length, 10_000, `reader ${i} got every stored message`);
+        await eventually(() => events.length >= stored.length, `reader ${i} got every stored message`);
         await settle(readers[i]);
         expect(seqs(events.map((e) => e.message))).toEqual(range(1, stored.length));
       }
@@ -239,31 +229,23 @@ describe('several instances (REDIS_URL)', () => {
       await cluster.redis.kill();
       // Degraded, not down: both instances stay in the load balancer and keep serving their own sockets.
       for (const url of cluster.urls) {
-        await eventually(
-          async () => {
-            const res = await fetch(`${url}/health/ready`);
-            const body = (await res.json()) as { info?: { redis?: { state?: string } } };
-            return res.status === 200 && body.info?.redis?.state === 'degraded';
-          },
-          10_000,
-          `${url} reports redis degraded`,
-        );
+        await eventually(async () => {
+          const res = await fetch(`${url}/health/ready`);
+          const body = (await res.json()) as { info?: { redis?: { state?: string } } };
+          return res.status === 200 && body.info?.redis?.state === 'degraded';
+        }, `${url} reports redis degraded`);
       }
       for (let n = 5; n < 15; n += 1) {
         await send(n);
       }
       await cluster.redis.start();
       for (const url of cluster.urls) {
-        await eventually(
-          async () => {
-            const body = (await (await fetch(`${url}/health/ready`)).json()) as {
-              info?: { redis?: { state?: string } };
-            };
-            return body.info?.redis?.state === 'connected';
-          },
-          10_000,
-          `${url} reports redis connected`,
-        );
+        await eventually(async () => {
+          const body = (await (await fetch(`${url}/health/ready`)).json()) as {
+            info?: { redis?: { state?: string } };
+          };
+          return body.info?.redis?.state === 'connected';
+        }, `${url} reports redis connected`);
       }
       for (let n = 15; n < 20; n += 1) {
         await send(n);
@@ -272,7 +254,7 @@ describe('several instances (REDIS_URL)', () => {
       const stored = seqs(await storedMessages(on(owner, b), room.id));
       expect(stored).toEqual(range(1, 20));
       expect(acked).toEqual(range(1, 20));
-      await eventually(() => receivedOnB.length >= 20, 10_000, 'B got the missed tail');
+      await eventually(() => receivedOnB.length >= 20, 'B got the missed tail');
       await settle(onB);
       expect(seqs(receivedOnB.map((e) => e.message))).toEqual(range(1, 20));
     });
