@@ -247,14 +247,21 @@ describe.each([
   });
 
   it('should renew only the jobs named, so a job its holder dropped expires', async () => {
-    const { roomId } = await roomWithQuestions(1);
-    const job = (await claimIn(roomId, A, RAN_OUT))!;
-    const reply = (await sut.start(job.id, A))!;
+    const dropped = await roomWithQuestions(1);
+    const kept = await roomWithQuestions(1);
+    const claimed = await sut.claim(A, 1000, RAN_OUT);
+    const droppedJob = claimed.find((job) => job.roomId === dropped.roomId)!;
+    const keptJob = claimed.find((job) => job.roomId === kept.roomId)!;
+    const droppedReply = (await sut.start(droppedJob.id, A))!;
+    const keptReply = (await sut.start(keptJob.id, A))!;
 
-    expect(await sut.renew(A, [], LEASE_MS)).toEqual(new Set());
-    const ended = (await sut.takeOver()).filter((m) => m.roomId === roomId);
+    expect(await sut.renew(A, [keptJob.id], LEASE_MS)).toEqual(new Set([keptJob.id]));
+    const ended = (await sut.takeOver()).filter((m) => [dropped.roomId, kept.roomId].includes(m.roomId));
 
-    expect(ended.map((m) => [m.id, m.status])).toEqual([[reply.id, 'failed']]);
+    expect(ended.map((m) => [m.id, m.status])).toEqual([[droppedReply.id, 'failed']]);
+    expect((await repliesIn(kept.userId, kept.roomId)).map((m) => [m.id, m.status])).toEqual([
+      [keptReply.id, 'streaming'],
+    ]);
   });
 
   it('should let nobody take over a job under a live lease', async () => {
