@@ -1,7 +1,7 @@
 import { type AppConfig, ConfigError, loadConfig, loadDotEnv } from './config/app-config';
-import { waitForDatabase } from './modules/persistence/database-connect';
+import { connectPostgres } from './modules/persistence/database-connect';
 import { startEmbeddedDatabase } from './modules/persistence/drivers/embedded.database';
-import { PgDatabase } from './modules/persistence/drivers/pg.database';
+import type { PgDatabase } from './modules/persistence/drivers/pg.database';
 import { runMigrations } from './modules/persistence/migration-runner';
 
 /**
@@ -23,24 +23,13 @@ async function main(): Promise<void> {
 async function open(config: AppConfig): Promise<PgDatabase> {
   switch (config.database.driver) {
     case 'pglite':
-      return startEmbeddedDatabase(config.dataDir);
-    case 'postgres': {
-      const url = config.database.url ?? '';
-      const db = new PgDatabase('postgres', { connectionString: url, max: 1, connectionTimeoutMillis: 5000 });
-      try {
-        await waitForDatabase(url, (timeoutMs) => db.ping(timeoutMs), {
-          timeoutMs: config.database.connectTimeoutMs,
-          onRetry: ({ attempt, delayMs, reason }) =>
-            process.stderr.write(
-              `database not reachable yet, retrying (attempt ${attempt}: ${reason}; next in ${delayMs} ms)\n`,
-            ),
-        });
-      } catch (error) {
-        await db.close();
-        throw error;
-      }
-      return db;
-    }
+      return startEmbeddedDatabase(config.dataDir, { callTimeoutMs: config.database.callTimeoutMs });
+    case 'postgres':
+      return connectPostgres(config.database, { max: 1 }, ({ attempt, delayMs, reason }) =>
+        process.stderr.write(
+          `database not reachable yet, retrying (attempt ${attempt}: ${reason}; next in ${delayMs} ms)\n`,
+        ),
+      );
     case 'supabase':
       throw new ConfigError('Supabase projects take the migrations with `supabase db push`');
   }

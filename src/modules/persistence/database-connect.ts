@@ -14,7 +14,10 @@ import {
   wrap,
   type FailureReason,
 } from 'cockatiel';
+import type { AppConfig } from '../../config/app-config';
 import { StartupError } from '../../config/startup-error';
+import type { GroupCommitOptions } from './drivers/group-commit';
+import { PgDatabase } from './drivers/pg.database';
 
 /** Errors of a server that is not there yet: down, starting up, unreachable, its name not yet in DNS. */
 const NOT_YET_CODES = new Set([
@@ -49,6 +52,33 @@ export interface WaitForDatabaseOptions {
   attemptTimeoutMs?: number;
   initialDelayMs?: number;
   maxDelayMs?: number;
+}
+
+/**
+ * A driver on DATABASE_URL once its server answers (`waitForDatabase`, each retry told to `onRetry`), with the call
+ * bound of the configuration; closed again should the server never answer. The server and `npm run migrate` both
+ * open it so.
+ */
+export async function connectPostgres(
+  database: AppConfig['database'],
+  pool: { max: number; groupCommit?: GroupCommitOptions },
+  onRetry: (retry: ConnectRetry) => void,
+): Promise<PgDatabase> {
+  const url = database.url ?? '';
+  const db = new PgDatabase(
+    'postgres',
+    { connectionString: url, max: pool.max, connectionTimeoutMillis: 5000 },
+    undefined,
+    pool.groupCommit,
+    database.callTimeoutMs,
+  );
+  try {
+    await waitForDatabase(url, (timeoutMs) => db.ping(timeoutMs), { timeoutMs: database.connectTimeoutMs, onRetry });
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  return db;
 }
 
 /**

@@ -1,10 +1,10 @@
 import { Global, Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
-import { targetOf, waitForDatabase } from './database-connect';
+import { connectPostgres, targetOf } from './database-connect';
 import { DATABASE, type Database } from './database.port';
 import { startEmbeddedDatabase } from './drivers/embedded.database';
-import { PgDatabase, SERVER_GROUP_COMMIT } from './drivers/pg.database';
+import { SERVER_GROUP_COMMIT, type PgDatabase } from './drivers/pg.database';
 import { SupabaseDatabase } from './drivers/supabase.database';
 import { runMigrations } from './migration-runner';
 
@@ -19,15 +19,13 @@ async function openDatabase(config: AppConfig, logger: PinoLogger): Promise<Data
     case 'pglite':
       db = await startEmbeddedDatabase(config.dataDir, { callTimeoutMs: config.database.callTimeoutMs });
       break;
-    case 'postgres':
-      db = new PgDatabase(
-        'postgres',
-        { connectionString: config.database.url, max: 10, connectionTimeoutMillis: 5000 },
-        undefined,
-        SERVER_GROUP_COMMIT,
-        config.database.callTimeoutMs,
+    case 'postgres': {
+      const database = targetOf(config.database.url ?? '');
+      db = await connectPostgres(config.database, { max: 10, groupCommit: SERVER_GROUP_COMMIT }, (retry) =>
+        logger.warn({ ...retry, database }, 'database not reachable yet, retrying'),
       );
       break;
+    }
     case 'supabase': {
       // A Supabase project takes the migrations with `supabase db push`; the server only calls them.
       const supabase = new SupabaseDatabase({
@@ -41,13 +39,6 @@ async function openDatabase(config: AppConfig, logger: PinoLogger): Promise<Data
     }
   }
   try {
-    if (db.driver === 'postgres') {
-      const url = config.database.url ?? '';
-      await waitForDatabase(url, (timeoutMs) => db.ping(timeoutMs), {
-        timeoutMs: config.database.connectTimeoutMs,
-        onRetry: (retry) => logger.warn({ ...retry, database: targetOf(url) }, 'database not reachable yet, retrying'),
-      });
-    }
     const applied = await runMigrations(db);
     logger.info(
       {
