@@ -3,7 +3,6 @@
  * refusal one line on stderr that names the variable and what to do; a database server that is not up yet is waited
  * for, within DATABASE_CONNECT_TIMEOUT_MS.
  */
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
@@ -13,25 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HttpClient, signUp } from './support/http-client';
 import { startPostgresServer, type PostgresServer } from './support/postgres-server';
-import { failedStart, startServerProcess, type ServerProcess } from './support/server-process';
-
-const ROOT = join(__dirname, '..');
-
-/** `node dist/migrate.js`, what `npm run migrate` runs after building. */
-async function runMigrate(
-  env: Record<string, string>,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['dist/migrate.js'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return { code, stdout, stderr };
-}
+import { failedStart, runMigrate, startServerProcess, type ServerProcess } from './support/server-process';
 
 async function listen(server: Server, port = 0, host?: string): Promise<number> {
   server.listen(port, host);

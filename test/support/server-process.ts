@@ -56,15 +56,33 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
   };
 }
 
-/** Runs the built server expecting it to refuse to start; resolves with its exit code and stderr. */
-export async function failedStart(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, ['dist/main.js'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', ...env },
+/** What a process printed, and how it exited. */
+export interface ProcessRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a built script (`dist/<name>.js`) to its exit, with only `env` (and PATH, HOME) in its environment. */
+async function runToExit(script: string, env: Record<string, string>, cwd = ROOT): Promise<ProcessRun> {
+  const child = spawn(process.execPath, [join(ROOT, script)], {
+    cwd,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
   });
+  let stdout = '';
   let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  child.stdout.resume();
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const [code] = (await once(child, 'exit')) as [number | null];
-  return { code, stderr };
+  return { code, stdout, stderr };
+}
+
+/** Runs the built server expecting it to refuse to start; resolves with its exit code and what it printed. */
+export function failedStart(env: Record<string, string>): Promise<ProcessRun> {
+  return runToExit('dist/main.js', { PORT: '0', ...env });
+}
+
+/** `node dist/migrate.js`, what `npm run migrate` runs after building, in `cwd` (where a `.env` would be read). */
+export function runMigrate(env: Record<string, string>, cwd = ROOT): Promise<ProcessRun> {
+  return runToExit('dist/migrate.js', env, cwd);
 }
