@@ -20,6 +20,7 @@ import { signUp, type TestUser } from './support/http-client';
 import { createDatabase, startPostgresServer, type PostgresServer } from './support/postgres-server';
 import { startPostgrestStandIn, type PostgrestStandIn } from './support/postgrest-standin';
 import { expectErrorAck } from './support/realtime-helpers';
+import { createRoom } from './support/rooms-helpers';
 import { startServerProcess, type ServerProcess } from './support/server-process';
 import { ack, connectSocket } from './support/socket-client';
 import { newJwtSecret, startSupabaseAuth, type SupabaseAuth } from './support/supabase-auth';
@@ -78,16 +79,8 @@ describe('a database outage (the server as a process)', () => {
       try {
         await holder.query('begin');
         await holder.query('select 1 from public.chatrooms where id = $1 for update', [room]);
-        const started = performance.now();
-        const stuck = await alive(
-          server,
-          ack(socket, 'message:send', { roomId: room, content: 'stuck', clientId: 's1' }),
-        );
-        const waitedMs = performance.now() - started;
-        expectErrorAck(stuck, 'UNAVAILABLE');
+        const stuck = await sendTimingOut(server, socket, room);
         expect(stuck.error.message).toMatch(/in time/);
-        expect(waitedMs).toBeGreaterThanOrEqual(CALL_TIMEOUT_MS * 0.9);
-        expect(waitedMs).toBeLessThan(CALL_TIMEOUT_MS + 1000);
         await holder.query('rollback');
 
         const next = await ack(socket, 'message:send', { roomId: room, content: 'after', clientId: 's2' });
@@ -158,15 +151,7 @@ describe('a database outage (the server as a process)', () => {
       const socket = await connectSocket(server.url, alice.token);
       try {
         proxy.stall();
-        const started = performance.now();
-        const stuck = await alive(
-          server,
-          ack(socket, 'message:send', { roomId: room, content: 'stuck', clientId: 's1' }),
-        );
-        const waitedMs = performance.now() - started;
-        expectErrorAck(stuck, 'UNAVAILABLE');
-        expect(waitedMs).toBeGreaterThanOrEqual(CALL_TIMEOUT_MS * 0.9);
-        expect(waitedMs).toBeLessThan(CALL_TIMEOUT_MS + 1000);
+        await sendTimingOut(server, socket, room);
         expect((await readiness(server)).status).toBe(503);
         await proxy.restore();
 
@@ -435,11 +420,21 @@ async function expectOutageSurvived(
 }
 
 async function newRoom(owner: TestUser): Promise<string> {
-  const res = await owner.http.post('/api/rooms', { name: 'outage', ai: { mode: 'off' } });
-  if (res.status !== 201) {
-    throw new Error(`create room failed: ${res.status} ${JSON.stringify(res.body)}`);
-  }
-  return res.body.id as string;
+  return ((await createRoom(owner, { name: 'outage' })) as { id: string }).id;
+}
+
+/**
+ * A send that the database does not answer in time: asserts it is answered UNAVAILABLE at DATABASE_CALL_TIMEOUT_MS
+ * (with the server still up) and gives the ack.
+ */
+async function sendTimingOut(server: ServerProcess, socket: Socket, roomId: string): Promise<any> {
+  const started = performance.now();
+  const stuck = await alive(server, ack(socket, 'message:send', { roomId, content: 'stuck', clientId: 's1' }));
+  const waitedMs = performance.now() - started;
+  expectErrorAck(stuck, 'UNAVAILABLE');
+  expect(waitedMs).toBeGreaterThanOrEqual(CALL_TIMEOUT_MS * 0.9);
+  expect(waitedMs).toBeLessThan(CALL_TIMEOUT_MS + 1000);
+  return stuck;
 }
 
 /** `work`, unless the server process exits first: then the test fails with how it exited and what it said. */
