@@ -18,6 +18,8 @@ export type KeepDelta = (delta: string) => Promise<void>;
  * stops it. A late joiner is given exactly the text the deltas have carried, so the next delta's
  * offset is the length of what it holds. With `keep` (several instances), each delta is first kept for
  * the joiners of other instances, then sent, so what they read never holds less than the deltas sent.
+ * One delta is kept at a time: text that arrives meanwhile goes out as the next delta, so a slow Redis
+ * makes deltas larger, never a queue of them.
  */
 export class LiveReply {
   readonly controller = new AbortController();
@@ -27,7 +29,8 @@ export class LiveReply {
   private sent = 0;
   private lastEmit = 0;
   private timer?: NodeJS.Timeout;
-  private sending: Promise<void> = Promise.resolve();
+  /** The delta being kept, until it is sent. */
+  private keeping?: Promise<void>;
 
   constructor(
     readonly message: MessageDto,
@@ -56,7 +59,45 @@ export class LiveReply {
   append(text: string): void {
     // No Postgres text holds a NUL; a provider's stray one is dropped rather than failing the store.
     this.text += text.replaceAll('\u0000', '');
-    if (this.timer) {
+    this.schedule();
+  }
+
+  /** Sends what is pending now (called by the timer, and by `settle`); nothing while a delta is being kept. */
+  flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.keeping || this.emitted >= this.text.length) {
+      return;
+    }
+    const offset = this.emitted;
+    const delta = this.text.slice(offset);
+    this.emitted = this.text.length;
+    this.lastEmit = performance.now();
+    if (!this.keep) {
+      this.send(offset, delta);
+      return;
+    }
+    this.keeping = this.keep(delta)
+      .catch(() => undefined)
+      .then(() => {
+        this.keeping = undefined;
+        this.send(offset, delta);
+        this.schedule();
+      });
+  }
+
+  /** Sends what is pending and resolves once every delta has gone out (before the final update). */
+  async settle(): Promise<void> {
+    this.flush();
+    while (this.keeping) {
+      await this.keeping;
+      this.flush();
+    }
+  }
+
+  /** The next delta within DELTA_INTERVAL_MS of the last, or once the one being kept has been sent. */
+  private schedule(): void {
+    if (this.timer || this.keeping || this.emitted >= this.text.length) {
       return;
     }
     const wait = this.lastEmit + DELTA_INTERVAL_MS - performance.now();
@@ -67,38 +108,13 @@ export class LiveReply {
     }
   }
 
-  /** Sends what is pending now (called by the timer, and by `settle`). */
-  flush(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.emitted >= this.text.length) {
-      return;
-    }
-    const offset = this.emitted;
-    const delta = this.text.slice(offset);
-    this.emitted = this.text.length;
-    this.lastEmit = performance.now();
-    const send = (): void => {
-      this.sent = offset + delta.length;
-      this.broadcaster.toRoom(this.roomId, 'message:delta', {
-        roomId: this.roomId,
-        messageId: this.message.id,
-        offset,
-        delta,
-      });
-    };
-    const keep = this.keep;
-    if (!keep) {
-      send();
-      return;
-    }
-    // One after the other: each delta is kept, then sent, in order.
-    this.sending = this.sending.then(() => keep(delta).then(send, send));
-  }
-
-  /** Sends what is pending and resolves once every delta has gone out (before the final update). */
-  async settle(): Promise<void> {
-    this.flush();
-    await this.sending;
+  private send(offset: number, delta: string): void {
+    this.sent = offset + delta.length;
+    this.broadcaster.toRoom(this.roomId, 'message:delta', {
+      roomId: this.roomId,
+      messageId: this.message.id,
+      offset,
+      delta,
+    });
   }
 }
