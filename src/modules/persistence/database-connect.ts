@@ -133,7 +133,7 @@ export async function waitForDatabase(
   }
 }
 
-export function isNotYetReachable(error: unknown): boolean {
+function isNotYetReachable(error: unknown): boolean {
   const code = codeOf(error);
   return (code !== undefined && NOT_YET_CODES.has(code)) || NOT_YET_MESSAGE.test(messageOf(error));
 }
