@@ -62,15 +62,12 @@ export class ReplyWriter {
   }
 
   /** Stops every reply of the room streaming in this process (the room was deleted, or has nobody left). */
-  stopRoom(roomId: string): number {
-    let stopped = 0;
+  stopRoom(roomId: string): void {
     this.live.forEach((reply) => {
       if (reply.roomId === roomId) {
         reply.stop('cancelled');
-        stopped += 1;
       }
     });
-    return stopped;
   }
 
   /** The job's reply stops: another instance took the job over and has ended the reply. */
