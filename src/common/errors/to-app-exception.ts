@@ -49,19 +49,37 @@ function fromHttpStatus(status: number): AppException {
   }
 }
 
-/** body-parser's errors (malformed JSON, oversized body, bad charset) carry a `type` and a 4xx `status`. */
+/**
+ * body-parser's errors carry a 4xx `status`: its own (malformed JSON, oversized body, bad charset or encoding) also a
+ * `type`; a body that does not decode with its Content-Encoding is the decompressor's error (zlib's `errno`) given a
+ * 400 without a `type`.
+ */
 function fromBodyParser(error: unknown): AppException | undefined {
-  if (typeof error !== 'object' || error === null || !('type' in error) || !('status' in error)) {
+  if (typeof error !== 'object' || error === null || !('status' in error)) {
     return undefined;
   }
-  const { type, status } = error;
+  const { status } = error;
+  const type = 'type' in error ? error.type : undefined;
   if (typeof status !== 'number' || status < 400 || status >= 500) {
     return undefined;
   }
-  if (type === 'entity.parse.failed') {
-    return new AppException(ErrorCode.VALIDATION_FAILED, 'The request body is not valid JSON', [
-      { field: 'body', message: 'must be valid JSON' },
-    ]);
+  switch (type) {
+    case 'entity.parse.failed':
+      return invalidBody('The request body is not valid JSON', 'must be valid JSON');
+    case 'encoding.unsupported':
+      return invalidBody(
+        'The request body could not be decoded',
+        'Content-Encoding must be gzip, deflate, br or identity',
+      );
+    case undefined:
+      return 'errno' in error
+        ? invalidBody('The request body could not be decoded', 'must be valid data of its Content-Encoding')
+        : undefined;
+    default:
+      return fromHttpStatus(status);
   }
-  return fromHttpStatus(status);
+}
+
+function invalidBody(message: string, detail: string): AppException {
+  return new AppException(ErrorCode.VALIDATION_FAILED, message, [{ field: 'body', message: detail }]);
 }
