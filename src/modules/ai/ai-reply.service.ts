@@ -3,7 +3,6 @@ import { RateLimiter } from '../../common/rate-limit/rate-limiter.service';
 import type { MessageDto } from '../../common/messages/message';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { AiJobsRepository } from './ai-jobs.repository';
-import { AiRepliesRepository } from './ai-replies.repository';
 import { asksForReply, type AiMode } from './mentions';
 import { PartialReplies } from './partial-replies.store';
 import { ReplyScheduler } from './reply-scheduler.service';
@@ -28,7 +27,6 @@ export class AiReplyService implements OnApplicationBootstrap, BeforeApplication
     private readonly signals: ReplySignals,
     private readonly partials: PartialReplies,
     private readonly rateLimiter: RateLimiter,
-    private readonly replies: AiRepliesRepository,
   ) {}
 
   /** Starts taking jobs. A lone instance (no Redis) first ends what a stopped process of its own left behind. */
@@ -78,19 +76,11 @@ export class AiReplyService implements OnApplicationBootstrap, BeforeApplication
 
   /**
    * Stops every reply of a room wherever it is generated: the room was deleted (the provider stream must not run to
-   * its end for nobody), or its last member left. A deleted room's jobs went with it.
+   * its end for nobody). Its jobs went with it.
    */
   stopRoom(roomId: string): void {
     this.writer.stopRoom(roomId);
     this.signals.stop(roomId);
-  }
-
-  /** After a member left or was removed: a room with nobody left stops its replies. */
-  async stopIfRoomEmpty(roomId: string): Promise<void> {
-    const room = await this.replies.room(roomId);
-    if (!room || room.memberCount === 0) {
-      this.stopRoom(roomId);
-    }
   }
 
   /** Stops a streaming reply wherever it is generated (it ends `cancelled`); nothing for one that has ended. */

@@ -61,7 +61,7 @@ export class ReplyWriter {
     return true;
   }
 
-  /** Stops every reply of the room streaming in this process (the room was deleted, or has nobody left). */
+  /** Stops every reply of the room streaming in this process (the room was deleted). */
   stopRoom(roomId: string): void {
     this.live.forEach((reply) => {
       if (reply.roomId === roomId) {
