@@ -3,7 +3,12 @@ import { APP_GUARD } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { LoggerModule } from 'nestjs-pino';
 import { loggerOptions } from './common/logging/logger-options';
-import { AppThrottlerGuard, AUTH_THROTTLER, DEFAULT_THROTTLER } from './common/rate-limit/app-throttler.guard';
+import {
+  AppThrottlerGuard,
+  AUTH_THROTTLER,
+  DEFAULT_THROTTLER,
+  HTTP_RATE_WINDOW_MS,
+} from './common/rate-limit/app-throttler.guard';
 import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { AuthModule } from './modules/auth/auth.module';
@@ -18,8 +23,6 @@ import { HealthModule } from './modules/health/health.module';
 import { MetricsModule } from './modules/metrics/metrics.module';
 import { PersistenceModule } from './modules/persistence/persistence.module';
 
-const MINUTE_MS = 60_000;
-
 /** The map of the system. Guards run in this order: who is calling, then how often. */
 @Module({})
 export class AppModule {
@@ -33,8 +36,13 @@ export class AppModule {
           inject: [REDIS],
           useFactory: (redis: RedisConnections | null) => ({
             throttlers: [
-              { name: DEFAULT_THROTTLER, ttl: MINUTE_MS, limit: config.rates.httpPerMinute, blockDuration: 0 },
-              { name: AUTH_THROTTLER, ttl: MINUTE_MS, limit: config.rates.authPerMinute, blockDuration: 0 },
+              {
+                name: DEFAULT_THROTTLER,
+                ttl: HTTP_RATE_WINDOW_MS,
+                limit: config.rates.httpPerMinute,
+                blockDuration: 0,
+              },
+              { name: AUTH_THROTTLER, ttl: HTTP_RATE_WINDOW_MS, limit: config.rates.authPerMinute, blockDuration: 0 },
             ],
             // Several instances count every limit together in Redis; one counts in memory.
             storage: redis ? new ResilientThrottlerStorage(redis) : undefined,
