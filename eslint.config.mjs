@@ -12,6 +12,7 @@ export default tseslint.config(
       'coverage/**',
       'data/**',
       'public/vendor/**',
+      'tools/node24/node_modules/**',
       'eslint.config.mjs',
     ],
   },

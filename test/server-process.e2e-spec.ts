@@ -126,7 +126,15 @@ describe('the server as a process (node dist/main.js)', () => {
     expect(badPort.code).toBe(1);
     expect(badPort.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^Invalid configuration: PORT: /)]);
 
-    const noSecret = await failedStart({ DATA_DIR: dataDir, NODE_ENV: 'production' });
+    const embeddedInProduction = await failedStart({ DATA_DIR: dataDir, NODE_ENV: 'production' });
+    expect(embeddedInProduction.code).toBe(1);
+    expect(embeddedInProduction.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(
+        /^Invalid configuration: DATABASE_URL: required when NODE_ENV=production .*ALLOW_EMBEDDED_DATABASE=true/,
+      ),
+    ]);
+
+    const noSecret = await failedStart({ DATA_DIR: dataDir, NODE_ENV: 'production', ALLOW_EMBEDDED_DATABASE: 'true' });
     expect(noSecret.code).toBe(1);
     expect(noSecret.stderr.trim()).toMatch(
       /^Invalid configuration: LOCAL_JWT_SECRET: required when NODE_ENV=production$/,

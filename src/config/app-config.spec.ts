@@ -79,7 +79,9 @@ describe(loadConfig.name, () => {
     });
 
     it('should allow no origin in production when CORS_ORIGINS is unset', () => {
-      const sut = loadConfig(makeEnv({ NODE_ENV: 'production', LOCAL_JWT_SECRET: makeSecret() }));
+      const sut = loadConfig(
+        makeEnv({ NODE_ENV: 'production', ALLOW_EMBEDDED_DATABASE: 'true', LOCAL_JWT_SECRET: makeSecret() }),
+      );
 
       expect(sut.corsOrigins).toEqual([]);
     });
@@ -141,16 +143,44 @@ describe(loadConfig.name, () => {
     );
 
     it('should require LOCAL_JWT_SECRET in production', () => {
-      const error = configErrorOf(makeEnv({ NODE_ENV: 'production' }));
+      const error = configErrorOf(makeEnv({ NODE_ENV: 'production', ALLOW_EMBEDDED_DATABASE: 'true' }));
 
       expect(error.message.startsWith('Invalid configuration: LOCAL_JWT_SECRET: ')).toBe(true);
       expect(error.message).not.toContain('\n');
     });
 
+    it('should refuse the embedded database in production unless it is allowed', () => {
+      const error = configErrorOf(makeEnv({ NODE_ENV: 'production', LOCAL_JWT_SECRET: makeSecret() }));
+
+      expect(error.message).toMatch(
+        /^Invalid configuration: DATABASE_URL: required when NODE_ENV=production \(.*ALLOW_EMBEDDED_DATABASE=true\)$/,
+      );
+    });
+
+    it('should take a server database in production without ALLOW_EMBEDDED_DATABASE', () => {
+      const sut = loadConfig(
+        makeEnv({
+          NODE_ENV: 'production',
+          LOCAL_JWT_SECRET: makeSecret(),
+          DATABASE_URL: 'postgres://db.internal/chat',
+        }),
+      );
+
+      expect(sut.database.driver).toBe('postgres');
+    });
+
+    it('should refuse an ALLOW_EMBEDDED_DATABASE that is not true or false', () => {
+      const error = configErrorOf(makeEnv({ ALLOW_EMBEDDED_DATABASE: 'yes' }));
+
+      expect(error.message).toBe('Invalid configuration: ALLOW_EMBEDDED_DATABASE: must be true or false');
+    });
+
     it('should start in production when LOCAL_JWT_SECRET is set', () => {
       const secret = makeSecret();
 
-      const sut = loadConfig(makeEnv({ NODE_ENV: 'production', LOCAL_JWT_SECRET: secret }));
+      const sut = loadConfig(
+        makeEnv({ NODE_ENV: 'production', ALLOW_EMBEDDED_DATABASE: 'true', LOCAL_JWT_SECRET: secret }),
+      );
 
       expect(sut.env).toBe('production');
       expect(sut.auth.localJwtSecret).toBe(secret);
@@ -286,7 +316,9 @@ describe(loadConfig.name, () => {
     });
 
     it('should treat an empty LOCAL_JWT_SECRET as missing in production', () => {
-      const error = configErrorOf(makeEnv({ NODE_ENV: 'production', LOCAL_JWT_SECRET: '' }));
+      const error = configErrorOf(
+        makeEnv({ NODE_ENV: 'production', ALLOW_EMBEDDED_DATABASE: 'true', LOCAL_JWT_SECRET: '' }),
+      );
 
       expect(error.message.startsWith('Invalid configuration: LOCAL_JWT_SECRET: ')).toBe(true);
     });
@@ -294,7 +326,14 @@ describe(loadConfig.name, () => {
     it('should treat an empty CORS_ORIGINS as unset', () => {
       expect(loadConfig(makeEnv({ CORS_ORIGINS: '' })).corsOrigins).toBe('*');
       expect(
-        loadConfig(makeEnv({ CORS_ORIGINS: '', NODE_ENV: 'production', LOCAL_JWT_SECRET: makeSecret() })).corsOrigins,
+        loadConfig(
+          makeEnv({
+            CORS_ORIGINS: '',
+            NODE_ENV: 'production',
+            ALLOW_EMBEDDED_DATABASE: 'true',
+            LOCAL_JWT_SECRET: makeSecret(),
+          }),
+        ).corsOrigins,
       ).toEqual([]);
     });
 

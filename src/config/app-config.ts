@@ -69,6 +69,12 @@ export interface AppConfig {
   corsOrigins: string[] | '*';
   /** Express's `trust proxy`: which proxies' X-Forwarded-For to believe for the caller's IP (per-IP limits). */
   trustProxy: boolean | number | string;
+  /**
+   * On SIGTERM, how long readiness answers 503 while everything is still served, before anything is refused
+   * (for load balancers without a preStop delay to take the instance out).
+   */
+  shutdownDrainMs: number;
+  /** After the drain delay: the time sockets, replies in flight, HTTP connections, Redis and the database have. */
   shutdownTimeoutMs: number;
 }
 
@@ -116,6 +122,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   if (env.REDIS_URL && !supabase && !env.LOCAL_JWT_SECRET) {
     throw new ConfigError(
       'Invalid configuration: LOCAL_JWT_SECRET: required with REDIS_URL (every instance must sign and check tokens with the same key)',
+    );
+  }
+  if (env.NODE_ENV === 'production' && driver === 'pglite' && env.ALLOW_EMBEDDED_DATABASE !== 'true') {
+    throw new ConfigError(
+      'Invalid configuration: DATABASE_URL: required when NODE_ENV=production (an embedded database per instance would split the data; for a single-node deployment set ALLOW_EMBEDDED_DATABASE=true)',
     );
   }
   if (env.NODE_ENV === 'production' && !supabase && !env.LOCAL_JWT_SECRET) {
@@ -180,6 +191,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     },
     corsOrigins: parseOrigins(env.CORS_ORIGINS, env.NODE_ENV),
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
+    shutdownDrainMs: env.SHUTDOWN_DRAIN_MS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
   };
 }

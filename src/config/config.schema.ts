@@ -34,6 +34,7 @@ const variables = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DATA_DIR: z.string().trim().min(1).default('./data'),
   DATABASE_URL: optionalPostgresUrl,
+  ALLOW_EMBEDDED_DATABASE: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false'),
   DATABASE_CALL_TIMEOUT_MS: int(100, 600_000).default(DEFAULT_DATABASE_CALL_TIMEOUT_MS),
   DATABASE_CONNECT_TIMEOUT_MS: int(1000, 3_600_000).default(60_000),
   SUPABASE_URL: optionalUrl,
@@ -78,6 +79,7 @@ const variables = z.object({
   AI_POLL_MS: int(100, 60_000).default(2000),
   CORS_ORIGINS: optionalString,
   TRUST_PROXY: optionalString,
+  SHUTDOWN_DRAIN_MS: int(0, 120_000).default(0),
   SHUTDOWN_TIMEOUT_MS: int(1000, 120_000).default(10_000),
 });
 
