@@ -1,6 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+/** What `chat_dependency_up` reports on: the database always, Redis where configured. */
+export type Dependency = 'database' | 'redis';
+
 /** One registry per app instance (tests run several in one process), with the process defaults. */
 @Injectable()
 export class MetricsService {
@@ -50,6 +53,24 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly socketEventDuration = new Histogram({
+    name: 'chat_socket_event_duration_seconds',
+    help: 'Socket.IO client events from their arrival to their ack, by name and outcome (ok, or the error code)',
+    labelNames: ['event', 'outcome'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  readonly dependencyUp = new Gauge({
+    name: 'chat_dependency_up',
+    help: 'Whether a dependency answers (1) or not (0), asked at each scrape: database, and redis where configured',
+    labelNames: ['dependency'] as const,
+    registers: [this.registry],
+    collect: () => this.askDependencies(),
+  });
+
+  private readonly dependencies = new Map<Dependency, () => Promise<boolean>>();
+
   readonly aiReplies = new Counter({
     name: 'chat_ai_replies_total',
     help: 'AI replies by outcome (complete, truncated, cancelled, or the error code)',
@@ -84,5 +105,22 @@ export class MetricsService {
 
   metrics(): Promise<string> {
     return this.registry.metrics();
+  }
+
+  /**
+   * Reports `dependency` in `chat_dependency_up`: `isUp` is asked at each scrape, so the value is never stale (a
+   * rejection counts as down).
+   */
+  watchDependency(dependency: Dependency, isUp: () => Promise<boolean>): void {
+    this.dependencies.set(dependency, isUp);
+  }
+
+  private async askDependencies(): Promise<void> {
+    await Promise.all(
+      [...this.dependencies].map(async ([dependency, isUp]) => {
+        const up = await isUp().catch(() => false);
+        this.dependencyUp.set({ dependency }, up ? 1 : 0);
+      }),
+    );
   }
 }

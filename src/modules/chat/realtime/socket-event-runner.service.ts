@@ -43,13 +43,12 @@ export class SocketEventRunner {
         // The flood budget comes before anything else the event would cost (validation, the database).
         await this.flood.admit(socket);
         const result = await work();
-        const durationMs = Math.round(performance.now() - started);
+        const durationMs = this.count(event, 'ok', started);
         log.debug({ durationMs }, 'event handled');
-        this.metrics.socketEvents.inc({ event, outcome: 'ok' });
         return { ok: true, ...result };
       } catch (error) {
         const { exception, unexpected } = toAppException(error);
-        const durationMs = Math.round(performance.now() - started);
+        const durationMs = this.count(event, exception.code, started);
         if (unexpected) {
           log.error({ err: error, durationMs }, 'event failed');
         } else if (exception.code === ErrorCode.RATE_LIMITED) {
@@ -58,7 +57,6 @@ export class SocketEventRunner {
         } else {
           log.info({ code: exception.code, durationMs }, 'event refused');
         }
-        this.metrics.socketEvents.inc({ event, outcome: exception.code });
         if (exception.code === ErrorCode.VALIDATION_FAILED) {
           this.flood.malformed(socket.id);
         }
@@ -80,5 +78,13 @@ export class SocketEventRunner {
         };
       }
     });
+  }
+
+  /** Counts the event and times it from its arrival to its ack; returns the time in whole milliseconds for the log. */
+  private count(event: string, outcome: string, started: number): number {
+    const seconds = (performance.now() - started) / 1000;
+    this.metrics.socketEvents.inc({ event, outcome });
+    this.metrics.socketEventDuration.observe({ event, outcome }, seconds);
+    return Math.round(seconds * 1000);
   }
 }
