@@ -137,7 +137,7 @@ $('dismiss-alert').addEventListener('click', () => ($('alert').hidden = true));
 
 function connect() {
   setConnection('connecting');
-  const socket = io('/chat', { auth: { token: state.token } });
+  const socket = io('/chat', { auth: { token: state.token }, transports: ['websocket'] });
   state.socket = socket;
   socket.on('connect', () => {
     setConnection('online');

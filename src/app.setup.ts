@@ -8,6 +8,7 @@ import { requestIdFor } from './common/http/request-id';
 import { securityHeaders } from './common/http/security-headers';
 import { createValidationPipe } from './common/http/validation.pipe';
 import type { AppConfig } from './config/app-config';
+import { DrainService } from './modules/chat/drain.service';
 import { ChatIoAdapter } from './modules/chat/realtime/chat-io.adapter';
 
 export const BODY_LIMIT = '64kb';
@@ -20,6 +21,7 @@ export const PUBLIC_DIR = join(__dirname, '..', 'public');
 export async function configureApp(app: NestExpressApplication, config: AppConfig): Promise<void> {
   app.useLogger(app.get(Logger));
   app.use(securityHeaders);
+  app.use(app.get(DrainService).closeConnections);
   app.useBodyParser('json', { limit: BODY_LIMIT });
   app.useGlobalFilters(new ProblemDetailsFilter(await app.resolve(PinoLogger)));
   app.useGlobalPipes(createValidationPipe());

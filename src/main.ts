@@ -6,6 +6,7 @@ import { AppModule } from './app.module';
 import { configureApp } from './app.setup';
 import { loadConfig, loadDotEnv } from './config/app-config';
 import { listenRefusal, StartupError } from './config/startup-error';
+import { DrainService, drainPlan } from './modules/chat/drain.service';
 
 async function bootstrap(): Promise<void> {
   loadDotEnv();
@@ -29,18 +30,23 @@ async function bootstrap(): Promise<void> {
       return;
     }
     stopping = true;
-    logger.info({ signal }, 'shutting down');
+    const plan = drainPlan(config.shutdownDrainMs, config.shutdownTimeoutMs);
+    logger.info({ signal, drainMs: config.shutdownDrainMs, timeoutMs: config.shutdownTimeoutMs }, 'shutting down');
     setTimeout(() => {
-      logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown took too long, exiting');
+      logger.error({ timeoutMs: plan.exitAt }, 'shutdown took too long, exiting');
       process.exit(1);
-    }, config.shutdownTimeoutMs).unref();
-    app.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    }, plan.exitAt).unref();
+    app
+      .get(DrainService)
+      .drain()
+      .then(() => app.close())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai';
-import { HttpClient, signUp } from '../support/http-client';
+import { signIn, signUp } from '../support/http-client';
 import { startServerProcess, type ServerProcess } from '../support/server-process';
 import { ack, connectSocket, nextEvent } from '../support/socket-client';
 import { startTestApp } from '../support/test-app';
@@ -53,14 +53,7 @@ describe('AI replies across a stop', () => {
     socket.close();
     const second = await startTestApp(env);
     try {
-      const login = await new HttpClient(second.url).post('/api/auth/login', {
-        username: owner.username,
-        password: owner.password,
-      });
-      const messages = await storedMessages(
-        { ...owner, http: new HttpClient(second.url, login.body.accessToken) },
-        room.id,
-      );
+      const messages = await storedMessages(await signIn(second.url, owner), room.id);
       expect(messages.map((m) => [m.seq, m.role, m.status, m.content])).toEqual([
         [1, 'user', 'complete', 'tell me'],
         [2, 'assistant', 'failed', 'The first half'],
@@ -92,14 +85,7 @@ describe('AI replies across a stop', () => {
       expect(await server.stop('SIGKILL')).toEqual({ code: null, signal: 'SIGKILL' });
 
       server = await startServerProcess(env);
-      const login = await new HttpClient(server.url).post('/api/auth/login', {
-        username: owner.username,
-        password: owner.password,
-      });
-      const messages = await storedMessages(
-        { ...owner, http: new HttpClient(server.url, login.body.accessToken) },
-        room.id,
-      );
+      const messages = await storedMessages(await signIn(server.url, owner), room.id);
       expect(messages.find((m) => m.id === delta.messageId)).toMatchObject({
         status: 'failed',
         error: { code: 'AI_FAILED', message: 'The server writing this reply stopped' },
@@ -136,11 +122,8 @@ describe('AI replies across a stop', () => {
       fake.script({ kind: 'stream', chunks: ['Answer two'] }, { kind: 'stream', chunks: ['Answer three'] });
 
       server = await startServerProcess(env);
-      const login = await new HttpClient(server.url).post('/api/auth/login', {
-        username: owner.username,
-        password: owner.password,
-      });
-      const again = await connectSocket(server.url, login.body.accessToken);
+      const returning = await signIn(server.url, owner);
+      const again = await connectSocket(server.url, returning.token);
       try {
         const lastEnded = nextEvent(
           again,
@@ -157,10 +140,7 @@ describe('AI replies across a stop', () => {
         again.close();
       }
 
-      const messages = await storedMessages(
-        { ...owner, http: new HttpClient(server.url, login.body.accessToken) },
-        room.id,
-      );
+      const messages = await storedMessages(returning, room.id);
       expect(messages.map((m) => [m.seq, m.role, m.status, m.content, m.replyToId])).toEqual([
         [1, 'user', 'complete', 'first', null],
         [2, 'assistant', 'failed', '', first.id],

@@ -1,4 +1,4 @@
-import type { Socket } from 'socket.io-client';
+import { io, type Socket } from 'socket.io-client';
 import { signUp, type TestUser } from '../support/http-client';
 import {
   ackOnce,
@@ -115,6 +115,40 @@ describe('Socket.IO handshake (/chat)', () => {
       const token = await signLocalToken(t.config.auth.localJwtSecret, user.id, nowSeconds() - 60);
 
       expectUnauthenticated(await refusedConnection(t.url, { token }), token);
+    });
+  });
+
+  describe('transports', () => {
+    // Long-polling would need sticky sessions across instances: the server speaks WebSocket only (PROTOCOL §4).
+    it('should answer an HTTP long-polling handshake 400 "Transport unknown"', async () => {
+      const user = await signUp(t.url, 'hs');
+
+      const response = await fetch(`${t.url}/socket.io/?EIO=4&transport=polling`, {
+        headers: { authorization: `Bearer ${user.token}` },
+      });
+
+      expect(response.status).toBe(400);
+      expect(await response.json()).toEqual({ code: 0, message: 'Transport unknown' });
+    });
+
+    it('should not connect a client that may only poll, and connect it over WebSocket', async () => {
+      const user = await signUp(t.url, 'hs');
+      const pollingOnly = io(`${t.url}/chat`, {
+        auth: { token: user.token },
+        transports: ['polling'],
+        reconnection: false,
+        forceNew: true,
+      });
+      try {
+        const error = await new Promise<Error>((resolve) => pollingOnly.once('connect_error', resolve));
+        expect(error.message).toBe('xhr poll error');
+        expect(pollingOnly.connected).toBe(false);
+      } finally {
+        pollingOnly.close();
+      }
+
+      const socket = await t.sockets.open(user);
+      expect(socket.io.engine.transport.name).toBe('websocket');
     });
   });
 

@@ -36,6 +36,8 @@ export interface RoomOptions {
 export class ChatPage {
   /** Uncaught errors of the page's scripts; a test expects none. */
   readonly errors: Error[] = [];
+  /** The transport of every Socket.IO connection attempt the page made ('polling' or 'websocket'). */
+  readonly socketTransports: string[] = [];
   username = '';
   password = '';
 
@@ -44,6 +46,17 @@ export class ChatPage {
     readonly page: Page,
   ) {
     page.on('pageerror', (error) => this.errors.push(error));
+    page.on('request', (request) => {
+      const url = new URL(request.url());
+      if (url.pathname.startsWith('/socket.io/')) {
+        this.socketTransports.push(url.searchParams.get('transport') ?? 'unknown');
+      }
+    });
+    page.on('websocket', (socket) => {
+      if (new URL(socket.url()).pathname.startsWith('/socket.io/')) {
+        this.socketTransports.push('websocket');
+      }
+    });
   }
 
   static async open(browser: Browser, url: string): Promise<ChatPage> {

@@ -72,6 +72,19 @@ export function uniqueUsername(prefix = 'u'): string {
   return `${prefix}_${randomBytes(6).toString('hex')}`.slice(0, 32);
 }
 
+/** The same local account signed in again on `baseUrl` (another start of the server, on the same data). */
+export async function signIn(baseUrl: string, user: TestUser): Promise<TestUser> {
+  const login = await new HttpClient(baseUrl).post('/api/auth/login', {
+    username: user.username,
+    password: user.password,
+  });
+  if (login.status !== 200) {
+    throw new Error(`login failed: ${login.status} ${JSON.stringify(login.body)}`);
+  }
+  const token = login.body.accessToken as string;
+  return { ...user, token, http: new HttpClient(baseUrl, token) };
+}
+
 /** Registers a new user through the API and returns a client signed in as them. */
 export async function signUp(baseUrl: string, prefix = 'u', displayName?: string): Promise<TestUser> {
   const username = uniqueUsername(prefix);

@@ -104,6 +104,11 @@ describe('chat page (public/, in Chromium)', () => {
       expect(await bob.page.locator('#messages li', { hasText: 'Hello Bob' }).locator('.author').textContent()).toBe(
         'Ada Lovelace',
       );
+      // The page connects over WebSocket only (no long-polling, which would need sticky sessions).
+      for (const page of [ada, bob]) {
+        expect(page.socketTransports.length).toBeGreaterThan(0);
+        expect(new Set(page.socketTransports)).toEqual(new Set(['websocket']));
+      }
       expectNoPageErrors(ada, bob);
     });
 

@@ -47,6 +47,26 @@ export class AiReplyService implements OnApplicationBootstrap, BeforeApplication
     });
   }
 
+  /**
+   * A drain: no new reply starts here from now on (jobs queued meanwhile are claimed by another instance, or by this
+   * server's next start); resolves once the replies in flight have ended, or at `deadline` (epoch ms), when those
+   * still streaming stop and are stored as they stand (`failed`, `AI_FAILED`; no other instance resumes them).
+   */
+  async drain(deadline: number): Promise<void> {
+    this.scheduler.stopClaiming();
+    const ended = this.scheduler.idle();
+    let timer: NodeJS.Timeout | undefined;
+    const late = await Promise.race([
+      ended.then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), Math.max(0, deadline - Date.now())))),
+    ]);
+    clearTimeout(timer);
+    if (late) {
+      this.writer.close();
+      await ended;
+    }
+  }
+
   /** Replies in flight stop and are stored as they stand; jobs not started stay queued for another instance. */
   async beforeApplicationShutdown(): Promise<void> {
     this.writer.close();

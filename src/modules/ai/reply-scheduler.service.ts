@@ -28,7 +28,8 @@ export class ReplyScheduler {
   private claimAgain = false;
   private renewing?: Promise<void>;
   private polling?: Promise<void>;
-  private timers: NodeJS.Timeout[] = [];
+  private pollTimer?: NodeJS.Timeout;
+  private renewTimer?: NodeJS.Timeout;
   private closing = false;
 
   constructor(
@@ -41,16 +42,13 @@ export class ReplyScheduler {
   start(handlers: JobHandlers): void {
     this.handlers = handlers;
     const { pollMs, leaseMs } = this.config.ai;
-    this.timers = [
-      setInterval(() => this.pollNow(), pollMs),
-      setInterval(
-        () => {
-          this.renewing ??= this.renew().finally(() => (this.renewing = undefined));
-        },
-        Math.max(50, Math.floor(leaseMs / 3)),
-      ),
-    ];
-    this.timers.forEach((timer) => timer.unref());
+    this.pollTimer = setInterval(() => this.pollNow(), pollMs).unref();
+    this.renewTimer = setInterval(
+      () => {
+        this.renewing ??= this.renew().finally(() => (this.renewing = undefined));
+      },
+      Math.max(50, Math.floor(leaseMs / 3)),
+    ).unref();
     this.pollNow();
   }
 
@@ -74,14 +72,29 @@ export class ReplyScheduler {
   }
 
   /**
+   * Claims no more jobs (a drain: other instances claim them, or this one's next start); the leases of the jobs
+   * held here are still renewed while their replies finish.
+   */
+  stopClaiming(): void {
+    this.closing = true;
+    clearInterval(this.pollTimer);
+  }
+
+  /** Resolves once every job this instance holds now has ended. */
+  async idle(): Promise<void> {
+    await Promise.all([this.claiming, this.polling]);
+    await Promise.allSettled([...this.held.values()].map((held) => held.done));
+  }
+
+  /**
    * Stops claiming and resolves once every job this instance holds has ended (the caller stops their replies);
    * a job claimed but never started goes back to the queue, for another instance or the next start.
    */
   async close(): Promise<void> {
     this.closing = true;
-    this.timers.forEach((timer) => clearInterval(timer));
-    await Promise.all([this.claiming, this.polling]);
-    await Promise.allSettled([...this.held.values()].map((held) => held.done));
+    clearInterval(this.pollTimer);
+    clearInterval(this.renewTimer);
+    await this.idle();
     await this.renewing;
     await this.takeOver({ owner: this.instanceId });
   }

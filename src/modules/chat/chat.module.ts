@@ -1,7 +1,9 @@
 import { Module } from '@nestjs/common';
 import { AiModule } from '../ai/ai.module';
 import { AuthModule } from '../auth/auth.module';
+import { HealthModule } from '../health/health.module';
 import { MetricsModule } from '../metrics/metrics.module';
+import { DrainService } from './drain.service';
 import { MembersController } from './members.controller';
 import { MessageSenderService } from './message-sender.service';
 import { MessagesController } from './messages.controller';
@@ -20,7 +22,7 @@ import { RoomsRepository } from './rooms.repository';
 import { RoomsService } from './rooms.service';
 
 @Module({
-  imports: [AuthModule, AiModule, MetricsModule],
+  imports: [AuthModule, AiModule, MetricsModule, HealthModule],
   controllers: [ProfilesController, RoomsController, MembersController, MessagesController],
   providers: [
     ProfilesRepository,
@@ -35,7 +37,8 @@ import { RoomsService } from './rooms.service';
     PresenceService,
     TypingService,
     RoomSessionService,
+    DrainService,
   ],
-  exports: [MessageSenderService],
+  exports: [MessageSenderService, DrainService],
 })
 export class ChatModule {}

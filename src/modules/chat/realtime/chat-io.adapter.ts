@@ -30,6 +30,9 @@ export class ChatIoAdapter extends IoAdapter {
     const redis = this.app.get<RedisConnections | null>(REDIS);
     const server = super.createIOServer(port, {
       ...options,
+      // WebSocket only: HTTP long-polling would need every request of a session to reach the same instance (sticky
+      // sessions at the load balancer); a polling request is answered 400 "Transport unknown".
+      transports: ['websocket'],
       maxHttpBufferSize: SOCKET_MAX_PAYLOAD_BYTES,
       cors: { origin: this.config.corsOrigins === '*' ? true : this.config.corsOrigins, credentials: false },
     }) as Server;

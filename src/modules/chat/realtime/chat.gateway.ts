@@ -24,6 +24,7 @@ import { RoomSessionService, type Subscription } from './room-session.service';
 import { SocketBroadcaster } from './socket-broadcaster.service';
 import { SocketCapMiddleware } from './socket-cap.middleware';
 import { SocketEventRunner, type Ack, type ErrorAck } from './socket-event-runner.service';
+import { DrainService } from '../drain.service';
 import { CHAT_NAMESPACE, roomChannel, roomIdOf, userChannel } from './socket-rooms';
 
 interface SocketData {
@@ -52,10 +53,12 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
     private readonly metrics: MetricsService,
     private readonly flood: FloodGuard,
     private readonly cap: SocketCapMiddleware,
+    private readonly drain: DrainService,
   ) {}
 
   afterInit(namespace: Namespace): void {
     this.broadcaster.attach(namespace);
+    this.drain.attach(namespace);
     namespace.use(this.auth.use);
     namespace.use(this.cap.use);
     // Presence follows subscriptions whatever causes them: join, leave, removal, deletion, disconnect. The
