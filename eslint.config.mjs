@@ -60,6 +60,12 @@ export default tseslint.config(
     rules: { eqeqeq: ['error', 'always'], curly: ['error', 'all'] },
   },
   {
+    // Node scripts as ES modules (the manifest check on Node 24, the CI image check).
+    files: ['**/*.mjs'],
+    languageOptions: { sourceType: 'module', globals: { ...globals.node } },
+    rules: { eqeqeq: ['error', 'always'], curly: ['error', 'all'] },
+  },
+  {
     // The demo client: ES modules in the browser, with the Socket.IO client the server serves (global `io`).
     files: ['public/**/*.js'],
     languageOptions: { sourceType: 'module', globals: { ...globals.browser, io: 'readonly' } },
