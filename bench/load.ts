@@ -10,6 +10,7 @@
  * - history: sequential room:join {afterSeq} and GET messages?beforeSeq= samples, the rooms taking turns, after a
  *            few uncounted ones.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { io, type Socket } from 'socket.io-client';
 import { nowMs, round, summarize } from './stats';
 
@@ -36,8 +37,6 @@ type Config =
 const CONNECT_TIMEOUT_MS = 15_000;
 const ACK_TIMEOUT_MS = 10_000;
 const CONNECT_CONCURRENCY = 50;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function connect(url: string, token: string): Promise<Socket> {
   return new Promise((resolve, reject) => {

@@ -12,10 +12,10 @@
  *            for the answers still owed; a disconnected socket is reconnected after RECONNECT_DELAY_MS.
  */
 import { randomUUID } from 'node:crypto';
-import { createInterface } from 'node:readline';
-import { setImmediate as yieldToIo } from 'node:timers/promises';
+import { setImmediate as yieldToIo, setTimeout as sleep } from 'node:timers/promises';
 import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
+import { commands, reply } from './line-protocol';
 import { nowMs, round } from './stats';
 
 /** `none` floods nothing: its "on" slices measure how far the figures move by themselves (an A/A control). */
@@ -100,17 +100,6 @@ const ATTACHMENTS = 10;
 const ATTACHMENT_BYTES = 60 * 1024;
 /** Nesting of the deep payload: `[` x DEPTH then `]` x DEPTH, 60,000 bytes, under the server's 64 KiB frame. */
 const DEEP_DEPTH = 30_000;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Stdin lines, one at a time. */
-function commands(): AsyncIterator<string> {
-  return createInterface({ input: process.stdin })[Symbol.asyncIterator]();
-}
-
-function reply(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value)}\n`);
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // measure

@@ -6,10 +6,9 @@
  * ratio with its spread. The clients are child processes (bench/noisy-clients.ts); the target is an app the bench
  * started on loopback for this phase. See bench/README.md.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LineChild } from './line-protocol';
+import { scrapeMetrics } from './metrics';
 import {
   FLOOD_KINDS,
   FLOOD_LABELS,
@@ -19,7 +18,7 @@ import {
   type MeasureConfig,
   type FloodConfig,
 } from './noisy-clients';
-import { nowMs, round, summarize, type Summary } from './stats';
+import { median, nowMs, round, spread, summarize, type Spread, type Summary } from './stats';
 
 export { FLOOD_KINDS, type FloodKind };
 
@@ -85,12 +84,6 @@ interface Slice {
   flood?: FloodStats;
 }
 
-interface Spread {
-  median: number | null;
-  min: number | null;
-  max: number | null;
-}
-
 interface MetricResult {
   /** Median over the slices of each slice's figure. */
   off: { p50: number | null; p99: number | null };
@@ -143,56 +136,6 @@ export interface NoisyResult {
   measureDisconnects: { at: number; reason: string; during: string }[];
 }
 
-/** A child process that answers each JSON line on stdin with a JSON line on stdout. */
-class LineChild {
-  private readonly child: ChildProcess;
-  private readonly lines: AsyncIterator<string>;
-  private stderr = '';
-  private readonly exited: Promise<unknown>;
-
-  constructor(role: string, cfg: MeasureConfig | FloodConfig) {
-    this.child = spawn(process.execPath, [join(__dirname, 'noisy-clients.js'), role, JSON.stringify(cfg)], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    this.lines = createInterface({ input: this.child.stdout! })[Symbol.asyncIterator]();
-    this.child.stderr!.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
-    this.exited = once(this.child, 'exit');
-  }
-
-  async next<T>(timeoutMs: number): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms: ${this.stderr}`)), timeoutMs);
-    });
-    const exit = this.exited.then(() => {
-      throw new Error(`exited (${String(this.child.exitCode)}): ${this.stderr}`);
-    });
-    try {
-      const line = await Promise.race([this.lines.next(), timeout, exit]);
-      if (line.done) {
-        throw new Error(`closed its output: ${this.stderr}`);
-      }
-      return JSON.parse(line.value) as T;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  request<T>(cmd: unknown, timeoutMs: number): Promise<T> {
-    this.child.stdin!.write(`${JSON.stringify(cmd)}\n`);
-    return this.next<T>(timeoutMs);
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) {
-      this.child.kill('SIGTERM');
-      await this.exited;
-    }
-  }
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 interface Scrape {
   at: number;
   p99Ms: number;
@@ -203,14 +146,13 @@ interface Scrape {
 
 /** The app's event-loop delay since the previous scrape (prom-client resets it on each), its RSS and CPU time. */
 async function scrape(url: string): Promise<Scrape> {
-  const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(15_000) })).text();
-  const value = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  const m = await scrapeMetrics(url);
   return {
-    at: nowMs(),
-    p99Ms: round(value('nodejs_eventloop_lag_p99_seconds') * 1000, 1),
-    maxMs: round(value('nodejs_eventloop_lag_max_seconds') * 1000, 1),
-    rssMiB: round(value('process_resident_memory_bytes') / 2 ** 20, 0),
-    cpuSeconds: value('process_cpu_seconds_total'),
+    at: m.at,
+    p99Ms: round(m.value('nodejs_eventloop_lag_p99_seconds') * 1000, 1),
+    maxMs: round(m.value('nodejs_eventloop_lag_max_seconds') * 1000, 1),
+    rssMiB: round(m.value('process_resident_memory_bytes') / 2 ** 20, 0),
+    cpuSeconds: m.value('process_cpu_seconds_total'),
   };
 }
 
@@ -225,19 +167,25 @@ function appBetween(a: Scrape, b: Scrape): Pick<Slice, 'eventLoop' | 'rssMiB' | 
 
 export async function runNoisyPhase(opts: NoisyOptions): Promise<NoisyResult> {
   const [good, bad] = await opts.register(2);
-  const measurer = new LineChild('measure', {
-    url: opts.url,
-    token: good.token,
-    roomId: good.roomId,
-    sendsPerSecond: MEASURE_SENDS_PER_SECOND,
-    getsPerSecond: MEASURE_GETS_PER_SECOND,
-  });
-  const flooder = new LineChild('flood', {
-    url: opts.url,
-    token: bad.token,
-    roomId: bad.roomId,
-    localAddress: ABUSER_ADDRESS,
-  });
+  const measurer = new LineChild('noisy-clients.js', [
+    'measure',
+    JSON.stringify({
+      url: opts.url,
+      token: good.token,
+      roomId: good.roomId,
+      sendsPerSecond: MEASURE_SENDS_PER_SECOND,
+      getsPerSecond: MEASURE_GETS_PER_SECOND,
+    } satisfies MeasureConfig),
+  ]);
+  const flooder = new LineChild('noisy-clients.js', [
+    'flood',
+    JSON.stringify({
+      url: opts.url,
+      token: bad.token,
+      roomId: bad.roomId,
+      localAddress: ABUSER_ADDRESS,
+    } satisfies FloodConfig),
+  ]);
   const sliceMs = opts.sliceSeconds * 1000;
   const floodCmd = (kind: FloodKind, ms: number): FloodCommand => ({
     cmd: 'flood',
@@ -334,25 +282,15 @@ function metric(slices: Slice[], samples: [number, number][]): MetricResult {
     return { on: s.on, summary: summarize(ok), errors: inSlice.length - ok.length, values: ok };
   });
   const cond = (on: boolean) => perSlice.filter((s) => s.on === on);
-  const median = (xs: (number | null)[]): number | null => {
-    const v = xs.filter((x): x is number => x !== null).sort((a, b) => a - b);
-    return v.length === 0
-      ? null
-      : round(v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2);
-  };
   const ratios = (p: 'p50' | 'p99'): Spread => {
     const offs = cond(false);
-    const ons = cond(true);
-    const r = ons.flatMap((on, i) => {
-      const a = on.summary[p];
-      const b = offs[i]?.summary[p];
-      return a !== null && b !== null && b !== undefined && b > 0 ? [a / b] : [];
-    });
-    return {
-      median: median(r),
-      min: r.length ? round(Math.min(...r)) : null,
-      max: r.length ? round(Math.max(...r)) : null,
-    };
+    return spread(
+      cond(true).map((on, i) => {
+        const a = on.summary[p];
+        const b = offs[i]?.summary[p];
+        return a !== null && b !== null && b !== undefined && b > 0 ? a / b : null;
+      }),
+    );
   };
   return {
     off: { p50: median(cond(false).map((s) => s.summary.p50)), p99: median(cond(false).map((s) => s.summary.p99)) },

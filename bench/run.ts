@@ -39,10 +39,12 @@ import { ServerResponse } from 'node:http';
 import * as os from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { Client } from 'pg';
 import { startFakeOpenAi, type FakeOpenAi } from '../test/support/fake-openai';
 import { createDatabase, startPostgresServer, type PostgresServer } from '../test/support/postgres-server';
+import { beyondTick, readEventLoop, type LoopDelay } from './metrics';
 import { FLOOD_KINDS, NOISY_RATE_ENV, printNoisy, runNoisyPhase, type FloodKind } from './noisy-phase';
 import { nowMs, round } from './stats';
 
@@ -282,8 +284,6 @@ function rssKb(pid: number): number {
   return Number(line?.replace(/\D+/g, '') ?? NaN);
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /** Opens N idle authenticated sockets from a load child; RSS of the target before and after, per socket. */
 async function idleMemory(target: Target, tokens: string[], n: number): Promise<any> {
   await sleep(3000);
@@ -325,68 +325,12 @@ async function idleMemory(target: Target, tokens: string[], n: number): Promise<
   }
 }
 
-/** Event-loop delay inside a target process since the previous read (each read resets it), in ms. */
-interface LoopDelay {
-  p50Ms: number;
-  p90Ms: number;
-  p99Ms: number;
-  maxMs: number;
-  meanMs: number;
-}
-
-const EVENT_LOOP_RESOLUTION_MS = 10;
-const EVENT_LOOP_METRIC = /^nodejs_eventloop_lag_(p50|p90|p99|max|mean)_seconds(?:\{[^}]*\})? (\S+)$/gm;
-
-/**
- * The app: prom-client's default metrics on GET /metrics (public), whose collect reads and then resets a
- * `monitorEventLoopDelay` histogram (10 ms resolution). The baseline: the same histogram on GET /eventloop.
- * Values include the 10 ms timer interval itself: an idle loop reads about 10.1.
- */
-async function readEventLoop(target: Target): Promise<LoopDelay> {
-  if (target.name === 'baseline') {
-    const res = await fetch(`${target.url}/eventloop`, { signal: AbortSignal.timeout(10_000) });
-    const b = (await res.json()) as LoopDelay;
-    return { p50Ms: b.p50Ms, p90Ms: b.p90Ms, p99Ms: b.p99Ms, maxMs: b.maxMs, meanMs: b.meanMs };
-  }
-  const res = await fetch(`${target.url}/metrics`, { signal: AbortSignal.timeout(10_000) });
-  const text = await res.text();
-  if (!res.ok) {
-    throw new Error(`GET /metrics answered ${res.status}`);
-  }
-  const seconds: Record<string, number> = {};
-  for (const [, name, value] of text.matchAll(EVENT_LOOP_METRIC)) {
-    seconds[name] = Number(value);
-  }
-  const ms = (name: string): number => {
-    if (!(name in seconds)) {
-      throw new Error(`GET /metrics has no nodejs_eventloop_lag_${name}_seconds`);
-    }
-    return seconds[name] * 1000;
-  };
-  return { p50Ms: ms('p50'), p90Ms: ms('p90'), p99Ms: ms('p99'), maxMs: ms('max'), meanMs: ms('mean') };
-}
-
 /** Runs fn between two event-loop reads of the target (the first one resets the histogram). */
 async function withEventLoop<T>(target: Target, fn: () => Promise<T>): Promise<{ result: T; eventLoop: LoopDelay }> {
-  await readEventLoop(target);
+  const kind = target.name === 'app' ? 'app' : 'relay';
+  await readEventLoop(target.url, kind);
   const result = await fn();
-  const eventLoop = await readEventLoop(target);
-  return { result, eventLoop: roundLoop(eventLoop) };
-}
-
-/** The histogram's values include its own 10 ms timer interval: the delay is what lies beyond it. */
-function beyondTick(ms: number | undefined): number | undefined {
-  return ms === undefined ? undefined : round(Math.max(0, ms - EVENT_LOOP_RESOLUTION_MS), 2);
-}
-
-function roundLoop(l: LoopDelay): LoopDelay {
-  return {
-    p50Ms: round(l.p50Ms),
-    p90Ms: round(l.p90Ms),
-    p99Ms: round(l.p99Ms),
-    maxMs: round(l.maxMs),
-    meanMs: round(l.meanMs),
-  };
+  return { result, eventLoop: await readEventLoop(target.url, kind) };
 }
 
 /** Anything with pg's `query(text, values)`: a pg Client or a PGlite. */

@@ -37,3 +37,28 @@ export function round(value: number, digits = 3): number {
 export function nowMs(): number {
   return performance.timeOrigin + performance.now();
 }
+
+/** The median of the numbers among `values` (nulls left out); null when there are none. */
+export function median(values: readonly (number | null | undefined)[]): number | null {
+  const v = values.filter((x): x is number => typeof x === 'number').sort((a, b) => a - b);
+  if (v.length === 0) {
+    return null;
+  }
+  return round(v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2);
+}
+
+/** A figure taken several times: its median and the smallest and largest value. */
+export interface Spread {
+  median: number | null;
+  min: number | null;
+  max: number | null;
+}
+
+export function spread(values: readonly (number | null | undefined)[]): Spread {
+  const v = values.filter((x): x is number => typeof x === 'number');
+  return {
+    median: median(v),
+    min: v.length ? round(Math.min(...v)) : null,
+    max: v.length ? round(Math.max(...v)) : null,
+  };
+}
