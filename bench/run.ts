@@ -10,6 +10,8 @@
  *   --idle N             idle authenticated sockets for the memory figure [2000]
  *   --db embedded|postgres   the app's database: embedded PGlite in DATA_DIR, or a PostgreSQL server started for
  *                        the run from /usr/lib/postgresql [embedded]
+ *   --unsafe             the PostgreSQL server without fsync, full_page_writes and synchronous_commit (it is durable
+ *                        by default)
  *   --no-search          skip the rate search (same as leaving `search` out of --only)
  *   --search-seconds S   seconds per rate-search step [5]
  *   --ai-rooms N         rooms replying with AI at once [10]
@@ -43,20 +45,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { Client } from 'pg';
 import { startFakeOpenAi, type FakeOpenAi } from '../test/support/fake-openai';
-import { createDatabase, startPostgresServer, type PostgresServer } from '../test/support/postgres-server';
+import { HIGH_RATE_LIMITS } from '../test/support/cluster';
+import { createDatabase } from '../test/support/postgres-server';
 import { beyondTick, readEventLoop, type LoopDelay } from './metrics';
 import { FLOOD_KINDS, NOISY_RATE_ENV, printNoisy, runNoisyPhase, type FloodKind } from './noisy-phase';
+import { startBenchPostgres, type BenchPostgres } from './postgres';
 import { nowMs, round } from './stats';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const DIST = join(__dirname);
-const RATE_ENV = {
-  RATE_HTTP_PER_MINUTE: '1000000',
-  RATE_AUTH_PER_MINUTE: '1000000',
-  RATE_SEND_PER_10S: '1000000',
-  RATE_TYPING_PER_10S: '1000000',
-  RATE_AI_PER_MINUTE: '1000000',
-};
+/** Every limit raised (the test suites' set), so that no phase but `noisy` meets one. */
+const RATE_ENV = HIGH_RATE_LIMITS;
 const STAMP = '@@STAMP@@';
 const PHASES = ['engine', 'idle', 'rate', 'search', 'ai', 'history', 'noisy'] as const;
 type Phase = (typeof PHASES)[number];
@@ -74,6 +73,8 @@ interface Flags {
   duration: number;
   idle: number;
   db: 'embedded' | 'postgres';
+  /** The PostgreSQL server without fsync and synchronous commit (the first round's settings). */
+  unsafe: boolean;
   search: boolean;
   searchSeconds: number;
   aiRooms: number;
@@ -94,6 +95,7 @@ function parseFlags(argv: string[]): Flags {
     duration: 15,
     idle: 2000,
     db: 'embedded',
+    unsafe: false,
     search: true,
     searchSeconds: 5,
     aiRooms: 10,
@@ -139,6 +141,9 @@ function parseFlags(argv: string[]): Flags {
         flags.db = db;
         break;
       }
+      case '--unsafe':
+        flags.unsafe = true;
+        break;
       case '--no-search':
         flags.search = false;
         break;
@@ -522,7 +527,7 @@ async function main(): Promise<void> {
     let fake!: FakeOpenAi;
     let appEnv!: Record<string, string>;
     let dataDir!: string;
-    let pg: PostgresServer | undefined;
+    let pg: BenchPostgres | undefined;
     let dbUrl: string | undefined;
     await phase('setup', async () => {
       stampFakeWrites();
@@ -546,9 +551,11 @@ async function main(): Promise<void> {
         OPENAI_BASE_URL: fake.url,
       };
       if (flags.db === 'postgres') {
-        const server = await startPostgresServer();
+        const server = await startBenchPostgres(!flags.unsafe);
         pg = server;
         cleanups.push(() => server.stop());
+        results.postgres = { durable: !flags.unsafe, settings: server.settings };
+        console.log(`bench: PostgreSQL ${flags.unsafe ? 'UNSAFE' : 'durable'}: ${JSON.stringify(server.settings)}`);
         dbUrl = await createDatabase(server.url, 'bench');
         appEnv.DATABASE_URL = dbUrl;
       }
