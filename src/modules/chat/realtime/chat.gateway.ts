@@ -11,13 +11,14 @@ import type { Namespace, Socket } from 'socket.io';
 import type { DefaultEventsMap } from 'socket.io/dist/typed-events';
 import { ErrorCode } from '../../../common/errors/error-code';
 import type { ServerToClientEvents } from '../../../common/realtime/server-events';
+import { validateFast } from '../../../common/validation/fast-payload';
 import { validatePayload } from '../../../common/validation/validate-payload';
 import type { AuthUser } from '../../auth/auth-user';
 import { SocketAuthMiddleware } from '../../auth/socket-auth.middleware';
 import { MetricsService } from '../../metrics/metrics.service';
 import { userActor, type UserActor } from '../../persistence/database.port';
 import { MessageSenderService } from '../message-sender.service';
-import { JoinRoomEvent, LeaveRoomEvent, SendMessageEvent, StopReplyEvent, TypingEvent } from './dto/chat-events.dto';
+import { JoinRoomEvent, LeaveRoomEvent, SEND_MESSAGE_EVENT, StopReplyEvent, TYPING_EVENT } from './dto/chat-events.dto';
 import { FloodGuard } from './flood-guard.service';
 import { PresenceService } from './presence.service';
 import { RoomSessionService, type Subscription } from './room-session.service';
@@ -118,7 +119,7 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
   @SubscribeMessage('message:send')
   send(@ConnectedSocket() socket: ChatSocket, @MessageBody() payload: unknown): Promise<Ack | ErrorAck> {
     return this.runner.run('message:send', socket, async () => {
-      const { roomId, content, clientId } = await validatePayload(SendMessageEvent, payload);
+      const { roomId, content, clientId } = validateFast(SEND_MESSAGE_EVENT, payload);
       return this.sender.send(this.actorOf(socket), roomId, content, clientId, 'socket');
     });
   }
@@ -126,7 +127,7 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
   @SubscribeMessage('typing:update')
   typingUpdate(@ConnectedSocket() socket: ChatSocket, @MessageBody() payload: unknown): Promise<Ack | ErrorAck> {
     return this.runner.run('typing:update', socket, async () => {
-      const { roomId, isTyping } = await validatePayload(TypingEvent, payload);
+      const { roomId, isTyping } = validateFast(TYPING_EVENT, payload);
       await this.session.typingUpdate(this.actorOf(socket), roomId, isTyping, subscription(socket, roomId));
       return {};
     });

@@ -1,8 +1,25 @@
-import { IsBoolean, IsInt, IsString, IsUUID, Matches, Max, Min } from 'class-validator';
+import {
+  IsBoolean,
+  IsInt,
+  IsString,
+  IsUUID,
+  Matches,
+  Max,
+  Min,
+  isBoolean,
+  isString,
+  isUUID,
+  matches,
+} from 'class-validator';
+import type { FastSchema } from '../../../../common/validation/fast-payload';
 import { Optional } from '../../../../common/validation/optional.decorator';
 import { CLIENT_ID } from '../../dto/message.dto';
 
 const ROOM_ID = { message: 'must be a room id (UUID)' };
+const CLIENT_ID_RULE = { message: 'must be 1–64 characters of A-Z a-z 0-9 - _' };
+const STRING = { message: 'must be a string' };
+const BOOLEAN = { message: 'must be true or false' };
+const roomIdCheck = { test: (v: unknown) => isUUID(v, 'all'), ...ROOM_ID };
 const LIMIT = { message: 'must be a whole number from 1 to 100' };
 const SEQ = { message: 'must be a whole number from 0' };
 
@@ -35,22 +52,38 @@ export class SendMessageEvent {
   @IsUUID('all', ROOM_ID)
   roomId!: string;
 
-  @IsString({ message: 'must be a string' })
+  @IsString(STRING)
   content!: string;
 
-  @IsString({ message: 'must be 1–64 characters of A-Z a-z 0-9 - _' })
-  @Matches(CLIENT_ID, { message: 'must be 1–64 characters of A-Z a-z 0-9 - _' })
+  @IsString(CLIENT_ID_RULE)
+  @Matches(CLIENT_ID, CLIENT_ID_RULE)
   clientId!: string;
 }
+
+/** SendMessageEvent for validateFast: the same checks and messages. */
+export const SEND_MESSAGE_EVENT: FastSchema<SendMessageEvent> = {
+  roomId: [roomIdCheck],
+  content: [{ test: isString, ...STRING }],
+  clientId: [
+    { test: isString, ...CLIENT_ID_RULE },
+    { test: (v) => typeof v === 'string' && matches(v, CLIENT_ID), ...CLIENT_ID_RULE },
+  ],
+};
 
 /** `typing:update` */
 export class TypingEvent {
   @IsUUID('all', ROOM_ID)
   roomId!: string;
 
-  @IsBoolean({ message: 'must be true or false' })
+  @IsBoolean(BOOLEAN)
   isTyping!: boolean;
 }
+
+/** TypingEvent for validateFast: the same checks and messages. */
+export const TYPING_EVENT: FastSchema<TypingEvent> = {
+  roomId: [roomIdCheck],
+  isTyping: [{ test: isBoolean, ...BOOLEAN }],
+};
 
 /** `ai:stop` */
 export class StopReplyEvent {
