@@ -4,6 +4,7 @@ import { Logger, PinoLogger } from 'nestjs-pino';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { ProblemDetailsFilter } from './common/http/problem-details.filter';
+import { coalesceWrites } from './common/realtime/coalesced-writes';
 import { requestIdFor } from './common/http/request-id';
 import { securityHeaders } from './common/http/security-headers';
 import { createValidationPipe } from './common/http/validation.pipe';
@@ -26,6 +27,8 @@ export async function configureApp(app: NestExpressApplication, config: AppConfi
   app.useGlobalFilters(new ProblemDetailsFilter(await app.resolve(PinoLogger)));
   app.useGlobalPipes(createValidationPipe());
   app.useWebSocketAdapter(new ChatIoAdapter(app, config));
+  // Each connection's writes of one run of callbacks leave in one system call (a send's ack and its message:new).
+  app.getHttpServer().on('connection', coalesceWrites);
   app.enableCors({
     origin: config.corsOrigins === '*' ? true : config.corsOrigins,
     exposedHeaders: ['x-request-id', 'retry-after'],
