@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { isoTimestamp } from './timestamp';
 
 /**
  * The Message of PROTOCOL.md §3, shared by the features that store and send messages (chat for people,
@@ -65,11 +66,9 @@ export interface MessageRow {
   reply_to_id: string | null;
   error_code: string | null;
   error_message: string | null;
-  created_at: Date;
-  updated_at: Date;
+  created_at: Date | string;
+  updated_at: Date | string;
 }
-
-const iso = (value: Date | string): string => new Date(value).toISOString();
 
 export function toMessage(row: MessageRow): MessageDto {
   return {
@@ -82,8 +81,8 @@ export function toMessage(row: MessageRow): MessageDto {
     status: row.status,
     clientId: row.client_id,
     replyToId: row.reply_to_id,
-    createdAt: iso(row.created_at),
-    updatedAt: iso(row.updated_at),
+    createdAt: isoTimestamp(row.created_at),
+    updatedAt: isoTimestamp(row.updated_at),
     ...(row.error_code ? { error: { code: row.error_code, message: row.error_message ?? '' } } : {}),
   };
 }

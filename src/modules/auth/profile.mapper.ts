@@ -1,3 +1,4 @@
+import { isoTimestamp } from '../../common/messages/timestamp';
 import type { ProfileDto } from './dto/profile.dto';
 
 /** A profile as the SQL functions return it. */
@@ -6,7 +7,7 @@ export interface ProfileRow {
   username: string;
   display_name: string;
   avatar_url: string | null;
-  created_at: Date;
+  created_at: Date | string;
 }
 
 export function toProfile(row: ProfileRow): ProfileDto {
@@ -15,6 +16,6 @@ export function toProfile(row: ProfileRow): ProfileDto {
     username: row.username,
     displayName: row.display_name,
     avatarUrl: row.avatar_url,
-    createdAt: new Date(row.created_at).toISOString(),
+    createdAt: isoTimestamp(row.created_at),
   };
 }

@@ -1,6 +1,7 @@
 import { toProfile } from '../auth/profile.mapper';
 import type { MemberDto } from './dto/member.dto';
 import type { RoomDto } from './dto/room.dto';
+import { isoTimestamp } from '../../common/messages/timestamp';
 
 /** Rows as the SQL functions return them (snake_case); each is mapped to its wire object here, once. */
 export interface RoomRow {
@@ -12,8 +13,8 @@ export interface RoomRow {
   ai_system_prompt: string | null;
   ai_model: string | null;
   last_seq: number;
-  created_at: Date;
-  updated_at: Date;
+  created_at: Date | string;
+  updated_at: Date | string;
   my_role: 'owner' | 'member' | null;
 }
 
@@ -22,9 +23,9 @@ export interface MemberRow {
   username: string;
   display_name: string;
   avatar_url: string | null;
-  profile_created_at: Date;
+  profile_created_at: Date | string;
   role: 'owner' | 'member';
-  joined_at: Date;
+  joined_at: Date | string;
 }
 
 /** What a room's `ai` shows that the row does not hold: the server's default model and whether AI is configured. */
@@ -34,8 +35,6 @@ export interface AiSettings {
   models: string[];
   available: boolean;
 }
-
-const iso = (value: Date | string): string => new Date(value).toISOString();
 
 export function toRoom(row: RoomRow, ai: AiSettings): RoomDto {
   return {
@@ -50,8 +49,8 @@ export function toRoom(row: RoomRow, ai: AiSettings): RoomDto {
       available: ai.available,
     },
     lastSeq: row.last_seq,
-    createdAt: iso(row.created_at),
-    updatedAt: iso(row.updated_at),
+    createdAt: isoTimestamp(row.created_at),
+    updatedAt: isoTimestamp(row.updated_at),
     myRole: row.my_role,
   };
 }
@@ -66,7 +65,7 @@ export function toMember(row: MemberRow): MemberDto {
       created_at: row.profile_created_at,
     }),
     role: row.role,
-    joinedAt: iso(row.joined_at),
+    joinedAt: isoTimestamp(row.joined_at),
   };
 }
 

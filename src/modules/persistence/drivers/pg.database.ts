@@ -1,4 +1,5 @@
 import { escapeLiteral, Pool, types, type PoolClient, type PoolConfig, type QueryResult } from 'pg';
+import { isoTimestamp } from '../../../common/messages/timestamp';
 import type { DatabaseDriverName } from '../../../config/app-config';
 import { DEFAULT_DATABASE_CALL_TIMEOUT_MS } from '../../../config/config.schema';
 import { mapDatabaseError } from '../database-error';
@@ -16,13 +17,19 @@ import { GroupCommitter, type GroupCommitOptions, type GroupOutcome } from './gr
 import { CallTimeoutError, within } from './pg-connection';
 
 const INT8_OID = 20;
+const TIMESTAMPTZ_OID = 1184;
 
-/** int8 (seq, counts) as JavaScript numbers: seq stays far below 2^53. */
+/**
+ * int8 (seq, counts) as JavaScript numbers: seq stays far below 2^53. timestamptz as the contract's ISO text,
+ * rewritten from Postgres's text without a Date in between (every message row has two).
+ */
 const typeParsers = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
     oid === INT8_OID
       ? (value: string) => Number(value)
-      : (types.getTypeParser(oid, format) as (value: string) => unknown)) as typeof types.getTypeParser,
+      : oid === TIMESTAMPTZ_OID && format !== 'binary'
+        ? isoTimestamp
+        : (types.getTypeParser(oid, format) as (value: string) => unknown)) as typeof types.getTypeParser,
 };
 
 /** Group commit on the embedded engine: its one connection runs one group at a time. */
