@@ -1,16 +1,20 @@
 /**
- * The database engine alone, without the app around it: a child process driven by one JSON argument, reporting one
- * JSON line. It opens the app's own driver from `dist/` (the embedded engine in a worker thread in a fresh data dir,
- * or a fresh database on the bench's PostgreSQL server), migrates it, and stores sends through `post_message`:
- * - `alone`: one transaction per send, one send at a time (the engine's raw rate of one-transaction-per-send);
- * - `aloneConcurrent`: one transaction per send, `window` sends in flight (on the embedded engine they queue for its
- *   one connection);
- * - `grouped`: `window` sends in flight through `callGrouped`, the server's path (group commit).
- * Each send is a user's, in one of 5 rooms of 5 members, with its own client id, as the app makes them.
+ * The database engine alone, without the app around it: a child process driven by JSON lines (bench/line-protocol.ts).
+ * It opens the app's own driver from `dist/` (the embedded engine in a worker thread in a fresh data dir, or a fresh
+ * database on the bench's PostgreSQL server), migrates it, makes 5 rooms of 5 members, prints {"ready":true}, then
+ * answers each `{"cmd":"measure","how","window","sends"}` with the rate of `sends` sends through `post_message`:
+ * - how `call`, window 1: one transaction per send, one send at a time (the engine's raw rate);
+ * - how `call`, window N: one transaction per send, N in flight (on the embedded engine they queue for its one
+ *   connection);
+ * - how `callGrouped`, window N: N in flight through `callGrouped`, the server's path (group commit), with the mean
+ *   group size.
+ * Each send is a user's, in one of the rooms, with its own client id, as the app makes them. `{"cmd":"quit"}` closes
+ * the database and ends the process.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { commands, reply } from './line-protocol';
 import { nowMs, round } from './stats';
 
 interface Config {
@@ -19,8 +23,19 @@ interface Config {
   url?: string;
   /** The app's build: `<root>/dist`. */
   dist: string;
-  sends: number;
+}
+
+export interface EngineMeasure {
+  cmd: 'measure';
+  how: 'call' | 'callGrouped';
   window: number;
+  sends: number;
+}
+
+export interface EngineRate {
+  perSecond: number;
+  /** Sends per commit group (callGrouped only). */
+  meanGroupSize: number | null;
 }
 
 interface Actor {
@@ -36,7 +51,7 @@ interface Db {
   close(): Promise<void>;
 }
 
-async function main(cfg: Config): Promise<unknown> {
+async function main(cfg: Config): Promise<void> {
   /* eslint-disable @typescript-eslint/no-require-imports -- the app's build, loaded at run time */
   const { startEmbeddedDatabase } = require(join(cfg.dist, 'modules/persistence/drivers/embedded.database'));
   const { PgDatabase, SERVER_GROUP_COMMIT } = require(join(cfg.dist, 'modules/persistence/drivers/pg.database'));
@@ -92,35 +107,33 @@ async function main(cfg: Config): Promise<unknown> {
       const args = { p_room_id: room.id, p_content: `engine message ${i}`, p_client_id: `e${serial++}` };
       return how === 'call' ? db.call(actor, 'post_message', args) : db.callGrouped(actor, 'post_message', args);
     };
-    const measure = async (how: 'call' | 'callGrouped', window: number): Promise<number> => {
+    const measure = async ({ how, window, sends }: EngineMeasure): Promise<EngineRate> => {
       let next = 0;
+      groups = 0;
+      grouped = 0;
       const started = nowMs();
       await Promise.all(
         Array.from({ length: window }, async () => {
-          while (next < cfg.sends) {
+          while (next < sends) {
             await send(how, next++);
           }
         }),
       );
-      return round(cfg.sends / ((nowMs() - started) / 1000), 0);
+      return {
+        perSecond: round(sends / ((nowMs() - started) / 1000), 0),
+        meanGroupSize: how === 'callGrouped' ? round(grouped / Math.max(groups, 1), 1) : null,
+      };
     };
 
-    // A warm-up pass first (plans, JIT), not counted.
-    await measure('callGrouped', cfg.window);
-    groups = 0;
-    grouped = 0;
-    const result = {
-      mode: 'engine',
-      db: cfg.db,
-      sends: cfg.sends,
-      window: cfg.window,
-      alonePerSecond: await measure('call', 1),
-      aloneConcurrentPerSecond: await measure('call', cfg.window),
-      groupedPerSecond: await measure('callGrouped', cfg.window),
-      meanGroupSize: 0,
-    };
-    result.meanGroupSize = round(grouped / Math.max(groups, 1), 1);
-    return result;
+    reply({ ready: true });
+    const input = commands();
+    for (let line = await input.next(); !line.done; line = await input.next()) {
+      const cmd = JSON.parse(line.value) as EngineMeasure | { cmd: 'quit' };
+      if (cmd.cmd === 'quit') {
+        break;
+      }
+      reply(await measure(cmd));
+    }
   } finally {
     await db.close();
     rmSync(dataDir, { recursive: true, force: true });
@@ -128,10 +141,7 @@ async function main(cfg: Config): Promise<unknown> {
 }
 
 main(JSON.parse(process.argv[2] ?? '{}') as Config).then(
-  (result) => {
-    process.stdout.write(`${JSON.stringify(result)}\n`);
-    process.exit(0);
-  },
+  () => process.exit(0),
   (error: unknown) => {
     process.stderr.write(`engine failed: ${error instanceof Error ? error.stack : String(error)}\n`);
     process.exit(1);

@@ -20,7 +20,8 @@ export class LineChild {
     this.pid = this.child.pid!;
     this.lines = createInterface({ input: this.child.stdout! })[Symbol.asyncIterator]();
     this.child.stderr!.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
-    this.exited = once(this.child, 'exit');
+    // 'close', not 'exit': by then every line the child printed has been read.
+    this.exited = once(this.child, 'close');
   }
 
   /** The next line the child prints, parsed; throws when it exits first or takes longer than `timeoutMs`. */
@@ -52,7 +53,16 @@ export class LineChild {
     return this.next<T>(timeoutMs);
   }
 
-  /** SIGTERM, and waits for the exit. */
+  /** Writes `cmd` (a request to finish) and waits up to `timeoutMs` for the child to exit by itself, then stops it. */
+  async finish(cmd: unknown, timeoutMs: number): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.send(cmd);
+      await Promise.race([this.exited, new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+    }
+    await this.stop();
+  }
+
+  /** SIGTERM, and waits for the exit (nothing when it has exited already). */
   async stop(): Promise<void> {
     if (this.child.exitCode === null && this.child.signalCode === null) {
       this.child.kill('SIGTERM');

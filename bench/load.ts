@@ -4,6 +4,8 @@
  * Modes:
  * - chat:    R rooms x M members connect (websocket transport), join, then send at a fixed offered rate (open loop)
  *            for D seconds; measures send->ack and send->message:new at the other members, lost/duplicated by seq.
+ *            With `cue`, it prints {"ready":true} once every member has joined and starts sending when a line
+ *            comes on stdin, so that the bench can start two loads at once and read CPU around the sending only.
  * - idle:    connects N authenticated sockets, prints {"connected":N}, and holds them until SIGTERM.
  * - ai:      one socket per room sends a message at once in every room; measures provider token emitted -> delta
  *            received (the fake stamps each token with its emit time) and deltas per reply.
@@ -12,16 +14,19 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { io, type Socket } from 'socket.io-client';
+import { commands, reply } from './line-protocol';
 import { nowMs, round, summarize } from './stats';
 
 interface RoomSpec {
   id: string;
   /** One token per member; member 0 is the room's owner. */
   tokens: string[];
+  /** The server each member connects to (several instances); the config's `url` when left out. */
+  urls?: string[];
 }
 
 type Config =
-  | { mode: 'chat'; url: string; rooms: RoomSpec[]; rate: number; durationS: number; drainMs?: number }
+  | { mode: 'chat'; url: string; rooms: RoomSpec[]; rate: number; durationS: number; drainMs?: number; cue?: boolean }
   | { mode: 'idle'; url: string; tokens: string[]; n: number }
   | { mode: 'ai'; url: string; rooms: RoomSpec[]; timeoutMs: number }
   | {
@@ -76,7 +81,7 @@ async function join(socket: Socket, body: Record<string, unknown>): Promise<any>
 async function chat(cfg: Extract<Config, { mode: 'chat' }>): Promise<unknown> {
   const members: { socket: Socket; room: number; index: number }[] = [];
   for (const [r, room] of cfg.rooms.entries()) {
-    const sockets = await connectAll(cfg.url, room.tokens);
+    const sockets = await Promise.all(room.tokens.map((token, i) => connect(room.urls?.[i] ?? cfg.url, token)));
     sockets.forEach((socket, index) => members.push({ socket, room: r, index }));
   }
   await Promise.all(members.map((m) => join(m.socket, { roomId: cfg.rooms[m.room].id })));
@@ -109,6 +114,11 @@ async function chat(cfg: Extract<Config, { mode: 'chat' }>): Promise<unknown> {
     });
   });
 
+  if (cfg.cue) {
+    reply({ ready: true });
+    await commands().next();
+  }
+  const cpuBefore = process.cpuUsage();
   // Open loop: every tick, send as many as the offered rate says are due by now, round-robin over all members.
   const total = Math.round(cfg.rate * cfg.durationS);
   // clientIds unique per run: the app answers a repeated clientId as a duplicate and broadcasts nothing.
@@ -162,6 +172,7 @@ async function chat(cfg: Extract<Config, { mode: 'chat' }>): Promise<unknown> {
     await sleep(20);
   }
   const end = nowMs();
+  const cpu = process.cpuUsage(cpuBefore);
   let lost = 0;
   let gaps = 0;
   members.forEach((m, mi) => {
@@ -198,6 +209,10 @@ async function chat(cfg: Extract<Config, { mode: 'chat' }>): Promise<unknown> {
     ackMs: summarize(ackLatency),
     deliveryMs: summarize(deliveryLatency),
     deliveries,
+    /** This load process's own CPU from the first send to the end of the drain, in ms: if it nears the window's
+     * length, the load generator (not the target) bounds the figures. */
+    loadCpuMs: round((cpu.user + cpu.system) / 1000, 1),
+    windowMs: round(end - start, 1),
     lost,
     duplicates,
     seqGaps: gaps,

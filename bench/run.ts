@@ -1,12 +1,15 @@
 /**
- * `npm run bench [-- flags]`: starts the app and a bare Socket.IO relay on loopback, drives both with the same load
- * generator (a child process), prints a table and writes bench/results/<timestamp>.json. See bench/README.md.
+ * `npm run bench [-- flags]`: starts the app and a bare Socket.IO relay on loopback, drives both at once with the same
+ * load generator (a child process each), prints a table and writes bench/results/<timestamp>.json. See
+ * bench/README.md.
  *
  * Flags (defaults in brackets):
  *   --rooms N            rooms in the chat load [4]
  *   --members N          members per room, each one socket [5]
  *   --rate N             offered sends/s of the fixed-rate phase, and the first step of the search [100]
- *   --duration S         seconds of the fixed-rate phase [15]
+ *   --duration S         seconds of each repeat of the fixed-rate phase [15]
+ *   --warmup S           seconds of the uncounted warm-up before the fixed-rate phase's repeats [5]
+ *   --repeats N          repeats of the fixed-rate phase and of the engine phase's measurements [3]
  *   --idle N             idle authenticated sockets for the memory figure [2000]
  *   --db embedded|postgres   the app's database: embedded PGlite in DATA_DIR, or a PostgreSQL server started for
  *                        the run from /usr/lib/postgresql [embedded]
@@ -25,9 +28,11 @@
  *   --app-root DIR       the checkout whose build (DIR/dist/main.js) is the app, e.g. a `git worktree` of an older
  *                        commit [this checkout]
  *
- * Phases: engine: the database driver alone (bench/engine.ts), one transaction per send vs group commit; idle (5)
- * memory per idle socket; rate (1)(3)(4) a fixed offered rate, with each process's event-loop delay
- * read inside it; search (2) the highest rate with p99 ack < 50 ms (doubling, then bisecting); ai (6) the AI relay;
+ * Phases: engine: the database driver alone (bench/engine-phase.ts), one transaction per send vs group commit;
+ * idle (5) memory per idle socket; rate (1)(3)(4) the app and the relay at one offered rate at the same time, after a
+ * warm-up, repeated, with each process's event-loop delay and CPU per thread (bench/paired.ts); search (2) the highest
+ * rate with p99 ack < 50 ms, a failing step run twice, the app's and the relay's steps taking turns and the database
+ * alone measured between the app's (bench/rate-search.ts); ai (6) the AI relay;
  * history (7) room:join afterSeq / GET beforeSeq on rooms of 1,000 and --history-big messages. With the embedded
  * database the history rows are written while the app is stopped (PGlite opens a data dir from one process only),
  * then the app is started again on the same DATA_DIR. noisy (8): a well-behaved client's latency while one abusive
@@ -47,9 +52,14 @@ import { Client } from 'pg';
 import { startFakeOpenAi, type FakeOpenAi } from '../test/support/fake-openai';
 import { HIGH_RATE_LIMITS } from '../test/support/cluster';
 import { createDatabase } from '../test/support/postgres-server';
-import { beyondTick, readEventLoop, type LoopDelay } from './metrics';
-import { FLOOD_KINDS, NOISY_RATE_ENV, printNoisy, runNoisyPhase, type FloodKind } from './noisy-phase';
+import { EngineChild, runEnginePhase } from './engine-phase';
+import { readEventLoop } from './metrics';
+import { FLOOD_KINDS, NOISY_RATE_ENV, runNoisyPhase, type FloodKind } from './noisy-phase';
+import { runPaired, type PairedSide } from './paired';
 import { startBenchPostgres, type BenchPostgres } from './postgres';
+import { printTable } from './report';
+import { nodeProcessProbe, postgresProbe } from './proc-cpu';
+import { searchRate, stepRunner, takingTurns } from './rate-search';
 import { nowMs, round } from './stats';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -63,14 +73,16 @@ type Phase = (typeof PHASES)[number];
 const HISTORY_SMALL = 1000;
 /** Rows per INSERT statement when filling a history room. */
 const HISTORY_BATCH = 100_000;
-/** Bisection steps after the doubling steps of the rate search, stopping early once first fail / best <= 1.15. */
-const SEARCH_BISECT_STEPS = 3;
+/** Sends in flight in the engine phase's concurrent and grouped measurements. */
+const ENGINE_WINDOW = 100;
 
 interface Flags {
   rooms: number;
   members: number;
   rate: number;
   duration: number;
+  warmup: number;
+  repeats: number;
   idle: number;
   db: 'embedded' | 'postgres';
   /** The PostgreSQL server without fsync and synchronous commit (the first round's settings). */
@@ -93,6 +105,8 @@ function parseFlags(argv: string[]): Flags {
     members: 5,
     rate: 100,
     duration: 15,
+    warmup: 5,
+    repeats: 3,
     idle: 2000,
     db: 'embedded',
     unsafe: false,
@@ -129,6 +143,12 @@ function parseFlags(argv: string[]): Flags {
         break;
       case '--duration':
         flags.duration = int(1, 600);
+        break;
+      case '--warmup':
+        flags.warmup = int(1, 600);
+        break;
+      case '--repeats':
+        flags.repeats = int(1, 20);
         break;
       case '--idle':
         flags.idle = int(1, 20_000);
@@ -330,14 +350,6 @@ async function idleMemory(target: Target, tokens: string[], n: number): Promise<
   }
 }
 
-/** Runs fn between two event-loop reads of the target (the first one resets the histogram). */
-async function withEventLoop<T>(target: Target, fn: () => Promise<T>): Promise<{ result: T; eventLoop: LoopDelay }> {
-  const kind = target.name === 'app' ? 'app' : 'relay';
-  await readEventLoop(target.url, kind);
-  const result = await fn();
-  return { result, eventLoop: await readEventLoop(target.url, kind) };
-}
-
 /** Anything with pg's `query(text, values)`: a pg Client or a PGlite. */
 interface Queryable {
   query(text: string, values?: unknown[]): Promise<unknown>;
@@ -458,17 +470,6 @@ function stampFakeWrites(): void {
     }
     return write.call(this, chunk, ...rest);
   } as typeof ServerResponse.prototype.write;
-}
-
-function ratio(a: unknown, b: unknown): string {
-  return typeof a === 'number' && typeof b === 'number' && b !== 0 ? (a / b).toFixed(2) : '—';
-}
-
-function fmt(v: unknown): string {
-  if (v === undefined || v === null) {
-    return '—';
-  }
-  return typeof v === 'number' ? String(round(v, 2)) : typeof v === 'string' ? v : JSON.stringify(v);
 }
 
 async function main(): Promise<void> {
@@ -594,23 +595,30 @@ async function main(): Promise<void> {
       });
     }
     const baseRooms = appRooms.map((r, i) => ({ id: `room-${i}`, tokens: r.tokens.map((_, j) => `user-${i}-${j}`) }));
-    const roomsOf = (t: Target) => (t === app ? appRooms : baseRooms);
 
-    // The database alone: the engine's raw rate of one transaction per send, and with group commit.
-    if (has('engine')) {
+    // The database alone: the engine's raw rate of one transaction per send, and with group commit. Its process
+    // stays up for the search, which measures group commit again between the app's steps.
+    let engine: EngineChild | undefined;
+    if (has('engine') || has('search')) {
       await phase('engine', async () => {
-        console.log(`bench: the ${flags.db} database alone: ${flags.engineSends} sends each way`);
-        results.engine = await runLoad(
-          {
+        const e = await EngineChild.start({
+          db: flags.db,
+          url: pg ? await createDatabase(pg.url, 'bench_engine') : undefined,
+          dist: join(flags.appRoot, 'dist'),
+        });
+        engine = e;
+        cleanups.push(() => e.close());
+        if (has('engine')) {
+          console.log(
+            `bench: the ${flags.db} database alone: ${flags.engineSends} sends each way, ${flags.repeats} repeats`,
+          );
+          results.engine = await runEnginePhase(e, {
             db: flags.db,
-            url: pg ? await createDatabase(pg.url, 'bench_engine') : undefined,
-            dist: join(flags.appRoot, 'dist'),
             sends: flags.engineSends,
-            window: 100,
-          },
-          600_000,
-          'engine.js',
-        );
+            window: ENGINE_WINDOW,
+            repeats: flags.repeats,
+          });
+        }
       });
     }
 
@@ -625,97 +633,50 @@ async function main(): Promise<void> {
       });
     }
 
-    // (1)(3)(4) fixed offered rate; the event-loop delay is read inside each process around the load.
-    if (has('rate')) {
+    // (1)(3)(4) the app and the relay at the same offered rate at the same time, after a warm-up, repeated.
+    const appSide = (): PairedSide => ({
+      name: 'app',
+      url: app.url,
+      rooms: appRooms,
+      cpu: [
+        nodeProcessProbe(app.child.pid!, flags.db === 'embedded' ? 'engine' : undefined),
+        ...(pg ? [postgresProbe(pg.pid(), 'bench')] : []),
+      ],
+      eventLoop: () => readEventLoop(app.url, 'app'),
+    });
+    const relaySide = (relay: Target): PairedSide => ({
+      name: 'relay',
+      url: relay.url,
+      rooms: baseRooms,
+      cpu: [nodeProcessProbe(relay.child.pid!)],
+      eventLoop: () => readEventLoop(relay.url, 'relay'),
+    });
+    if (has('rate') && baseline) {
+      const relay = baseline;
       await phase('rate', async () => {
-        for (const target of targets) {
-          console.log(`bench: ${target.name}: fixed rate ${flags.rate}/s for ${flags.duration} s`);
-          const { result: chat, eventLoop } = await withEventLoop(target, () =>
-            runLoad(
-              { mode: 'chat', url: target.url, rooms: roomsOf(target), rate: flags.rate, durationS: flags.duration },
-              (flags.duration + 120) * 1000,
-            ),
-          );
-          Object.assign(results[target.name], { chat, eventLoop });
-        }
+        results.rate = await runPaired([appSide(), relaySide(relay)], {
+          rate: flags.rate,
+          durationS: flags.duration,
+          warmupS: flags.warmup,
+          repeats: flags.repeats,
+          label: 'app and relay at once',
+        });
       });
     }
 
-    // (2) rate search: double the offered rate while a step passes (p99 ack < 50 ms, nothing lost, no ack errors or
-    // timeouts, >= 95 % of the rate acked), then bisect between the last pass and the first fail until they are
-    // within 15 % (at most SEARCH_BISECT_STEPS more steps).
-    if (has('search')) {
+    // (2) rate search, the app's and the relay's steps taking turns; the database alone between the app's steps.
+    if (has('search') && baseline) {
+      const relay = baseline;
       await phase('search', async () => {
-        for (const target of targets) {
-          const steps: any[] = [];
-          const step = async (rate: number): Promise<any> => {
-            console.log(`bench: ${target.name}: search step ${rate}/s for ${flags.searchSeconds} s`);
-            const { result: r, eventLoop } = await withEventLoop(target, () =>
-              runLoad(
-                {
-                  mode: 'chat',
-                  url: target.url,
-                  rooms: roomsOf(target),
-                  rate,
-                  durationS: flags.searchSeconds,
-                  drainMs: 5000,
-                },
-                (flags.searchSeconds + 60) * 1000,
-              ),
-            );
-            const pass =
-              r.ackMs.p99 !== null &&
-              r.ackMs.p99 < 50 &&
-              r.lost === 0 &&
-              r.ackErrors + r.ackTimeouts === 0 &&
-              r.ackedPerSecond >= 0.95 * rate;
-            const s = {
-              rate,
-              pass,
-              ackP99: r.ackMs.p99,
-              ackedPerSecond: r.ackedPerSecond,
-              deliveredPerSecond: r.deliveredPerSecond,
-              lost: r.lost,
-              ackErrors: r.ackErrors,
-              ackTimeouts: r.ackTimeouts,
-              eventLoop,
-            };
-            steps.push(s);
-            return s;
-          };
-          let best: any = null;
-          let firstFail: any = null;
-          for (let i = 0, rate = flags.rate; i < 8; i++, rate *= 2) {
-            const s = await step(rate);
-            if (!s.pass) {
-              firstFail = s;
-              break;
-            }
-            best = s;
-          }
-          // The first step failed: halve until one passes (a slow or busy machine, or a cold app with --only).
-          for (
-            let rate = Math.floor(flags.rate / 2), i = 0;
-            !best && rate >= 1 && i < 4;
-            rate = Math.floor(rate / 2), i++
-          ) {
-            const s = await step(rate);
-            if (s.pass) {
-              best = s;
-            } else {
-              firstFail = s;
-            }
-          }
-          for (let i = 0; i < SEARCH_BISECT_STEPS && best && firstFail && firstFail.rate / best.rate > 1.15; i++) {
-            const s = await step(Math.round((best.rate + firstFail.rate) / 2));
-            if (s.pass) {
-              best = s;
-            } else {
-              firstFail = s;
-            }
-          }
-          results[target.name].search = { best, firstFail, steps };
-        }
+        const turn = takingTurns();
+        const engineRate = engine
+          ? async () => (await engine!.measure('callGrouped', ENGINE_WINDOW, flags.engineSends)).perSecond
+          : undefined;
+        const [a, b] = await Promise.all([
+          searchRate(flags.rate, stepRunner(appSide(), flags.searchSeconds, turn, engineRate)),
+          searchRate(flags.rate, stepRunner(relaySide(relay), flags.searchSeconds, turn)),
+        ]);
+        results.search = { app: a, relay: b };
       });
     }
 
@@ -876,128 +837,6 @@ async function main(): Promise<void> {
   const file = join(ROOT, 'bench', 'results', `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`bench: results written to ${file}`);
-}
-
-function printTable(r: Record<string, any>): void {
-  const a = r.app ?? {};
-  const b = r.baseline ?? {};
-  const m = r.machine ?? {};
-  console.log(
-    `\nmachine: ${m.cpus} x ${m.cpuModel}${m.cpuMHz ? ` @ ${m.cpuMHz} MHz` : ''}, ${m.totalMemMiB} MiB, node ${m.node}, ${m.os}, ` +
-      `load avg at start ${(m.loadAvgAtStart ?? []).join(' ')}, ulimit -n ${m.openFilesLimit}; db=${r.flags?.db}`,
-  );
-  const build = r.build ?? {};
-  console.log(
-    `app build: ${String(build.appRoot)} at ${String(build.commit)} (${String(build.subject)})` +
-      `${build.uncommittedFiles ? `, ${String(build.uncommittedFiles)} uncommitted files in src/ migrations/` : ''}`,
-  );
-  console.log(
-    `phases (s): ${Object.entries(r.phaseSeconds ?? {})
-      .map(([k, v]) => `${k} ${String(v)}`)
-      .join(', ')}`,
-  );
-  // The best passing rate; `N+` when no step failed (a lower bound), `<N` when the first step failed.
-  const maxRate = (s: any): unknown =>
-    !s ? undefined : !s.best ? `<${String(s.firstFail?.rate)}` : s.firstFail ? s.best.rate : `${String(s.best.rate)}+`;
-  const rows: [string, unknown, unknown][] = [
-    ['(1) ack p50 ms', a.chat?.ackMs.p50, b.chat?.ackMs.p50],
-    ['(1) ack p95 ms', a.chat?.ackMs.p95, b.chat?.ackMs.p95],
-    ['(1) ack p99 ms', a.chat?.ackMs.p99, b.chat?.ackMs.p99],
-    ['(1) delivery p50 ms', a.chat?.deliveryMs.p50, b.chat?.deliveryMs.p50],
-    ['(1) delivery p99 ms', a.chat?.deliveryMs.p99, b.chat?.deliveryMs.p99],
-    ['(1) acked/s at offered rate', a.chat?.ackedPerSecond, b.chat?.ackedPerSecond],
-    ['(1) delivered/s at offered rate', a.chat?.deliveredPerSecond, b.chat?.deliveredPerSecond],
-    [
-      '(1) ack errors + timeouts',
-      a.chat && a.chat.ackErrors + a.chat.ackTimeouts,
-      b.chat && b.chat.ackErrors + b.chat.ackTimeouts,
-    ],
-    ['(2) max rate/s, p99 ack<50ms', maxRate(a.search), maxRate(b.search)],
-    ['(2) first failing rate/s', a.search?.firstFail?.rate, b.search?.firstFail?.rate],
-    ['(2) delivered/s at max rate', a.search?.best?.deliveredPerSecond, b.search?.best?.deliveredPerSecond],
-    ['(3) lost deliveries', a.chat?.lost, b.chat?.lost],
-    ['(3) duplicated deliveries', a.chat?.duplicates, b.chat?.duplicates],
-    ['(3) seq gaps', a.chat?.seqGaps, b.chat?.seqGaps],
-    ['(4) event loop delay p50 ms at (1)*', beyondTick(a.eventLoop?.p50Ms), beyondTick(b.eventLoop?.p50Ms)],
-    ['(4) event loop delay p99 ms at (1)*', beyondTick(a.eventLoop?.p99Ms), beyondTick(b.eventLoop?.p99Ms)],
-    ['(4) event loop delay max ms at (1)*', beyondTick(a.eventLoop?.maxMs), beyondTick(b.eventLoop?.maxMs)],
-    [
-      '(4) event loop delay p99 ms at (2) max*',
-      beyondTick(a.search?.best?.eventLoop.p99Ms),
-      beyondTick(b.search?.best?.eventLoop.p99Ms),
-    ],
-    [`(5) KiB RSS per idle socket (N=${String(a.idle?.n ?? b.idle?.n)})`, a.idle?.kbPerSocket, b.idle?.kbPerSocket],
-    ['(6) AI token->delta p50 ms, tokens 40 ms apart', a.ai?.spaced?.tokenToDeltaMs.p50, undefined],
-    ['(6) AI token->delta p99 ms, tokens 40 ms apart', a.ai?.spaced?.tokenToDeltaMs.p99, undefined],
-    ['(6) ... p99 ms without each reply first token', a.ai?.spaced?.tokenToDeltaMsAfterFirst.p99, undefined],
-    ['(6) AI deltas per 20-token reply, 40 ms apart', a.ai?.spaced?.deltasPerReply.mean, undefined],
-    ['(6) AI token->delta p50 ms, tokens 10 ms apart', a.ai?.dense?.tokenToDeltaMs.p50, undefined],
-    ['(6) AI token->delta p99 ms, tokens 10 ms apart', a.ai?.dense?.tokenToDeltaMs.p99, undefined],
-    ['(6) AI deltas per 20-token reply, 10 ms apart', a.ai?.dense?.deltasPerReply.mean, undefined],
-  ];
-  printRows(['metric', 'app', 'baseline', 'app/base'], rows);
-  const e = r.engine;
-  if (e) {
-    console.log(
-      `\nengine (${String(e.db)} alone, post_message, ${String(e.sends)} sends each): one transaction per send ` +
-        `${String(e.alonePerSecond)}/s one at a time, ${String(e.aloneConcurrentPerSecond)}/s ${String(e.window)} in ` +
-        `flight; group commit ${String(e.groupedPerSecond)}/s (mean group ${String(e.meanGroupSize)}) = ` +
-        `${ratio(e.groupedPerSecond, e.alonePerSecond)} x one at a time, ` +
-        `${ratio(e.groupedPerSecond, e.aloneConcurrentPerSecond)} x ${String(e.window)} in flight`,
-    );
-  }
-  if (rows.some(([name, av, bv]) => name.startsWith('(4)') && (av !== undefined || bv !== undefined))) {
-    console.log(
-      '* event-loop delay read inside each process (monitorEventLoopDelay, 10 ms resolution: prom-client on the ' +
-        "app's /metrics, the same histogram in the baseline), shown beyond the 10 ms timer interval the histogram " +
-        'includes (raw values in the JSON)',
-    );
-  }
-
-  const h = a.history;
-  if (h?.sizes) {
-    const [small, big] = (h.sizes as number[]).map(String);
-    const hrows: [string, unknown, unknown][] = [];
-    for (const [label, key] of [
-      ['room:join afterSeq', 'joinAfterSeqMs'],
-      ['GET messages?beforeSeq', 'getBeforeSeqMs'],
-    ]) {
-      for (const p of ['p50', 'p99']) {
-        hrows.push([`(7) ${label} ${p} ms`, h[small]?.[key]?.[p], h[big]?.[key]?.[p]]);
-      }
-    }
-    console.log('');
-    printRows(['history (app)', `@${small}`, `@${big}`, `flatness ${big}/${small}`], hrows, (x, y) => ratio(y, x));
-    console.log(
-      `history rows written in ${fmt(h.insertMs?.[small])} ms (${small}) and ${fmt(h.insertMs?.[big])} ms (${big}), ` +
-        `analyze ${fmt(h.analyzeMs)} ms` +
-        (h.appRestartMs === undefined
-          ? ' (app running, --db postgres)'
-          : `, with the app stopped (stop ${fmt(h.appStopMs)} ms, restart ${fmt(h.appRestartMs)} ms)`),
-    );
-  }
-  printNoisy(a.noisy);
-  for (const note of r.notes ?? []) {
-    console.log(`note: ${String(note)}`);
-  }
-}
-
-function printRows(
-  head: [string, string, string, string],
-  rows: [string, unknown, unknown][],
-  lastColumn: (a: unknown, b: unknown) => string = ratio,
-): void {
-  // Rows of phases that did not run are left out.
-  rows = rows.filter(([, av, bv]) => av !== undefined || bv !== undefined);
-  if (rows.length === 0) {
-    return;
-  }
-  const w = Math.max(head[0].length, ...rows.map(([n]) => n.length));
-  console.log(`${head[0].padEnd(w)} | ${head[1].padStart(12)} | ${head[2].padStart(12)} | ${head[3]}`);
-  console.log(`${'-'.repeat(w)}-+-${'-'.repeat(12)}-+-${'-'.repeat(12)}-+-${'-'.repeat(Math.max(8, head[3].length))}`);
-  for (const [name, av, bv] of rows) {
-    console.log(`${name.padEnd(w)} | ${fmt(av).padStart(12)} | ${fmt(bv).padStart(12)} | ${lastColumn(av, bv)}`);
-  }
 }
 
 main().then(

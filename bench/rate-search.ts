@@ -1,0 +1,142 @@
+/**
+ * The rate search: the highest offered rate at which a step passes (p99 ack < 50 ms, nothing lost, no ack errors or
+ * timeouts, >= 95 % of the rate acked). It doubles the rate from the start while steps pass (8 steps at most; halving
+ * first when the first step fails), then bisects between the last pass and the first fail until they are within
+ * 15 % (3 steps at most). A failing step is run again before it counts as failed: one stall of another process on
+ * this shared machine would otherwise decide it. Before the search, one uncounted step at the start rate warms the
+ * target. Two searches given the same `takingTurns()` alternate step by step.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { beyondTick } from './metrics';
+import { cpuPerSend, runLoads, type PairedSide } from './paired';
+import { round } from './stats';
+
+export const SEARCH_P99_LIMIT_MS = 50;
+/** Runs of a failing step before it counts as failed. */
+const ATTEMPTS = 2;
+const DOUBLINGS = 8;
+const HALVINGS = 4;
+const BISECTIONS = 3;
+const BISECT_UNTIL = 1.15;
+
+export interface SearchStep {
+  rate: number;
+  /** 0 for the warm-up step (not counted), then 1, 2 for a repeated step. */
+  attempt: number;
+  pass: boolean;
+  ackP99: number | null;
+  ackedPerSecond: number;
+  deliveredPerSecond: number;
+  lost: number;
+  ackErrors: number;
+  ackTimeouts: number;
+  eventLoopP99Ms?: number;
+  /** The target's main thread busy time over the sending, in % of one core. */
+  mainCpuPercent: number | null;
+  cpuUsPerSend: Record<string, number>;
+  /** The database alone, group commit, measured right after this step (the app's search only). */
+  engineGroupedPerSecond?: number;
+}
+
+export interface SearchResult {
+  warmup: SearchStep;
+  best: SearchStep | null;
+  firstFail: SearchStep | null;
+  /** Every counted attempt, in order. */
+  steps: SearchStep[];
+}
+
+/** A turn-taker: each call waits for the previous one to finish, so searches sharing it alternate steps. */
+export function takingTurns(): <T>(fn: () => Promise<T>) => Promise<T> {
+  let last: Promise<unknown> = Promise.resolve();
+  return <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = last.then(fn);
+    last = run.catch(() => undefined);
+    return run;
+  };
+}
+
+/** One step of `side` at `rate` for `seconds`, in its turn; `after` runs in the same turn (an engine measurement). */
+export function stepRunner(
+  side: PairedSide,
+  seconds: number,
+  turn: ReturnType<typeof takingTurns>,
+  after?: () => Promise<number>,
+): (rate: number, attempt: number) => Promise<SearchStep> {
+  return (rate, attempt) =>
+    turn(async () => {
+      console.log(`bench: ${side.name}: search step ${rate}/s for ${seconds} s${attempt > 1 ? ' (again)' : ''}`);
+      const run = (await runLoads([side], rate, seconds))[side.name];
+      const r = run.chat;
+      const step: SearchStep = {
+        rate,
+        attempt,
+        pass:
+          r.ackMs.p99 !== null &&
+          r.ackMs.p99 < SEARCH_P99_LIMIT_MS &&
+          r.lost === 0 &&
+          r.ackErrors + r.ackTimeouts === 0 &&
+          r.ackedPerSecond >= 0.95 * rate,
+        ackP99: r.ackMs.p99,
+        ackedPerSecond: r.ackedPerSecond,
+        deliveredPerSecond: r.deliveredPerSecond,
+        lost: r.lost,
+        ackErrors: r.ackErrors,
+        ackTimeouts: r.ackTimeouts,
+        eventLoopP99Ms: beyondTick(run.eventLoop?.p99Ms),
+        mainCpuPercent: run.cpuMs.main === undefined ? null : round((100 * run.cpuMs.main) / r.windowMs, 0),
+        cpuUsPerSend: cpuPerSend(run),
+      };
+      if (after) {
+        // Let the target's backlog settle before the database is measured alone.
+        await sleep(500);
+        step.engineGroupedPerSecond = await after();
+      }
+      return step;
+    });
+}
+
+export async function searchRate(
+  start: number,
+  tryRate: (rate: number, attempt: number) => Promise<SearchStep>,
+): Promise<SearchResult> {
+  const warmup = await tryRate(start, 0);
+  const steps: SearchStep[] = [];
+  const step = async (rate: number): Promise<SearchStep> => {
+    for (let attempt = 1; ; attempt++) {
+      const s = await tryRate(rate, attempt);
+      steps.push(s);
+      if (s.pass || attempt >= ATTEMPTS) {
+        return s;
+      }
+    }
+  };
+  let best: SearchStep | null = null;
+  let firstFail: SearchStep | null = null;
+  for (let i = 0, rate = start; i < DOUBLINGS; i++, rate *= 2) {
+    const s = await step(rate);
+    if (!s.pass) {
+      firstFail = s;
+      break;
+    }
+    best = s;
+  }
+  // The first step failed: halve until one passes (a slow or busy machine).
+  for (let rate = Math.floor(start / 2), i = 0; !best && rate >= 1 && i < HALVINGS; rate = Math.floor(rate / 2), i++) {
+    const s = await step(rate);
+    if (s.pass) {
+      best = s;
+    } else {
+      firstFail = s;
+    }
+  }
+  for (let i = 0; i < BISECTIONS && best && firstFail && firstFail.rate / best.rate > BISECT_UNTIL; i++) {
+    const s = await step(Math.round((best.rate + firstFail.rate) / 2));
+    if (s.pass) {
+      best = s;
+    } else {
+      firstFail = s;
+    }
+  }
+  return { warmup, best, firstFail, steps };
+}

@@ -1,0 +1,212 @@
+/** The table `npm run bench` prints at the end, from the results it writes to bench/results/<time>.json. */
+
+import { printNoisy } from './noisy-phase';
+import { cpuFigures, formatSpread, LATENCY_FIGURES, pairedCounts, pairedRows, printPaired } from './paired';
+import { SEARCH_P99_LIMIT_MS, type SearchResult, type SearchStep } from './rate-search';
+import { round, spread, type Spread } from './stats';
+
+/** The issue's targets (paired, durable settings): app / relay at most these, app / database alone at least. */
+export const TARGETS = {
+  ackP99Ratio: 2,
+  ackP50Ratio: 4,
+  mainCpuRatio: 2,
+  searchToEngine: 0.8,
+};
+
+function ratio(a: unknown, b: unknown): string {
+  return typeof a === 'number' && typeof b === 'number' && b !== 0 ? (a / b).toFixed(2) : '—';
+}
+
+function fmt(v: unknown): string {
+  if (v === undefined || v === null) {
+    return '—';
+  }
+  return typeof v === 'number' ? String(round(v, 2)) : typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+export function printTable(r: Record<string, any>): void {
+  const a = r.app ?? {};
+  const b = r.baseline ?? {};
+  const m = r.machine ?? {};
+  console.log(
+    `\nmachine: ${m.cpus} x ${m.cpuModel}${m.cpuMHz ? ` @ ${m.cpuMHz} MHz` : ''}, ${m.totalMemMiB} MiB, node ${m.node}, ${m.os}, ` +
+      `load avg at start ${(m.loadAvgAtStart ?? []).join(' ')}, ulimit -n ${m.openFilesLimit}; db=${r.flags?.db}` +
+      (r.postgres ? ` (${r.postgres.durable ? 'durable' : 'UNSAFE'}: ${JSON.stringify(r.postgres.settings)})` : ''),
+  );
+  const build = r.build ?? {};
+  console.log(
+    `app build: ${String(build.appRoot)} at ${String(build.commit)} (${String(build.subject)})` +
+      `${build.uncommittedFiles ? `, ${String(build.uncommittedFiles)} uncommitted files in src/ migrations/` : ''}`,
+  );
+  console.log(
+    `phases (s): ${Object.entries(r.phaseSeconds ?? {})
+      .map(([k, v]) => `${k} ${String(v)}`)
+      .join(', ')}`,
+  );
+  printEngine(r.engine);
+  if (r.rate) {
+    printPaired(
+      `rate: ${r.rate.rate} sends/s each, app and relay at once, median [min–max] of ${r.rate.repeats.length} x ` +
+        `${r.rate.durationS} s after a ${r.rate.warmupS} s warm-up`,
+      r.rate,
+      [...LATENCY_FIGURES, ...cpuFigures(r.rate)],
+    );
+    console.log(
+      '* event-loop delay read inside each process (monitorEventLoopDelay, 10 ms resolution: prom-client on the ' +
+        "app's /metrics, the same histogram in the relay), shown beyond the 10 ms timer interval the histogram " +
+        "includes (raw values in the JSON); CPU from /proc/<pid>/task/<tid>/schedstat over each load's sending",
+    );
+  }
+  printSearch(r.search, r.engine);
+  const rows: [string, unknown, unknown][] = [
+    [`(5) KiB RSS per idle socket (N=${String(a.idle?.n ?? b.idle?.n)})`, a.idle?.kbPerSocket, b.idle?.kbPerSocket],
+    ['(6) AI token->delta p50 ms, tokens 40 ms apart', a.ai?.spaced?.tokenToDeltaMs.p50, undefined],
+    ['(6) AI token->delta p99 ms, tokens 40 ms apart', a.ai?.spaced?.tokenToDeltaMs.p99, undefined],
+    ['(6) ... p99 ms without each reply first token', a.ai?.spaced?.tokenToDeltaMsAfterFirst.p99, undefined],
+    ['(6) AI deltas per 20-token reply, 40 ms apart', a.ai?.spaced?.deltasPerReply.mean, undefined],
+    ['(6) AI token->delta p50 ms, tokens 10 ms apart', a.ai?.dense?.tokenToDeltaMs.p50, undefined],
+    ['(6) AI token->delta p99 ms, tokens 10 ms apart', a.ai?.dense?.tokenToDeltaMs.p99, undefined],
+    ['(6) AI deltas per 20-token reply, 10 ms apart', a.ai?.dense?.deltasPerReply.mean, undefined],
+  ];
+  console.log('');
+  printRows(['metric', 'app', 'relay', 'app/relay'], rows);
+  printHistory(a.history);
+  printNoisy(a.noisy);
+  printTargets(r);
+  for (const note of r.notes ?? []) {
+    console.log(`note: ${String(note)}`);
+  }
+}
+
+function printEngine(e: any): void {
+  if (!e) {
+    return;
+  }
+  const s = (x: Spread) => formatSpread(x, 0);
+  console.log(
+    `\nengine (${String(e.db)} alone, post_message, ${String(e.sends)} sends per measurement, median [min–max] of ` +
+      `${String(e.repeats)}): one transaction per send ${s(e.alonePerSecond)}/s one at a time, ` +
+      `${s(e.aloneConcurrentPerSecond)}/s ${String(e.window)} in flight; group commit ${s(e.groupedPerSecond)}/s ` +
+      `(mean group ${formatSpread(e.meanGroupSize, 1)}) = ${ratio(e.groupedPerSecond.median, e.alonePerSecond.median)} x ` +
+      `one at a time, ${ratio(e.groupedPerSecond.median, e.aloneConcurrentPerSecond.median)} x ${String(e.window)} in flight`,
+  );
+}
+
+/** The best passing rate; `N+` when no step failed (a lower bound), `<N` when every step failed. */
+function maxRate(s: SearchResult | undefined): string {
+  return !s ? '—' : !s.best ? `<${String(s.firstFail?.rate)}` : `${s.best.rate}${s.firstFail ? '' : '+'}`;
+}
+
+/** The database's group-commit rate measured between the app's steps (else in the engine phase). */
+function engineDuringSearch(search: SearchResult | undefined, engine: any): { rate: Spread; where: string } | null {
+  const during = (search?.steps ?? []).map((s) => s.engineGroupedPerSecond).filter((v) => v !== undefined);
+  if (during.length > 0) {
+    return { rate: spread(during), where: `between the app's ${during.length} steps` };
+  }
+  return engine ? { rate: engine.groupedPerSecond, where: 'engine phase' } : null;
+}
+
+function printSearch(search: Record<string, SearchResult> | undefined, engine: any): void {
+  if (!search) {
+    return;
+  }
+  const mark = (s: SearchStep) => `${s.rate}${s.pass ? '✓' : '✗'}`;
+  console.log(
+    `\n(2) highest rate with p99 ack < ${SEARCH_P99_LIMIT_MS} ms (a failing step is run twice; app and relay steps take turns):`,
+  );
+  for (const [name, s] of Object.entries(search)) {
+    const best = s.best;
+    console.log(
+      `  ${name}: ${maxRate(s)}/s` +
+        (best
+          ? ` (p99 ${fmt(best.ackP99)} ms, ${fmt(best.deliveredPerSecond)} delivered/s, main thread ` +
+            `${fmt(best.mainCpuPercent)} % of a core, event-loop p99 ${fmt(best.eventLoopP99Ms)} ms*)`
+          : '') +
+        `; steps ${s.steps.map(mark).join(' ')}`,
+    );
+  }
+  const e = engineDuringSearch(search.app, engine);
+  if (search.app?.best && search.relay) {
+    console.log(`  app / relay: ${ratio(search.app.best.rate, search.relay.best?.rate)}`);
+  }
+  if (e && search.app?.best) {
+    console.log(
+      `  database alone, group commit (${e.where}): ${formatSpread(e.rate, 0)}/s; app / database: ` +
+        `${ratio(search.app.best.rate, e.rate.median)} (target >= ${TARGETS.searchToEngine})`,
+    );
+  }
+}
+
+function printHistory(h: any): void {
+  if (!h?.sizes) {
+    return;
+  }
+  const [small, big] = (h.sizes as number[]).map(String);
+  const hrows: [string, unknown, unknown][] = [];
+  for (const [label, key] of [
+    ['room:join afterSeq', 'joinAfterSeqMs'],
+    ['GET messages?beforeSeq', 'getBeforeSeqMs'],
+  ]) {
+    for (const p of ['p50', 'p99']) {
+      hrows.push([`(7) ${label} ${p} ms`, h[small]?.[key]?.[p], h[big]?.[key]?.[p]]);
+    }
+  }
+  console.log('');
+  printRows(['history (app)', `@${small}`, `@${big}`, `flatness ${big}/${small}`], hrows, (x, y) => ratio(y, x));
+  console.log(
+    `history rows written in ${fmt(h.insertMs?.[small])} ms (${small}) and ${fmt(h.insertMs?.[big])} ms (${big}), ` +
+      `analyze ${fmt(h.analyzeMs)} ms` +
+      (h.appRestartMs === undefined
+        ? ' (app running, --db postgres)'
+        : `, with the app stopped (stop ${fmt(h.appStopMs)} ms, restart ${fmt(h.appRestartMs)} ms)`),
+  );
+}
+
+/** Each target of the issue, met or missed, from this run's paired figures. */
+function printTargets(r: Record<string, any>): void {
+  const lines: string[] = [];
+  const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');
+  if (r.rate) {
+    const rows = pairedRows(r.rate, [
+      ['p99', LATENCY_FIGURES[2][1]],
+      ['p50', LATENCY_FIGURES[0][1]],
+      ...cpuFigures(r.rate).filter(([name]) => name.endsWith(': main')),
+    ]);
+    const [p99, p50, main] = rows.map((row) => row.ratio.median);
+    const counts = ['app', 'relay'].map((side) => pairedCounts(r.rate, side));
+    lines.push(
+      `send→ack p99 app / relay ${fmt(p99)} (<= ${TARGETS.ackP99Ratio}): ${verdict(p99 !== null && p99 <= TARGETS.ackP99Ratio)}`,
+      `send→ack p50 app / relay ${fmt(p50)} (<= ${TARGETS.ackP50Ratio}): ${verdict(p50 !== null && p50 <= TARGETS.ackP50Ratio)}`,
+      `main-thread CPU per send app / relay ${fmt(main)} (<= ${TARGETS.mainCpuRatio}): ${verdict(main !== null && main <= TARGETS.mainCpuRatio)}`,
+      `lost / duplicated (app): ${counts[0].lost} / ${counts[0].duplicated}: ${verdict(counts[0].lost + counts[0].duplicated === 0)}`,
+    );
+  }
+  const e = engineDuringSearch(r.search?.app, r.engine);
+  if (r.search?.app?.best && e?.rate.median) {
+    const x = r.search.app.best.rate / e.rate.median;
+    lines.push(
+      `highest app rate / database group commit ${fmt(round(x, 2))} (>= ${TARGETS.searchToEngine}): ${verdict(x >= TARGETS.searchToEngine)}`,
+    );
+  }
+  if (lines.length > 0) {
+    console.log(`\ntargets (issue 14, this run, db=${String(r.flags?.db)}):\n  ${lines.join('\n  ')}`);
+  }
+}
+
+function printRows(
+  head: [string, string, string, string],
+  rows: [string, unknown, unknown][],
+  lastColumn: (a: unknown, b: unknown) => string = ratio,
+): void {
+  // Rows of phases that did not run are left out.
+  rows = rows.filter(([, av, bv]) => av !== undefined || bv !== undefined);
+  if (rows.length === 0) {
+    return;
+  }
+  const w = Math.max(head[0].length, ...rows.map(([n]) => n.length));
+  console.log(`${head[0].padEnd(w)} | ${head[1].padStart(12)} | ${head[2].padStart(12)} | ${head[3]}`);
+  console.log(`${'-'.repeat(w)}-+-${'-'.repeat(12)}-+-${'-'.repeat(12)}-+-${'-'.repeat(Math.max(8, head[3].length))}`);
+  for (const [name, av, bv] of rows) {
+    console.log(`${name.padEnd(w)} | ${fmt(av).padStart(12)} | ${fmt(bv).padStart(12)} | ${lastColumn(av, bv)}`);
+  }
+}
