@@ -6,7 +6,8 @@
  *            for D seconds; measures send->ack and send->message:new at the other members, lost/duplicated by seq.
  *            With `cue`, it prints {"ready":true} once every member has joined and starts sending when a line
  *            comes on stdin, so that the bench can start two loads at once and read CPU around the sending only.
- * - idle:    connects N authenticated sockets, prints {"connected":N}, and holds them until SIGTERM.
+ * - idle:    connects N authenticated sockets (spread over `urls` when given), prints {"connected":N}, and holds
+ *            them until SIGTERM.
  * - ai:      one socket per room sends a message at once in every room; measures provider token emitted -> delta
  *            received (the fake stamps each token with its emit time) and deltas per reply.
  * - history: sequential room:join {afterSeq} and GET messages?beforeSeq= samples, the rooms taking turns, after a
@@ -27,7 +28,7 @@ interface RoomSpec {
 
 type Config =
   | { mode: 'chat'; url: string; rooms: RoomSpec[]; rate: number; durationS: number; drainMs?: number; cue?: boolean }
-  | { mode: 'idle'; url: string; tokens: string[]; n: number }
+  | { mode: 'idle'; url: string; tokens: string[]; n: number; urls?: string[] }
   | { mode: 'ai'; url: string; rooms: RoomSpec[]; timeoutMs: number }
   | {
       mode: 'history';
@@ -60,11 +61,12 @@ function connect(url: string, token: string): Promise<Socket> {
   });
 }
 
-async function connectAll(url: string, tokens: string[]): Promise<Socket[]> {
+/** Socket i connects to urls[i] with tokens[i], CONNECT_CONCURRENCY at a time. */
+async function connectAll(urls: string[], tokens: string[]): Promise<Socket[]> {
   const sockets: Socket[] = new Array<Socket>(tokens.length);
   for (let i = 0; i < tokens.length; i += CONNECT_CONCURRENCY) {
     const batch = tokens.slice(i, i + CONNECT_CONCURRENCY);
-    const connected = await Promise.all(batch.map((t) => connect(url, t)));
+    const connected = await Promise.all(batch.map((t, j) => connect(urls[i + j], t)));
     connected.forEach((s, j) => (sockets[i + j] = s));
   }
   return sockets;
@@ -81,7 +83,10 @@ async function join(socket: Socket, body: Record<string, unknown>): Promise<any>
 async function chat(cfg: Extract<Config, { mode: 'chat' }>): Promise<unknown> {
   const members: { socket: Socket; room: number; index: number }[] = [];
   for (const [r, room] of cfg.rooms.entries()) {
-    const sockets = await Promise.all(room.tokens.map((token, i) => connect(room.urls?.[i] ?? cfg.url, token)));
+    const sockets = await connectAll(
+      room.tokens.map((_, i) => room.urls?.[i] ?? cfg.url),
+      room.tokens,
+    );
     sockets.forEach((socket, index) => members.push({ socket, room: r, index }));
   }
   await Promise.all(members.map((m) => join(m.socket, { roomId: cfg.rooms[m.room].id })));
@@ -221,7 +226,11 @@ async function chat(cfg: Extract<Config, { mode: 'chat' }>): Promise<unknown> {
 
 async function idle(cfg: Extract<Config, { mode: 'idle' }>): Promise<void> {
   const tokens = Array.from({ length: cfg.n }, (_, i) => cfg.tokens[i % cfg.tokens.length]);
-  const sockets = await connectAll(cfg.url, tokens);
+  const urls = cfg.urls ?? [cfg.url];
+  const sockets = await connectAll(
+    tokens.map((_, i) => urls[i % urls.length]),
+    tokens,
+  );
   process.stdout.write(`${JSON.stringify({ mode: 'idle', connected: sockets.length })}\n`);
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);

@@ -23,6 +23,8 @@ export interface PairedSide {
   cpu: CpuProbe[];
   /** Reads (and resets) the target's event-loop delay. */
   eventLoop?: () => Promise<LoopDelay>;
+  /** Counters read when the load starts and when it ends (Redis's commands); the run keeps the differences. */
+  counters?: () => Promise<Record<string, number>>;
 }
 
 export interface PairedOptions {
@@ -39,6 +41,7 @@ export interface SideRun {
   chat: any;
   cpuMs: Record<string, number>;
   eventLoop?: LoopDelay;
+  counters?: Record<string, number>;
 }
 
 export interface PairedResult {
@@ -64,11 +67,15 @@ export async function runLoads(sides: PairedSide[], rate: number, durationS: num
     await Promise.all(sides.map(async (s) => s.eventLoop?.()));
     const runs = await Promise.all(
       sides.map(async (side, i): Promise<SideRun> => {
+        const before = await side.counters?.();
         const end = startProbes(side.cpu);
         children[i].send({ cmd: 'go' });
         const chat = await children[i].next<any>((durationS + 60) * 1000);
         const cpuMs = end();
-        return { chat, cpuMs, eventLoop: await side.eventLoop?.() };
+        const after = await side.counters?.();
+        const counters =
+          before && after ? Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - before[k]])) : undefined;
+        return { chat, cpuMs, eventLoop: await side.eventLoop?.(), counters };
       }),
     );
     return Object.fromEntries(sides.map((s, i) => [s.name, runs[i]]));

@@ -165,13 +165,16 @@ export function startProbes(probes: CpuProbe[]): () => Record<string, number> {
 const BACKEND = /^postgres: \S+ (\S+) (?:[\d.:a-f]+\(\d+\)|\[local\])/;
 
 /**
- * A PostgreSQL server's CPU: the backends of `database` as `<label> backends`, the server's own processes
- * (postmaster, WAL writer, checkpointer, background writer, autovacuum) as `<label> background`; backends of other
- * databases are not counted.
+ * A PostgreSQL server's CPU: the backends of `database` as `postgres backends`; with `background`, the server's own
+ * processes (postmaster, WAL writer, checkpointer, background writer, autovacuum) as `postgres background` (leave
+ * them out when two sides share the server: both would count them). Backends of other databases are not counted.
  */
-export function postgresProbe(postmasterPid: number, database: string, label = 'postgres'): CpuProbe {
+export function postgresProbe(postmasterPid: number, database: string, background = true): CpuProbe {
   return processTreeProbe(postmasterPid, (cmdline) => {
     const db = BACKEND.exec(cmdline)?.[1];
-    return db === undefined ? `${label} background` : db === database ? `${label} backends` : null;
+    if (db === undefined) {
+      return background ? 'postgres background' : null;
+    }
+    return db === database ? 'postgres backends' : null;
   });
 }

@@ -1,7 +1,17 @@
 /** The table `npm run bench` prints at the end, from the results it writes to bench/results/<time>.json. */
 
 import { printNoisy } from './noisy-phase';
-import { cpuFigures, formatSpread, LATENCY_FIGURES, pairedCounts, pairedRows, printPaired } from './paired';
+import { CLUSTER, SINGLE, type ClusterResult } from './cluster-phase';
+import {
+  cpuFigures,
+  formatSpread,
+  LATENCY_FIGURES,
+  pairedCounts,
+  pairedRows,
+  printPaired,
+  type Pick,
+  type SideRun,
+} from './paired';
 import { SEARCH_P99_LIMIT_MS, type SearchResult, type SearchStep } from './rate-search';
 import { round, spread, type Spread } from './stats';
 
@@ -26,7 +36,7 @@ function fmt(v: unknown): string {
 
 export function printTable(r: Record<string, any>): void {
   const a = r.app ?? {};
-  const b = r.baseline ?? {};
+  const b = r.relay ?? {};
   const m = r.machine ?? {};
   console.log(
     `\nmachine: ${m.cpus} x ${m.cpuModel}${m.cpuMHz ? ` @ ${m.cpuMHz} MHz` : ''}, ${m.totalMemMiB} MiB, node ${m.node}, ${m.os}, ` +
@@ -71,6 +81,7 @@ export function printTable(r: Record<string, any>): void {
   console.log('');
   printRows(['metric', 'app', 'relay', 'app/relay'], rows);
   printHistory(a.history);
+  printCluster(r.cluster);
   printNoisy(a.noisy);
   printTargets(r);
   for (const note of r.notes ?? []) {
@@ -160,6 +171,45 @@ function printHistory(h: any): void {
         ? ' (app running, --db postgres)'
         : `, with the app stopped (stop ${fmt(h.appStopMs)} ms, restart ${fmt(h.appRestartMs)} ms)`),
   );
+}
+
+/** Redis's work per acked send, from its INFO counters (the cluster side only). */
+const REDIS_FIGURES: [string, Pick][] = [
+  ['Redis commands per send', (r) => perSend(r, 'total_commands_processed')],
+  ['Redis bytes in per send', (r) => perSend(r, 'total_net_input_bytes')],
+  ['Redis bytes out per send', (r) => perSend(r, 'total_net_output_bytes')],
+];
+
+function perSend(r: SideRun, counter: string): number | null {
+  const v = r.counters?.[counter];
+  return v === undefined ? null : round(v / Math.max(1, r.chat.acked as number), 1);
+}
+
+function printCluster(c: ClusterResult | undefined): void {
+  if (!c) {
+    return;
+  }
+  const p = c.paired;
+  printPaired(
+    `cluster (the cost of scale-out): ${p.rate} sends/s on each side at once, every room spanning both instances; ` +
+      `median [min–max] of ${p.repeats.length} x ${p.durationS} s after a ${p.warmupS} s warm-up; CPU of the ` +
+      `instances' threads (summed), their database's backends and redis-server ${c.redis.version}`,
+    p,
+    [...LATENCY_FIGURES, ...cpuFigures(p), ...cpuFigures(p, true), ...REDIS_FIGURES],
+  );
+  for (const side of [CLUSTER, SINGLE]) {
+    const idle = c.idle[side];
+    if (idle) {
+      const list = (o: Record<string, number>) =>
+        Object.entries(o)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ');
+      console.log(
+        `${side}, idle: CPU ms/s with no socket ${list(idle.baseMsPerSecond)}; µs per idle socket per second ` +
+          `(${idle.sockets} sockets, over one ping interval) ${list(idle.usPerSocketSecond)}`,
+      );
+    }
+  }
 }
 
 /** Each target of the issue, met or missed, from this run's paired figures. */

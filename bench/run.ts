@@ -38,7 +38,7 @@
  * then the app is started again on the same DATA_DIR. noisy (8): a well-behaved client's latency while one abusive
  * client floods each kind of socket event (bench/noisy-phase.ts), on an app of its own with the default limits.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -52,6 +52,7 @@ import { Client } from 'pg';
 import { startFakeOpenAi, type FakeOpenAi } from '../test/support/fake-openai';
 import { HIGH_RATE_LIMITS } from '../test/support/cluster';
 import { createDatabase } from '../test/support/postgres-server';
+import { runClusterPhase } from './cluster-phase';
 import { EngineChild, runEnginePhase } from './engine-phase';
 import { readEventLoop } from './metrics';
 import { FLOOD_KINDS, NOISY_RATE_ENV, runNoisyPhase, type FloodKind } from './noisy-phase';
@@ -61,13 +62,14 @@ import { printTable } from './report';
 import { nodeProcessProbe, postgresProbe } from './proc-cpu';
 import { searchRate, stepRunner, takingTurns } from './rate-search';
 import { nowMs, round } from './stats';
+import { createRoom, register, startTarget, type Target, type User } from './targets';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const DIST = join(__dirname);
 /** Every limit raised (the test suites' set), so that no phase but `noisy` meets one. */
 const RATE_ENV = HIGH_RATE_LIMITS;
 const STAMP = '@@STAMP@@';
-const PHASES = ['engine', 'idle', 'rate', 'search', 'ai', 'history', 'noisy'] as const;
+const PHASES = ['engine', 'idle', 'rate', 'search', 'ai', 'history', 'cluster', 'noisy'] as const;
 type Phase = (typeof PHASES)[number];
 /** The small history room; the big one holds --history-big. */
 const HISTORY_SMALL = 1000;
@@ -221,69 +223,6 @@ function parseFlags(argv: string[]): Flags {
   return flags;
 }
 
-interface Target {
-  name: 'app' | 'baseline';
-  child: ChildProcess;
-  url: string;
-  /** SIGTERM (SIGKILL after 15 s); resolves with how the process ended. */
-  stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** Spawns a node script that prints a JSON line `{ msg: "listening on port N", port }`; drains its output after. */
-async function startTarget(
-  name: Target['name'],
-  args: string[],
-  env: Record<string, string>,
-  cwd = ROOT,
-): Promise<Target> {
-  const child = spawn(process.execPath, args, {
-    cwd,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const stderr: string[] = [];
-  createInterface({ input: child.stderr }).on('line', (line) => stderr.length < 200 && stderr.push(line));
-  const exited = once(child, 'exit');
-  let listening = false;
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not listen within 60 s`)), 60_000);
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      // Once listening, the log is drained unread (parsing it would cost the bench's CPU under a flood).
-      if (listening) {
-        return;
-      }
-      try {
-        const entry = JSON.parse(line) as { port?: unknown; msg?: unknown };
-        if (typeof entry.port === 'number' && String(entry.msg).startsWith('listening on port')) {
-          clearTimeout(timer);
-          listening = true;
-          resolve(entry.port);
-        }
-      } catch {
-        // not JSON; ignored
-      }
-    });
-    void exited.then(([code]) => {
-      clearTimeout(timer);
-      reject(new Error(`${name} exited with ${String(code)} before listening: ${stderr.join('\n')}`));
-    });
-  });
-  return {
-    name,
-    child,
-    url: `http://127.0.0.1:${port}`,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-        await exited;
-        clearTimeout(timer);
-      }
-      return { code: child.exitCode, signal: child.signalCode };
-    },
-  };
-}
-
 /** Runs bench/load.js with a config; resolves with its JSON result line. */
 async function runLoad(cfg: Record<string, unknown>, timeoutMs: number, script = 'load.js'): Promise<any> {
   const child = spawn(process.execPath, [join(DIST, script), JSON.stringify(cfg)], {
@@ -417,50 +356,6 @@ function machineFacts(): Record<string, unknown> {
   };
 }
 
-async function api(url: string, path: string, body: unknown, token?: string): Promise<any> {
-  const res = await fetch(`${url}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(30_000),
-  });
-  const text = await res.text();
-  if (!res.ok) {
-    throw new Error(`POST ${path} answered ${res.status}: ${text}`);
-  }
-  return text ? JSON.parse(text) : {};
-}
-
-interface User {
-  username: string;
-  token: string;
-  id: string;
-}
-
-async function register(url: string, count: number, tag: string): Promise<User[]> {
-  const users: User[] = [];
-  for (let i = 0; i < count; i += 10) {
-    const batch = Array.from({ length: Math.min(10, count - i) }, (_, j) => `b${tag}_${i + j}`);
-    users.push(
-      ...(await Promise.all(
-        batch.map(async (username) => {
-          const r = await api(url, '/api/auth/register', { username, password: 'bench-password' });
-          return { username, token: r.accessToken as string, id: r.profile.id as string };
-        }),
-      )),
-    );
-  }
-  return users;
-}
-
-async function createRoom(url: string, owner: User, members: User[], mode: 'off' | 'always'): Promise<string> {
-  const room = await api(url, '/api/rooms', { name: `bench ${mode}`, ai: { mode } }, owner.token);
-  for (const m of members) {
-    await api(url, `/api/rooms/${room.id}/members`, { username: m.username }, owner.token);
-  }
-  return room.id as string;
-}
-
 /** Makes the fake stamp every streamed token with the moment it writes it to the socket. */
 function stampFakeWrites(): void {
   const write = ServerResponse.prototype.write as (...args: any[]) => boolean;
@@ -486,7 +381,7 @@ async function main(): Promise<void> {
     build: buildFacts(flags.appRoot),
     phaseSeconds,
     app: {},
-    baseline: {},
+    relay: {},
     notes: [],
   };
   const phase = async (name: string, fn: () => Promise<void>): Promise<void> => {
@@ -560,14 +455,14 @@ async function main(): Promise<void> {
         dbUrl = await createDatabase(server.url, 'bench');
         appEnv.DATABASE_URL = dbUrl;
       }
-      // The noisy phase starts an app of its own, with other limits.
-      if (PHASES.some((p) => p !== 'noisy' && has(p))) {
+      // The noisy and cluster phases start apps of their own.
+      if (PHASES.some((p) => p !== 'noisy' && p !== 'cluster' && has(p))) {
         app = await startTarget('app', ['dist/main.js'], appEnv, flags.appRoot);
         // `app` is replaced when the history phase restarts it: stop whichever is current.
         cleanups.push(() => app.stop());
       }
       if (has('idle') || has('rate') || has('search')) {
-        const b = await startTarget('baseline', [join(DIST, 'baseline-relay.js')], {});
+        const b = await startTarget('relay', [join(DIST, 'baseline-relay.js')], {}, ROOT);
         baseline = b;
         cleanups.push(() => b.stop());
       }
@@ -777,6 +672,32 @@ async function main(): Promise<void> {
         for (const h of r.rooms) {
           history[String(h.lastSeq)] = h;
         }
+      });
+    }
+
+    // (9) the cost of scale-out: one instance against two sharing Redis, the same load at once. It needs a
+    // PostgreSQL server: the run's, or one of its own.
+    if (has('cluster')) {
+      await phase('cluster', async () => {
+        let server = pg;
+        if (!server) {
+          server = await startBenchPostgres(!flags.unsafe);
+          const s = server;
+          cleanups.push(() => s.stop());
+          results.postgres = { durable: !flags.unsafe, settings: s.settings, for: 'cluster' };
+        }
+        results.cluster = await runClusterPhase({
+          pg: server,
+          env: appEnv,
+          appRoot: flags.appRoot,
+          rooms: flags.rooms,
+          members: flags.members,
+          rate: flags.rate,
+          durationS: flags.duration,
+          warmupS: flags.warmup,
+          repeats: flags.repeats,
+          idle: flags.idle,
+        });
       });
     }
 
