@@ -3,8 +3,10 @@
  * server, the same offered load on each at the same time (bench/paired.ts), each on its own database of one
  * PostgreSQL server. Every room of the cluster has members on both instances, so each message crosses Redis. Per
  * side: latency, CPU per send and per delivered message (the instances' threads, their database's backends,
- * redis-server's threads, from /proc), Redis commands and bytes per send; then, with N idle sockets on each side
- * for one Socket.IO ping interval, the CPU an idle connection costs.
+ * redis-server's threads, from /proc), Redis commands and bytes per send. Then a third instance without sockets
+ * joins the cluster for one more repeat: every instance reads the whole room feed, so what it costs is what each
+ * further instance adds per message. Last, with N idle sockets on each side for one Socket.IO ping interval, the CPU
+ * an idle connection costs.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -56,6 +58,8 @@ export interface IdleCost {
 export interface ClusterResult {
   redis: { version: string };
   paired: PairedResult;
+  /** One more repeat with a third instance that holds no socket (its CPU as `bystander main` / `other threads`). */
+  bystander: PairedResult;
   idle: Record<string, IdleCost>;
 }
 
@@ -225,6 +229,24 @@ export async function runClusterPhase(opts: ClusterOptions): Promise<ClusterResu
       repeats: opts.repeats,
       label: 'cluster: one instance and two with Redis at once',
     });
+    const third = await startTarget(
+      'cluster-3',
+      ['dist/main.js'],
+      { ...clusterEnv, DATA_DIR: dataDir() },
+      opts.appRoot,
+    );
+    targets.push(third);
+    const bystander = await runPaired(
+      [{ ...sides[0], cpu: [...clusterCpu, nodeProcessProbe(third.child.pid!, undefined, 'bystander ')] }, sides[1]],
+      {
+        rate: opts.rate,
+        durationS: opts.durationS,
+        warmupS: opts.warmupS,
+        repeats: 1,
+        label: 'cluster: a third instance without sockets joins',
+      },
+    );
+    await third.stop();
     const idle = await idleCost(
       [
         {
@@ -237,7 +259,7 @@ export async function runClusterPhase(opts: ClusterOptions): Promise<ClusterResu
       ],
       opts.idle,
     );
-    return { redis: { version: infoField(info, 'redis_version') }, paired, idle };
+    return { redis: { version: infoField(info, 'redis_version') }, paired, bystander, idle };
   } finally {
     client.disconnect();
     for (const t of targets.reverse()) {

@@ -73,9 +73,9 @@ const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
  * A Node process: its main thread (tid = pid) as `main`; when `engineLabel` is given, the embedded database's worker
  * thread under that name (Node 24 names it `WorkerThread`; Node 20 names every thread `node`, so there it is the
  * busiest thread besides the main one); every other thread together as `other threads` (V8's GC and compiler
- * helpers, libuv's pool). Threads born in the window count from zero.
+ * helpers, libuv's pool). Each name starts with `prefix`. Threads born in the window count from zero.
  */
-export function nodeProcessProbe(pid: number, engineLabel?: string): CpuProbe {
+export function nodeProcessProbe(pid: number, engineLabel?: string, prefix = ''): CpuProbe {
   return {
     start() {
       const before = threads(pid);
@@ -92,9 +92,9 @@ export function nodeProcessProbe(pid: number, engineLabel?: string): CpuProbe {
           : undefined;
         const other = rest.filter((t) => t !== engine).reduce((a, t) => a + t.ns, 0);
         return {
-          main: ms(main?.ns ?? 0),
-          ...(engineLabel ? { [engineLabel]: ms(engine?.ns ?? 0) } : {}),
-          'other threads': ms(other),
+          [`${prefix}main`]: ms(main?.ns ?? 0),
+          ...(engineLabel ? { [`${prefix}${engineLabel}`]: ms(engine?.ns ?? 0) } : {}),
+          [`${prefix}other threads`]: ms(other),
         };
       };
     },

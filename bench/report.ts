@@ -4,6 +4,7 @@ import { printNoisy } from './noisy-phase';
 import { CLUSTER, SINGLE, type ClusterResult } from './cluster-phase';
 import {
   cpuFigures,
+  cpuPerSend,
   formatSpread,
   LATENCY_FIGURES,
   pairedCounts,
@@ -197,6 +198,16 @@ function printCluster(c: ClusterResult | undefined): void {
     p,
     [...LATENCY_FIGURES, ...cpuFigures(p), ...cpuFigures(p, true), ...REDIS_FIGURES],
   );
+  const by = c.bystander?.repeats[0]?.[CLUSTER];
+  if (by) {
+    const us = cpuPerSend(by);
+    const redisBefore = spread(p.repeats.map((r) => cpuPerSend(r[CLUSTER]).redis)).median;
+    console.log(
+      `a third instance without sockets (it reads the whole feed): CPU µs per send main ${us['bystander main']}, ` +
+        `other threads ${us['bystander other threads']}; redis-server ${us.redis} µs per send with it (` +
+        `${fmt(redisBefore)} without), ${fmt(perSend(by, 'total_commands_processed'))} commands per send`,
+    );
+  }
   for (const side of [CLUSTER, SINGLE]) {
     const idle = c.idle[side];
     if (idle) {

@@ -9,7 +9,8 @@
  *   --rate N             offered sends/s of the fixed-rate phase, and the first step of the search [100]
  *   --duration S         seconds of each repeat of the fixed-rate phase [15]
  *   --warmup S           seconds of the uncounted warm-up before the fixed-rate phase's repeats [5]
- *   --repeats N          repeats of the fixed-rate phase and of the engine phase's measurements [3]
+ *   --repeats N          repeats of the fixed-rate and cluster phases and of the engine phase's measurements [3]
+ *   --cluster-rate N     offered sends/s on each side of the cluster phase [--rate]
  *   --idle N             idle authenticated sockets for the memory figure [2000]
  *   --db embedded|postgres   the app's database: embedded PGlite in DATA_DIR, or a PostgreSQL server started for
  *                        the run from /usr/lib/postgresql [embedded]
@@ -19,7 +20,7 @@
  *   --search-seconds S   seconds per rate-search step [5]
  *   --ai-rooms N         rooms replying with AI at once [10]
  *   --history-big N      messages in the big history room; the small one holds 1,000 [1000000]
- *   --only LIST          comma-separated phases to run, in this order: engine,idle,rate,search,ai,history,noisy
+ *   --only LIST          comma-separated phases to run, in this order: engine,idle,rate,search,ai,history,cluster,noisy
  *                        [all]
  *   --engine-sends N     sends per measurement of the engine phase [3000]
  *   --noisy-slice S      seconds per slice of the noisy phase [2]
@@ -85,6 +86,8 @@ interface Flags {
   duration: number;
   warmup: number;
   repeats: number;
+  /** Offered sends/s of the cluster phase; --rate when not given. */
+  clusterRate?: number;
   idle: number;
   db: 'embedded' | 'postgres';
   /** The PostgreSQL server without fsync and synchronous commit (the first round's settings). */
@@ -151,6 +154,9 @@ function parseFlags(argv: string[]): Flags {
         break;
       case '--repeats':
         flags.repeats = int(1, 20);
+        break;
+      case '--cluster-rate':
+        flags.clusterRate = int(1, 100_000);
         break;
       case '--idle':
         flags.idle = int(1, 20_000);
@@ -692,7 +698,7 @@ async function main(): Promise<void> {
           appRoot: flags.appRoot,
           rooms: flags.rooms,
           members: flags.members,
-          rate: flags.rate,
+          rate: flags.clusterRate ?? flags.rate,
           durationS: flags.duration,
           warmupS: flags.warmup,
           repeats: flags.repeats,
