@@ -93,6 +93,8 @@ async function chat(cfg: Extract<Config, { mode: 'chat' }>): Promise<unknown> {
 
   const sentAt = new Map<string, { t: number; member: number }>();
   const ackLatency: number[] = [];
+  /** [seconds since the first send, ms] of each ack, for the slowest ones (do stalls cluster in time?). */
+  const ackAt: [number, number][] = [];
   const deliveryLatency: number[] = [];
   const ackedSeqs: Set<number>[] = cfg.rooms.map(() => new Set<number>());
   const received: Map<number, number>[] = members.map(() => new Map<number, number>());
@@ -161,6 +163,7 @@ async function chat(cfg: Extract<Config, { mode: 'chat' }>): Promise<unknown> {
                 duplicateAcks++;
               }
               ackLatency.push(nowMs() - t);
+              ackAt.push([(t - start) / 1000, nowMs() - t]);
               ackedSeqs[m.room].add(Number(ack.message.seq));
             }
           },
@@ -212,6 +215,10 @@ async function chat(cfg: Extract<Config, { mode: 'chat' }>): Promise<unknown> {
     ackedPerSecond: round(acked / Math.max(sendSeconds, 0.001), 1),
     deliveredPerSecond: round(deliveries / Math.max((end - start) / 1000, 0.001), 1),
     ackMs: summarize(ackLatency),
+    slowestAcks: ackAt
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 10)
+      .map(([at, ms]) => [round(at, 2), round(ms, 1)]),
     deliveryMs: summarize(deliveryLatency),
     deliveries,
     /** This load process's own CPU from the first send to the end of the drain, in ms: if it nears the window's

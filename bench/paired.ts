@@ -206,9 +206,14 @@ export function printPaired(title: string, result: PairedResult, figures: [strin
   for (const side of result.sides) {
     const c = pairedCounts(result, side);
     const load = result.repeats.map((r) => Math.round((100 * r[side].chat.loadCpuMs) / r[side].chat.windowMs));
+    const slowest = result.repeats.map((r) => {
+      const [at, ms] = (r[side].chat.slowestAcks as [number, number][])[0] ?? [];
+      return at === undefined ? '—' : `${ms} ms at ${at} s`;
+    });
     console.log(
       `${side}: ${c.sent} sent over ${result.repeats.length} repeats; lost ${c.lost}, duplicated ${c.duplicated}, ` +
-        `seq gaps ${c.seqGaps}, ack errors + timeouts ${c.ackErrors}; its load process used ${load.join('/')} % of a core`,
+        `seq gaps ${c.seqGaps}, ack errors + timeouts ${c.ackErrors}; its load process used ${load.join('/')} % of a ` +
+        `core; slowest ack per repeat ${slowest.join(', ')}`,
     );
   }
 }
