@@ -64,8 +64,8 @@ interface Profile {
   username: string;
   display_name: string;
   avatar_url: string | null;
-  created_at: Date;
-  updated_at: Date;
+  created_at: string;
+  updated_at: string;
 }
 
 interface Room {
@@ -78,8 +78,8 @@ interface Room {
   ai_model: string | null;
   last_seq: number;
   last_activity_at: Date;
-  created_at: Date;
-  updated_at: Date;
+  created_at: string;
+  updated_at: string;
   my_role: 'owner' | 'member' | null;
 }
 
@@ -273,7 +273,8 @@ export function persistenceContract(name: string, driver: DriverHandle<Persisten
         });
         expect(rows).toEqual([expect.objectContaining({ username, display_name: 'Ada Lovelace', avatar_url: null })]);
         expect(rows[0].id).toMatch(/^[0-9a-f-]{36}$/);
-        expect(rows[0].created_at).toBeInstanceOf(Date);
+        // Timestamps come back as the contract's ISO text (UTC, milliseconds) from every driver.
+        expect(rows[0].created_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
         expect(rows[0]).not.toHaveProperty('password_hash');
 
         expect(await f().signIn(username)).toEqual([

@@ -1,6 +1,7 @@
 import { createClient } from '@supabase/supabase-js';
 import WebSocket from 'ws';
 import { AppException } from '../../../common/errors/app.exception';
+import { isoTimestamp } from '../../../common/messages/timestamp';
 import { ErrorCode } from '../../../common/errors/error-code';
 import { DEFAULT_DATABASE_CALL_TIMEOUT_MS } from '../../../config/config.schema';
 import { mapDatabaseError } from '../database-error';
@@ -85,7 +86,7 @@ export class SupabaseDatabase implements Database {
     if (data === null || data === undefined) {
       return [];
     }
-    return (Array.isArray(data) ? data : [data]).map(withDates) as Row[];
+    return (Array.isArray(data) ? data : [data]).map(withIsoTimestamps) as Row[];
   }
 
   async ping(timeoutMs: number): Promise<void> {
@@ -104,15 +105,15 @@ export class SupabaseDatabase implements Database {
   }
 }
 
-/** PostgREST sends timestamps as text; the pg drivers give Dates. The `*_at` columns become Dates here too. */
-function withDates(row: unknown): unknown {
+/** PostgREST sends timestamps as text with microseconds; the `*_at` columns become the contract's ISO text. */
+function withIsoTimestamps(row: unknown): unknown {
   if (typeof row !== 'object' || row === null) {
     return row;
   }
   return Object.fromEntries(
     Object.entries(row).map(([key, value]) => [
       key,
-      key.endsWith('_at') && typeof value === 'string' ? new Date(value) : value,
+      key.endsWith('_at') && typeof value === 'string' ? isoTimestamp(value) : value,
     ]),
   );
 }
