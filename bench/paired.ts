@@ -7,7 +7,7 @@
  */
 import { LineChild } from './line-protocol';
 import { beyondTick, type LoopDelay } from './metrics';
-import { startProbes, type CpuProbe } from './proc-cpu';
+import { startCpuPressure, startProbes, type CpuProbe } from './proc-cpu';
 import { spread, type Spread } from './stats';
 
 export interface RoomSpec {
@@ -51,6 +51,8 @@ export interface PairedResult {
   sides: string[];
   warmup: Record<string, SideRun>;
   repeats: Record<string, SideRun>[];
+  /** The machine's CPU pressure during each repeat (bench/proc-cpu.ts), in %. */
+  cpuPressure: (number | null)[];
 }
 
 /** Loads at once: ready, then started together; each target's readings end when its own load answers. */
@@ -88,9 +90,12 @@ export async function runPaired(sides: PairedSide[], opts: PairedOptions): Promi
   console.log(`bench: ${opts.label}: warm-up, ${opts.rate}/s each for ${opts.warmupS} s`);
   const warmup = await runLoads(sides, opts.rate, opts.warmupS);
   const repeats: Record<string, SideRun>[] = [];
+  const cpuPressure: (number | null)[] = [];
   for (let i = 0; i < opts.repeats; i++) {
     console.log(`bench: ${opts.label}: repeat ${i + 1}/${opts.repeats}, ${opts.rate}/s each for ${opts.durationS} s`);
+    const pressure = startCpuPressure();
     repeats.push(await runLoads(sides, opts.rate, opts.durationS));
+    cpuPressure.push(pressure());
   }
   return {
     rate: opts.rate,
@@ -99,6 +104,7 @@ export async function runPaired(sides: PairedSide[], opts: PairedOptions): Promi
     sides: sides.map((s) => s.name),
     warmup,
     repeats,
+    cpuPressure,
   };
 }
 
@@ -203,6 +209,10 @@ export function printPaired(title: string, result: PairedResult, figures: [strin
   console.log(line(head));
   console.log(w.map((n) => '-'.repeat(n)).join('-+-'));
   cells.forEach((c) => console.log(line(c)));
+  console.log(
+    `machine CPU pressure (share of time some task waited for a core) per repeat: ` +
+      `${result.cpuPressure.map((p) => (p === null ? '—' : `${p} %`)).join(', ')}`,
+  );
   for (const side of result.sides) {
     const c = pairedCounts(result, side);
     const load = result.repeats.map((r) => Math.round((100 * r[side].chat.loadCpuMs) / r[side].chat.windowMs));

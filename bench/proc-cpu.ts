@@ -178,3 +178,23 @@ export function postgresProbe(postmasterPid: number, database: string, backgroun
     return db === database ? 'postgres backends' : null;
   });
 }
+
+/** `some ... total=<µs>` of /proc/pressure/cpu: how long, in all, some runnable task has waited for a CPU. */
+function cpuStallUs(): number | null {
+  const m = /^some .* total=(\d+)/m.exec(read('/proc/pressure/cpu') ?? '');
+  return m ? Number(m[1]) : null;
+}
+
+/**
+ * The machine's CPU pressure over a window (Linux PSI): the share of wall time in which at least one runnable task
+ * waited for a CPU, in %. Near 0 the targets had the cores they asked for; on this shared box other work pushes it
+ * to 50–90 %, and every latency then includes waiting for a core. Null without PSI.
+ */
+export function startCpuPressure(): () => number | null {
+  const us = cpuStallUs();
+  const t = performance.now();
+  return () => {
+    const now = cpuStallUs();
+    return us === null || now === null ? null : Math.round(((now - us) / 1000 / (performance.now() - t)) * 100);
+  };
+}

@@ -9,6 +9,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beyondTick } from './metrics';
 import { cpuPerSend, runLoads, type PairedSide } from './paired';
+import { startCpuPressure } from './proc-cpu';
 import { round } from './stats';
 
 export const SEARCH_P99_LIMIT_MS = 50;
@@ -34,6 +35,8 @@ export interface SearchStep {
   /** The target's main thread busy time over the sending, in % of one core. */
   mainCpuPercent: number | null;
   cpuUsPerSend: Record<string, number>;
+  /** The machine's CPU pressure during the step, in % (bench/proc-cpu.ts). */
+  cpuPressure: number | null;
   /** The database alone, group commit, measured right after this step (the app's search only). */
   engineGroupedPerSecond?: number;
 }
@@ -66,7 +69,9 @@ export function stepRunner(
   return (rate, attempt) =>
     turn(async () => {
       console.log(`bench: ${side.name}: search step ${rate}/s for ${seconds} s${attempt > 1 ? ' (again)' : ''}`);
+      const pressure = startCpuPressure();
       const run = (await runLoads([side], rate, seconds))[side.name];
+      const cpuPressure = pressure();
       const r = run.chat;
       const step: SearchStep = {
         rate,
@@ -86,6 +91,7 @@ export function stepRunner(
         eventLoopP99Ms: beyondTick(run.eventLoop?.p99Ms),
         mainCpuPercent: run.cpuMs.main === undefined ? null : round((100 * run.cpuMs.main) / r.windowMs, 0),
         cpuUsPerSend: cpuPerSend(run),
+        cpuPressure,
       };
       if (after) {
         // Let the target's backlog settle before the database is measured alone.

@@ -41,7 +41,9 @@ export function printTable(r: Record<string, any>): void {
   const m = r.machine ?? {};
   console.log(
     `\nmachine: ${m.cpus} x ${m.cpuModel}${m.cpuMHz ? ` @ ${m.cpuMHz} MHz` : ''}, ${m.totalMemMiB} MiB, node ${m.node}, ${m.os}, ` +
-      `load avg at start ${(m.loadAvgAtStart ?? []).join(' ')}, ulimit -n ${m.openFilesLimit}; db=${r.flags?.db}` +
+      `load avg at start ${(m.loadAvgAtStart ?? []).join(' ')}` +
+      `${m.cpuPressureAtStart ? ` (CPU pressure ${String(m.cpuPressureAtStart)})` : ''}, ulimit -n ${m.openFilesLimit}; ` +
+      `db=${r.flags?.db}` +
       (r.postgres ? ` (${r.postgres.durable ? 'durable' : 'UNSAFE'}: ${JSON.stringify(r.postgres.settings)})` : ''),
   );
   const build = r.build ?? {};
@@ -123,6 +125,7 @@ function printSearch(search: Record<string, SearchResult> | undefined, engine: a
     return;
   }
   const mark = (s: SearchStep) => `${s.rate}${s.pass ? '✓' : '✗'}`;
+  const pressures = Object.values(search).flatMap((s) => s.steps.map((step) => step.cpuPressure));
   console.log(
     `\n(2) highest rate with p99 ack < ${SEARCH_P99_LIMIT_MS} ms (a failing step is run twice; app and relay steps take turns):`,
   );
@@ -137,6 +140,8 @@ function printSearch(search: Record<string, SearchResult> | undefined, engine: a
         `; steps ${s.steps.map(mark).join(' ')}`,
     );
   }
+  const p = spread(pressures);
+  console.log(`  machine CPU pressure during the steps: ${formatSpread(p, 0)} %`);
   const e = engineDuringSearch(search.app, engine);
   if (search.app?.best && search.relay) {
     console.log(`  app / relay: ${ratio(search.app.best.rate, search.relay.best?.rate)}`);

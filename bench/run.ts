@@ -358,6 +358,14 @@ function machineFacts(): Record<string, unknown> {
     node: process.version,
     os: `${os.type()} ${os.release()} ${os.arch()}`,
     loadAvgAtStart: os.loadavg().map((l) => round(l, 2)),
+    /** /proc/pressure/cpu at start: share of time some task waited for a core (10 s, 60 s, 300 s averages). */
+    cpuPressureAtStart: (() => {
+      try {
+        return readFileSync('/proc/pressure/cpu', 'utf8').split('\n')[0];
+      } catch {
+        return null;
+      }
+    })(),
     openFilesLimit,
   };
 }
