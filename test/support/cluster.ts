@@ -28,6 +28,8 @@ const CLUSTER_TIMINGS: Readonly<Record<string, string>> = {
   ORDER_WAIT_MS: '100',
   AI_LEASE_MS: '1500',
   AI_POLL_MS: '200',
+  // A stop lets replies in flight finish for most of SHUTDOWN_TIMEOUT_MS (the drain): within STOP_GRACE_MS here.
+  SHUTDOWN_TIMEOUT_MS: '3000',
 };
 
 /** How long `close()` lets an instance shut down gracefully before it kills it. */
