@@ -13,6 +13,9 @@ import { expectProblem, HttpClient, signUp, uniqueUsername, type HttpResult } fr
 import { useTestApp } from './support/test-app';
 import { UUID } from './support/chat-api';
 
+/** A string shaped like a refresh token (43 characters of base64url) that the server never issued. */
+const newRefreshTokenLike = (): string => randomBytes(32).toString('base64url');
+
 describe('auth (local mode)', () => {
   const t = useTestApp();
   let anon: HttpClient;
@@ -28,11 +31,20 @@ describe('auth (local mode)', () => {
   function expectSession(res: HttpResult, status: number, username: string, displayName: string): any {
     expect(res.status).toBe(status);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-    expect(Object.keys(res.body).sort()).toEqual(['accessToken', 'expiresIn', 'profile', 'tokenType']);
+    expect(Object.keys(res.body).sort()).toEqual([
+      'accessToken',
+      'expiresIn',
+      'profile',
+      'refreshExpiresIn',
+      'refreshToken',
+      'tokenType',
+    ]);
     expect(res.body).toEqual({
       accessToken: expect.stringMatching(/^[\w-]+\.[\w-]+\.[\w-]+$/),
       tokenType: 'Bearer',
       expiresIn: t.config.auth.localJwtTtlSeconds,
+      refreshToken: expect.stringMatching(/^[\w-]{43}$/),
+      refreshExpiresIn: t.config.auth.localRefreshTtlSeconds,
       profile: {
         id: expect.stringMatching(UUID),
         username,
@@ -357,6 +369,217 @@ describe('auth (local mode)', () => {
       const problem = expectProblem(await login(body), 400, 'VALIDATION_FAILED');
       expect([...new Set(problem.details.map((d: { field: string }) => d.field))].sort()).toEqual(fields);
     });
+  });
+
+  describe('sessions: POST /api/auth/refresh and /api/auth/logout', () => {
+    const refresh = (body: unknown): Promise<HttpResult> => anon.post('/api/auth/refresh', body);
+    const logout = (body: unknown): Promise<HttpResult> => anon.post('/api/auth/logout', body);
+
+    /** A fresh account signed in: its register session and what signs it in again. */
+    async function signedIn(prefix = 'ses'): Promise<{ username: string; password: string; session: any }> {
+      const username = uniqueUsername(prefix);
+      const password = newPassword();
+      const session = expectSession(await register({ username, password }), 201, username, username);
+      return { username, password, session };
+    }
+
+    /** The refresh token no longer gets a session: 401, and the token is not in the answer. */
+    async function expectSpent(refreshToken: string): Promise<void> {
+      const problem = expectProblem(await refresh({ refreshToken }), 401, 'UNAUTHENTICATED');
+      expect(JSON.stringify(problem)).not.toContain(refreshToken);
+    }
+
+    it('should rotate: a new access token and refresh token for the same profile, each refresh token good once', async () => {
+      const { username, session } = await signedIn();
+
+      const second = expectSession(await refresh({ refreshToken: session.refreshToken }), 200, username, username);
+      const third = expectSession(await refresh({ refreshToken: second.refreshToken }), 200, username, username);
+
+      expect(second.profile).toEqual(session.profile);
+      expect(third.profile).toEqual(session.profile);
+      expect(new Set([session.refreshToken, second.refreshToken, third.refreshToken]).size).toBe(3);
+      expect(decodeJwt(third.accessToken).sub).toBe(session.profile.id);
+      const me = await anon.as(third.accessToken).get('/api/profiles/me');
+      expect(me.status).toBe(200);
+      expect(me.body).toEqual(session.profile);
+    });
+
+    it('should revoke the whole family when a spent refresh token is used again, and leave other sessions alone', async () => {
+      const { username, password, session } = await signedIn();
+      const other = expectSession(await login({ username, password }), 200, username, username);
+      const second = expectSession(await refresh({ refreshToken: session.refreshToken }), 200, username, username);
+      const third = expectSession(await refresh({ refreshToken: second.refreshToken }), 200, username, username);
+
+      // The first token again: whoever holds it, one of the two holders is not the user.
+      await expectSpent(session.refreshToken);
+
+      await expectSpent(third.refreshToken);
+      await expectSpent(second.refreshToken);
+      // The login's own session is another family: untouched.
+      expectSession(await refresh({ refreshToken: other.refreshToken }), 200, username, username);
+    });
+
+    it('should let only one of two refreshes of the same token win, and then revoke its family too', async () => {
+      const { session } = await signedIn();
+
+      const results = await Promise.all([
+        refresh({ refreshToken: session.refreshToken }),
+        refresh({ refreshToken: session.refreshToken }),
+      ]);
+
+      expect(results.map((r) => r.status).sort()).toEqual([200, 401]);
+      const winner = results.find((r) => r.status === 200)!;
+      await expectSpent(winner.body.refreshToken);
+    });
+
+    it.each<[string, (session: any) => string]>([
+      ['a token it never issued', () => newRefreshTokenLike()],
+      ['an SQL-ish string', () => "' or '1'='1"],
+      ['a wildcard', () => '%'],
+      ['256 characters', () => 'r'.repeat(256)],
+      ['unicode', () => 'ünïcödé-🙂'],
+    ])('should answer 401 UNAUTHENTICATED for %s, and leave the session alone', async (_label, make) => {
+      const { session } = await signedIn();
+
+      await expectSpent(make(session));
+
+      expect((await refresh({ refreshToken: session.refreshToken })).status).toBe(200);
+    });
+
+    it('should answer a reused, a revoked and an unknown token alike', async () => {
+      const reusedFamily = await signedIn();
+      expect((await refresh({ refreshToken: reusedFamily.session.refreshToken })).status).toBe(200);
+      const loggedOut = await signedIn();
+      expect((await logout({ refreshToken: loggedOut.session.refreshToken })).status).toBe(204);
+      const tokens = [reusedFamily.session.refreshToken, loggedOut.session.refreshToken, newRefreshTokenLike()];
+
+      const answers = [];
+      for (const refreshToken of tokens) {
+        const { requestId: _requestId, ...problem } = expectProblem(
+          await refresh({ refreshToken }),
+          401,
+          'UNAUTHENTICATED',
+        );
+        answers.push(problem);
+      }
+
+      expect(answers[1]).toEqual(answers[0]);
+      expect(answers[2]).toEqual(answers[0]);
+    });
+
+    const invalidRefreshBodies: [string, unknown][] = [
+      ['no body', undefined],
+      ['an empty object', {}],
+      ['a number', { refreshToken: 12345 }],
+      ['null', { refreshToken: null }],
+      ['a boolean', { refreshToken: true }],
+      ['an array', { refreshToken: ['x'] }],
+      ['an object', { refreshToken: { $ne: null } }],
+      ['an empty string', { refreshToken: '' }],
+      ['257 characters', { refreshToken: 'r'.repeat(257) }],
+      ['a NUL character', { refreshToken: 'abc\u0000def' }],
+    ];
+
+    it.each(invalidRefreshBodies)(
+      'should answer 400 VALIDATION_FAILED on refreshToken for %s, at refresh and at logout',
+      async (_label, body) => {
+        for (const send of [refresh, logout]) {
+          const problem = expectProblem(await send(body), 400, 'VALIDATION_FAILED');
+          expect([...new Set(problem.details.map((d: { field: string }) => d.field))]).toEqual(['refreshToken']);
+        }
+      },
+    );
+
+    it.each([
+      ['a JSON array', '[]'],
+      ['JSON null', 'null'],
+      ['a JSON string', '"token"'],
+      ['malformed JSON', '{"refreshToken": '],
+    ])('should answer 400 VALIDATION_FAILED for a body that is %s', async (_label, body) => {
+      expectProblem(await refresh(body), 400, 'VALIDATION_FAILED');
+      expectProblem(await logout(body), 400, 'VALIDATION_FAILED');
+    });
+
+    it('should ignore fields it does not know (a client cannot choose the profile)', async () => {
+      const { username, session } = await signedIn();
+      const victim = await signedIn('victim');
+
+      const res = await refresh({ refreshToken: session.refreshToken, profileId: victim.session.profile.id });
+
+      expect(expectSession(res, 200, username, username).profile.id).toBe(session.profile.id);
+    });
+
+    it('should answer logout 204 and end the session: its token and every token of its family', async () => {
+      const { username, password, session } = await signedIn();
+      const other = expectSession(await login({ username, password }), 200, username, username);
+      const second = expectSession(await refresh({ refreshToken: session.refreshToken }), 200, username, username);
+
+      const res = await logout({ refreshToken: second.refreshToken });
+
+      expect(res.status).toBe(204);
+      expect(res.body).toBe('');
+      await expectSpent(second.refreshToken);
+      await expectSpent(session.refreshToken);
+      expectSession(await refresh({ refreshToken: other.refreshToken }), 200, username, username);
+    });
+
+    it('should end the session when logout is sent a spent token of it', async () => {
+      const { username, session } = await signedIn();
+      const second = expectSession(await refresh({ refreshToken: session.refreshToken }), 200, username, username);
+
+      expect((await logout({ refreshToken: session.refreshToken })).status).toBe(204);
+
+      await expectSpent(second.refreshToken);
+    });
+
+    it('should answer 204 to a second logout and to a token it never issued', async () => {
+      const { session } = await signedIn();
+      expect((await logout({ refreshToken: session.refreshToken })).status).toBe(204);
+      expect((await logout({ refreshToken: session.refreshToken })).status).toBe(204);
+      expect((await logout({ refreshToken: newRefreshTokenLike() })).status).toBe(204);
+      expect((await logout({ refreshToken: "' or '1'='1" })).status).toBe(204);
+    });
+
+    it.each([
+      ['an Expo push token', 'ExponentPushToken[xxxxxxxxxxxxxxxxxxxxxx]'],
+      ['an APNs token', 'a'.repeat(64)],
+      ['an FCM token', `${'f'.repeat(22)}:APA91b${'F_-x'.repeat(35)}`],
+      ['of 4096 characters', 'd'.repeat(4096)],
+    ])('should take a deviceToken that is %s', async (_label, deviceToken) => {
+      const { session } = await signedIn();
+
+      expect((await logout({ refreshToken: session.refreshToken, deviceToken })).status).toBe(204);
+
+      await expectSpent(session.refreshToken);
+    });
+
+    it.each<[string, unknown]>([
+      ['a number', 42],
+      ['null', null],
+      ['a boolean', true],
+      ['an array', ['ExponentPushToken[x]']],
+      ['an object', { token: 'x' }],
+      ['empty', ''],
+      ['with a space', 'ExponentPushToken [x]'],
+      ['with a newline', 'abc\ndef'],
+      ['non-ASCII', 'tökén'],
+      ['of 4097 characters', 'd'.repeat(4097)],
+      ['markup', '<script>alert(1)</script> x'],
+    ])(
+      'should answer 400 VALIDATION_FAILED on deviceToken for one that is %s, and end no session',
+      async (_label, deviceToken) => {
+        const { username, session } = await signedIn();
+
+        const problem = expectProblem(
+          await logout({ refreshToken: session.refreshToken, deviceToken }),
+          400,
+          'VALIDATION_FAILED',
+        );
+
+        expect([...new Set(problem.details.map((d: { field: string }) => d.field))]).toEqual(['deviceToken']);
+        expectSession(await refresh({ refreshToken: session.refreshToken }), 200, username, username);
+      },
+    );
   });
 
   describe('bearer tokens (GET /api/profiles/me)', () => {

@@ -30,6 +30,8 @@ const PROTECTED_OPERATIONS: [string, string][] = [
 const PUBLIC_OPERATIONS: [string, string][] = [
   ['/api/auth/register', 'post'],
   ['/api/auth/login', 'post'],
+  ['/api/auth/refresh', 'post'],
+  ['/api/auth/logout', 'post'],
 ];
 
 function uniqueRoomName(prefix: string): string {
@@ -407,6 +409,32 @@ describe('HTTP rate limits (RATE_HTTP_PER_MINUTE=5, RATE_AUTH_PER_MINUTE=3)', ()
         (await requestFrom(t.url, freshLoopbackAddress(), 'POST', '/api/auth/login', { username, password: 'x' }))
           .status,
       ).toBe(401);
+    });
+  });
+
+  describe('POST /api/auth/refresh and /api/auth/logout (per IP, in the sign-in budget)', () => {
+    it('should refuse the 4th refresh or logout from one IP with 429, spending no refresh token', async () => {
+      const registered = await requestFrom(t.url, freshLoopbackAddress(), 'POST', '/api/auth/register', {
+        username: uniqueUsername('rlr'),
+        password: newPassword(),
+      });
+      expect(registered.status).toBe(201);
+      const ip = freshLoopbackAddress();
+      const send = (path: string, body: unknown) => requestFrom(t.url, ip, 'POST', path, body);
+      const unknown = () => ({ refreshToken: randomBytes(32).toString('base64url') });
+
+      expect((await send('/api/auth/refresh', unknown())).status).toBe(401);
+      expect((await send('/api/auth/logout', unknown())).status).toBe(204);
+      expect((await send('/api/auth/refresh', { refreshToken: 7 })).status).toBe(400);
+
+      expectRetryAfter(await send('/api/auth/refresh', { refreshToken: registered.body.refreshToken }));
+      expectRetryAfter(await send('/api/auth/logout', { refreshToken: registered.body.refreshToken }));
+      // The refused calls neither spent nor revoked the session: it refreshes from another IP.
+      const refreshed = await requestFrom(t.url, freshLoopbackAddress(), 'POST', '/api/auth/refresh', {
+        refreshToken: registered.body.refreshToken,
+      });
+      expect(refreshed.status).toBe(200);
+      expect(refreshed.body.profile.id).toBe(registered.body.profile.id);
     });
   });
 

@@ -395,12 +395,16 @@ describe('Supabase mode', () => {
     });
   });
 
-  describe('POST /api/auth/register and /api/auth/login', () => {
+  describe('POST /api/auth/register, login, refresh and logout', () => {
     it('should answer 404 to a valid register and login in Supabase mode, and create no account', async () => {
       const username = `local_${hex()}`;
       const password = `pw-${hex(8)}`;
       expectProblem(await client().post('/api/auth/register', { username, password }), 404, 'NOT_FOUND');
       expectProblem(await client().post('/api/auth/login', { username, password }), 404, 'NOT_FOUND');
+      // Supabase Auth refreshes its own sessions: this server's refresh tokens do not exist in this mode.
+      const refreshToken = randomBytes(32).toString('base64url');
+      expectProblem(await client().post('/api/auth/refresh', { refreshToken }), 404, 'NOT_FOUND');
+      expectProblem(await client().post('/api/auth/logout', { refreshToken }), 404, 'NOT_FOUND');
 
       // No profile of that name exists: a room owner cannot add it.
       const owner = await signedIn();
@@ -417,7 +421,7 @@ describe('Supabase mode', () => {
     ])('should answer a body that is %s exactly like a route that does not exist', async (_label, body) => {
       const missing = await client().post('/api/auth/no-such-route', body);
       expect(missing.status).toBeGreaterThanOrEqual(400);
-      for (const path of ['/api/auth/register', '/api/auth/login']) {
+      for (const path of ['/api/auth/register', '/api/auth/login', '/api/auth/refresh', '/api/auth/logout']) {
         const res = await client().post(path, body);
         expect({ path, status: res.status, code: res.body?.code }).toEqual({
           path,
@@ -432,6 +436,7 @@ describe('Supabase mode', () => {
       const body = { username: `local_${hex()}`, password: `pw-${hex(8)}` };
       expectProblem(await user.http.post('/api/auth/register', body), 404, 'NOT_FOUND');
       expectProblem(await user.http.post('/api/auth/login', body), 404, 'NOT_FOUND');
+      expectProblem(await user.http.post('/api/auth/refresh', { refreshToken: hex(16) }), 404, 'NOT_FOUND');
     });
   });
 

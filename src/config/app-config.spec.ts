@@ -70,6 +70,7 @@ describe(loadConfig.name, () => {
       expect(sut.maxSocketsPerUser).toBe(20);
       expect(sut.ai.models).toEqual(['gpt-4o-mini']);
       expect(sut.auth.localJwtTtlSeconds).toBe(86_400);
+      expect(sut.auth.localRefreshTtlSeconds).toBe(2_592_000);
     });
 
     it('should allow every origin in development when CORS_ORIGINS is unset', () => {
@@ -343,6 +344,7 @@ describe(loadConfig.name, () => {
       ['LOG_LEVEL', (c: ReturnType<typeof loadConfig>) => c.logLevel, 'info'],
       ['MESSAGE_MAX_LENGTH', (c: ReturnType<typeof loadConfig>) => c.messages.maxLength, 4000],
       ['RATE_SEND_PER_10S', (c: ReturnType<typeof loadConfig>) => c.rates.sendPer10s, 20],
+      ['LOCAL_REFRESH_TTL_SECONDS', (c: ReturnType<typeof loadConfig>) => c.auth.localRefreshTtlSeconds, 2_592_000],
     ])('should treat an empty %s as unset and use its default', (variable, read, expected) => {
       const sut = loadConfig(makeEnv({ [variable]: '' }));
 
@@ -394,6 +396,24 @@ describe(loadConfig.name, () => {
 
       expect(sut.auth.localJwtSecret).toBe(env.LOCAL_JWT_SECRET);
       expect(readdirSync(env.DATA_DIR!)).toEqual([]);
+    });
+  });
+
+  describe('sessions', () => {
+    it('should read the refresh token lifetime', () => {
+      const sut = loadConfig(makeEnv({ LOCAL_REFRESH_TTL_SECONDS: '3600' }));
+
+      expect(sut.auth.localRefreshTtlSeconds).toBe(3600);
+    });
+
+    it.each([
+      ['LOCAL_REFRESH_TTL_SECONDS', '299', 'must be a whole number from 300 to 31536000'],
+      ['LOCAL_REFRESH_TTL_SECONDS', '31536001', 'must be a whole number from 300 to 31536000'],
+      ['LOCAL_REFRESH_TTL_SECONDS', '30d', 'must be a whole number from 300 to 31536000'],
+    ])('should refuse %s=%p naming its range', (variable, value, range) => {
+      const error = configErrorOf(makeEnv({ [variable]: value }));
+
+      expect(error.message).toBe(`Invalid configuration: ${variable}: ${range}`);
     });
   });
 

@@ -18,7 +18,13 @@ export interface AppConfig {
    */
   database: { driver: DatabaseDriverName; url?: string; callTimeoutMs: number; connectTimeoutMs: number };
   supabase: { url?: string; anonKey?: string; serviceRoleKey?: string; jwtSecret?: string };
-  auth: { mode: 'local' | 'supabase'; localJwtSecret: string; localJwtTtlSeconds: number };
+  auth: {
+    mode: 'local' | 'supabase';
+    localJwtSecret: string;
+    localJwtTtlSeconds: number;
+    /** How long a local refresh token lives unused: each use gives a new one that lives this long again. */
+    localRefreshTtlSeconds: number;
+  };
   ai: {
     apiKey?: string;
     baseUrl?: string;
@@ -153,6 +159,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       mode: supabase ? 'supabase' : 'local',
       localJwtSecret: env.LOCAL_JWT_SECRET ?? (supabase ? '' : readOrCreateLocalSecret(dataDir)),
       localJwtTtlSeconds: env.LOCAL_JWT_TTL_SECONDS,
+      localRefreshTtlSeconds: env.LOCAL_REFRESH_TTL_SECONDS,
     },
     ai: {
       apiKey: env.OPENAI_API_KEY,

@@ -45,6 +45,7 @@ const variables = z.object({
   SUPABASE_JWT_SECRET: optionalString,
   LOCAL_JWT_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
   LOCAL_JWT_TTL_SECONDS: int(60, 31_536_000).default(86_400),
+  LOCAL_REFRESH_TTL_SECONDS: int(300, 31_536_000).default(2_592_000),
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: optionalUrl,
   OPENAI_MODEL: z.string().trim().min(1).default('gpt-4o-mini'),

@@ -30,6 +30,7 @@ import {
   type SupabaseAuth,
 } from '../support/supabase-auth';
 import { openOncePerFile, persistenceContract, type PersistenceDriver } from './persistence-contract';
+import { refreshTokensContract } from './refresh-tokens-contract';
 
 interface SupabaseDriver extends PersistenceDriver {
   /** The driver itself: user actors must bring their own token. */
@@ -118,6 +119,7 @@ async function openSupabaseDriver(): Promise<SupabaseDriver> {
 const driver = openOncePerFile(openSupabaseDriver);
 
 persistenceContract('supabase', driver);
+refreshTokensContract('supabase', driver);
 
 interface Profile {
   id: string;

@@ -1,6 +1,6 @@
 import { Body, Controller, HttpCode, Post, UseGuards } from '@nestjs/common';
 import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { LoginDto, RegisterDto, SessionDto } from './dto/auth.dto';
+import { LoginDto, LogoutDto, RefreshDto, RegisterDto, SessionDto } from './dto/auth.dto';
 import { AuthService } from './auth.service';
 import { LocalModeGuard } from './local-mode.guard';
 import { Public } from './public.decorator';
@@ -27,5 +27,22 @@ export class AuthController {
   @ApiResponse({ status: 200, type: SessionDto })
   login(@Body() body: LoginDto): Promise<SessionDto> {
     return this.auth.login(body.username, body.password);
+  }
+
+  @Post('refresh')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Exchange a refresh token (once) for a new session' })
+  @ApiResponse({ status: 200, type: SessionDto })
+  refresh(@Body() body: RefreshDto): Promise<SessionDto> {
+    return this.auth.refresh(body.refreshToken);
+  }
+
+  /** `deviceToken` is validated (LogoutDto); its push registration goes too once push registrations exist. */
+  @Post('logout')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'End the session of a refresh token' })
+  @ApiResponse({ status: 204 })
+  logout(@Body() body: LogoutDto): Promise<void> {
+    return this.auth.logout(body.refreshToken);
   }
 }

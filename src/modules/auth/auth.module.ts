@@ -4,6 +4,7 @@ import { AuthService } from './auth.service';
 import { HttpAuthGuard } from './http-auth.guard';
 import { LocalCredentialsRepository } from './local-credentials.repository';
 import { PasswordHasher } from './password-hasher.service';
+import { RefreshTokensRepository } from './refresh-tokens.repository';
 import { SocketAuthMiddleware } from './socket-auth.middleware';
 import { SupabaseTokenVerifier } from './supabase-token.verifier';
 import { TOKEN_VERIFIER, TokenService } from './token.service';
@@ -14,6 +15,7 @@ import { APP_CONFIG, type AppConfig } from '../../config/app-config';
   providers: [
     AuthService,
     LocalCredentialsRepository,
+    RefreshTokensRepository,
     PasswordHasher,
     TokenService,
     SupabaseTokenVerifier,

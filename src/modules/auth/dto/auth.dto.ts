@@ -3,6 +3,8 @@ import { IsString, Length, Matches } from 'class-validator';
 import { Optional } from '../../../common/validation/optional.decorator';
 import { ProfileDto } from './profile.dto';
 
+const DEVICE_TOKEN = { message: 'must be a push token (1–4096 printable ASCII characters)' };
+
 export class RegisterDto {
   @ApiProperty({ example: 'ada_l', description: '3–32 characters of a-z, 0-9 and _' })
   @IsString()
@@ -34,6 +36,27 @@ export class LoginDto {
   password!: string;
 }
 
+const REFRESH_TOKEN = { message: 'must be a refresh token (a string of 1–256 characters)' };
+
+export class RefreshDto {
+  @ApiProperty({ description: 'the refreshToken of the last session body, as it came' })
+  @IsString(REFRESH_TOKEN)
+  @Length(1, 256, REFRESH_TOKEN)
+  refreshToken!: string;
+}
+
+export class LogoutDto extends RefreshDto {
+  /**
+   * The push token of the device signing out, whose push registration goes with the session. Push registrations
+   * do not exist yet: the field is validated and, until they do, changes nothing.
+   */
+  @ApiPropertyOptional({ maxLength: 4096, description: "this device's push token: its push registration is removed" })
+  @Optional()
+  @IsString(DEVICE_TOKEN)
+  @Matches(/^[\x21-\x7e]{1,4096}$/, DEVICE_TOKEN)
+  deviceToken?: string;
+}
+
 export class SessionDto {
   @ApiProperty()
   accessToken!: string;
@@ -41,8 +64,14 @@ export class SessionDto {
   @ApiProperty({ enum: ['Bearer'] })
   tokenType!: 'Bearer';
 
-  @ApiProperty({ description: 'lifetime of the token in seconds' })
+  @ApiProperty({ description: 'lifetime of the access token in seconds' })
   expiresIn!: number;
+
+  @ApiProperty({ description: 'opaque; exchange it at POST /api/auth/refresh for a new session (once)' })
+  refreshToken!: string;
+
+  @ApiProperty({ description: 'how long the refresh token lives unused, in seconds' })
+  refreshExpiresIn!: number;
 
   @ApiProperty({ type: () => ProfileDto })
   profile!: ProfileDto;
