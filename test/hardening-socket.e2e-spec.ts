@@ -81,6 +81,27 @@ describe('socket hardening', () => {
       expect(joinsAfter - joinsBefore).toBeLessThanOrEqual(SOCKET_BUDGET);
     });
 
+    it('should count auth:refresh against the budget too, refusing it before its token is looked at', async () => {
+      const flooder = await signUp(t.url, 'fl');
+      const ip = freshLoopbackAddress();
+      const socket = await handshakeFrom(t.url, ip, flooder.token);
+      if (!('connected' in socket)) {
+        throw new Error(`the handshake was refused: ${JSON.stringify(socket)}`);
+      }
+      opened.push(socket);
+
+      const answers = await Promise.all(
+        Array.from({ length: SOCKET_BUDGET + 5 }, () => ack(socket, 'auth:refresh', { token: 'not.a.token' })),
+      );
+
+      const codes = answers.map((a) => a.error?.code);
+      expect(codes.slice(0, SOCKET_BUDGET)).toEqual(Array(SOCKET_BUDGET).fill('UNAUTHENTICATED'));
+      expect(codes.slice(SOCKET_BUDGET)).toEqual(Array(5).fill('RATE_LIMITED'));
+      expect(socket.connected).toBe(true);
+      // The refused tokens were not failed handshakes: the IP's budget of those (5) is untouched.
+      expect(await handshakeFrom(t.url, ip, 'not.a.token')).toMatchObject({ code: 'UNAUTHENTICATED' });
+    });
+
     it('should give a user one budget across their sockets', async () => {
       const flooder = await signUp(t.url, 'fl');
       const [a, b] = [await open(flooder.token), await open(flooder.token)];

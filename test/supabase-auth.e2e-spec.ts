@@ -478,4 +478,65 @@ describe('Supabase mode', () => {
       expect(JSON.stringify(error.data)).not.toContain(token);
     });
   });
+
+  describe('auth:refresh with Supabase tokens (a client swaps its ~1 h token in place)', () => {
+    /** A socket of a fresh Supabase user connected with a token living `seconds`, joined to a room the user owns. */
+    async function connectedFor(seconds: number) {
+      const user = await signedIn();
+      const room = await user.http.post('/api/rooms', { name: `refresh ${hex()}` });
+      expect(room.status).toBe(201);
+      const token = await auth.mintToken({ sub: user.id, expiresInSeconds: seconds });
+      const socket = await connectSocket(t.url, token);
+      sockets.push(socket);
+      expect(await ack(socket, 'room:join', { roomId: room.body.id })).toMatchObject({ ok: true });
+      return { user, roomId: room.body.id as string, socket };
+    }
+
+    it('should take a new token of the same user and use it from then on, past the old one’s expiry', async () => {
+      const { user, roomId, socket } = await connectedFor(3);
+      const fresh = await auth.mintToken({ sub: user.id, expiresInSeconds: 3600 });
+      const exp = JSON.parse(Buffer.from(fresh.split('.')[1], 'base64url').toString()).exp as number;
+
+      const res = await ack(socket, 'auth:refresh', { token: fresh });
+
+      expect(res).toEqual({ ok: true, expiresAt: new Date(exp * 1000).toISOString() });
+      // The one inherent wait: past the old token's expiry. Its database calls carry the new token (PostgREST
+      // would refuse the old one now), and nothing ended the socket.
+      await new Promise((resolve) => setTimeout(resolve, 3500));
+      expect(socket.connected).toBe(true);
+      const joined = await ack(socket, 'room:join', { roomId });
+      expect(joined).toMatchObject({ ok: true, room: { id: roomId, myRole: 'owner' } });
+      const sent = await ack(socket, 'message:send', { roomId, content: 'after the swap', clientId: `c-${hex()}` });
+      expect(sent).toMatchObject({ ok: true, message: { senderId: user.id, content: 'after the swap' } });
+    }, 20_000);
+
+    it('should refuse another Supabase user’s token with FORBIDDEN and disconnect', async () => {
+      const { socket } = await connectedFor(3600);
+      const gone = new Promise<string>((resolve) => socket.once('disconnect', resolve));
+
+      const res = await ack(socket, 'auth:refresh', { token: await auth.mintToken({ sub: randomUUID() }) });
+
+      expect(res).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+      expect(await gone).toBe('io server disconnect');
+    });
+
+    it.each<[string, (sub: string) => Promise<string>]>([
+      ['expired', (sub) => auth.mintToken({ sub, expiresInSeconds: -60 })],
+      ['of another issuer', (sub) => auth.mintToken({ sub, issuer: 'https://other-project.supabase.co/auth/v1' })],
+      ['with a tampered signature', async (sub) => tamperedToken(await auth.mintToken({ sub }))],
+      ['with alg none', (sub) => Promise.resolve(unsignedToken(supabaseClaims(auth.issuer, { sub })))],
+      ['with the service role', (sub) => auth.mintToken({ sub, claims: { role: 'service_role' } })],
+      ['that is the service role key', () => Promise.resolve(standIn.serviceRoleKey)],
+    ])('should refuse a token of the same user %s with UNAUTHENTICATED and keep the socket', async (_label, make) => {
+      const { user, roomId, socket } = await connectedFor(3600);
+      const token = await make(user.id);
+
+      const res = await ack(socket, 'auth:refresh', { token });
+
+      expect(res).toMatchObject({ ok: false, error: { code: 'UNAUTHENTICATED' } });
+      expect(JSON.stringify(res)).not.toContain(token);
+      expect(socket.connected).toBe(true);
+      expect(await ack(socket, 'room:join', { roomId })).toMatchObject({ ok: true });
+    });
+  });
 });

@@ -71,6 +71,8 @@ describe(loadConfig.name, () => {
       expect(sut.ai.models).toEqual(['gpt-4o-mini']);
       expect(sut.auth.localJwtTtlSeconds).toBe(86_400);
       expect(sut.auth.localRefreshTtlSeconds).toBe(2_592_000);
+      expect(sut.auth.sessionExpiringNoticeSeconds).toBe(300);
+      expect(sut.socket).toEqual({ pingIntervalMs: 25_000, pingTimeoutMs: 30_000 });
     });
 
     it('should allow every origin in development when CORS_ORIGINS is unset', () => {
@@ -345,6 +347,13 @@ describe(loadConfig.name, () => {
       ['MESSAGE_MAX_LENGTH', (c: ReturnType<typeof loadConfig>) => c.messages.maxLength, 4000],
       ['RATE_SEND_PER_10S', (c: ReturnType<typeof loadConfig>) => c.rates.sendPer10s, 20],
       ['LOCAL_REFRESH_TTL_SECONDS', (c: ReturnType<typeof loadConfig>) => c.auth.localRefreshTtlSeconds, 2_592_000],
+      [
+        'SESSION_EXPIRING_NOTICE_SECONDS',
+        (c: ReturnType<typeof loadConfig>) => c.auth.sessionExpiringNoticeSeconds,
+        300,
+      ],
+      ['SOCKET_PING_INTERVAL_MS', (c: ReturnType<typeof loadConfig>) => c.socket.pingIntervalMs, 25_000],
+      ['SOCKET_PING_TIMEOUT_MS', (c: ReturnType<typeof loadConfig>) => c.socket.pingTimeoutMs, 30_000],
     ])('should treat an empty %s as unset and use its default', (variable, read, expected) => {
       const sut = loadConfig(makeEnv({ [variable]: '' }));
 
@@ -399,17 +408,32 @@ describe(loadConfig.name, () => {
     });
   });
 
-  describe('sessions', () => {
-    it('should read the refresh token lifetime', () => {
-      const sut = loadConfig(makeEnv({ LOCAL_REFRESH_TTL_SECONDS: '3600' }));
+  describe('sessions and the socket heartbeat', () => {
+    it('should read the refresh token lifetime, the expiry notice and the ping timings', () => {
+      const sut = loadConfig(
+        makeEnv({
+          LOCAL_REFRESH_TTL_SECONDS: '3600',
+          SESSION_EXPIRING_NOTICE_SECONDS: '60',
+          SOCKET_PING_INTERVAL_MS: '10000',
+          SOCKET_PING_TIMEOUT_MS: '45000',
+        }),
+      );
 
       expect(sut.auth.localRefreshTtlSeconds).toBe(3600);
+      expect(sut.auth.sessionExpiringNoticeSeconds).toBe(60);
+      expect(sut.socket).toEqual({ pingIntervalMs: 10_000, pingTimeoutMs: 45_000 });
     });
 
     it.each([
       ['LOCAL_REFRESH_TTL_SECONDS', '299', 'must be a whole number from 300 to 31536000'],
       ['LOCAL_REFRESH_TTL_SECONDS', '31536001', 'must be a whole number from 300 to 31536000'],
       ['LOCAL_REFRESH_TTL_SECONDS', '30d', 'must be a whole number from 300 to 31536000'],
+      ['SESSION_EXPIRING_NOTICE_SECONDS', '0', 'must be a whole number from 1 to 86400'],
+      ['SESSION_EXPIRING_NOTICE_SECONDS', '2.5', 'must be a whole number from 1 to 86400'],
+      ['SOCKET_PING_INTERVAL_MS', '999', 'must be a whole number from 1000 to 600000'],
+      ['SOCKET_PING_INTERVAL_MS', '600001', 'must be a whole number from 1000 to 600000'],
+      ['SOCKET_PING_TIMEOUT_MS', '-1', 'must be a whole number from 1000 to 600000'],
+      ['SOCKET_PING_TIMEOUT_MS', 'often', 'must be a whole number from 1000 to 600000'],
     ])('should refuse %s=%p naming its range', (variable, value, range) => {
       const error = configErrorOf(makeEnv({ [variable]: value }));
 

@@ -24,6 +24,8 @@ export interface AppConfig {
     localJwtTtlSeconds: number;
     /** How long a local refresh token lives unused: each use gives a new one that lives this long again. */
     localRefreshTtlSeconds: number;
+    /** How long before a socket's token expires it is told `session:expiring` (at once when the token lives less). */
+    sessionExpiringNoticeSeconds: number;
   };
   ai: {
     apiKey?: string;
@@ -62,6 +64,11 @@ export interface AppConfig {
   };
   /** Sockets one user may hold at once, across instances. */
   maxSocketsPerUser: number;
+  /**
+   * Socket.IO's heartbeat: the server pings every `pingIntervalMs` and drops a connection that has not answered
+   * within `pingTimeoutMs` (the client, one that has not been pinged for both together).
+   */
+  socket: { pingIntervalMs: number; pingTimeoutMs: number };
   redisUrl?: string;
   /** Several instances (REDIS_URL): how they keep track of each other and of a room's message order. */
   cluster: {
@@ -160,6 +167,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       localJwtSecret: env.LOCAL_JWT_SECRET ?? (supabase ? '' : readOrCreateLocalSecret(dataDir)),
       localJwtTtlSeconds: env.LOCAL_JWT_TTL_SECONDS,
       localRefreshTtlSeconds: env.LOCAL_REFRESH_TTL_SECONDS,
+      sessionExpiringNoticeSeconds: env.SESSION_EXPIRING_NOTICE_SECONDS,
     },
     ai: {
       apiKey: env.OPENAI_API_KEY,
@@ -190,6 +198,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       handshakesPerMinute: env.RATE_HANDSHAKES_PER_MINUTE,
     },
     maxSocketsPerUser: env.MAX_SOCKETS_PER_USER,
+    socket: { pingIntervalMs: env.SOCKET_PING_INTERVAL_MS, pingTimeoutMs: env.SOCKET_PING_TIMEOUT_MS },
     redisUrl: env.REDIS_URL,
     cluster: {
       heartbeatMs: env.CLUSTER_HEARTBEAT_MS,

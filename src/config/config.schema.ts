@@ -46,6 +46,7 @@ const variables = z.object({
   LOCAL_JWT_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
   LOCAL_JWT_TTL_SECONDS: int(60, 31_536_000).default(86_400),
   LOCAL_REFRESH_TTL_SECONDS: int(300, 31_536_000).default(2_592_000),
+  SESSION_EXPIRING_NOTICE_SECONDS: int(1, 86_400).default(300),
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: optionalUrl,
   OPENAI_MODEL: z.string().trim().min(1).default('gpt-4o-mini'),
@@ -67,6 +68,8 @@ const variables = z.object({
   FLOOD_DISCONNECT_AFTER: int(1, 1_000_000).default(50),
   RATE_HANDSHAKES_PER_MINUTE: int(1, 1_000_000).default(120),
   MAX_SOCKETS_PER_USER: int(1, 100_000).default(20),
+  SOCKET_PING_INTERVAL_MS: int(1000, 600_000).default(25_000),
+  SOCKET_PING_TIMEOUT_MS: int(1000, 600_000).default(30_000),
   AI_MAX_CONCURRENT: int(1, 10_000).default(32),
   AI_MAX_CONCURRENT_PER_USER: int(1, 10_000).default(4),
   REDIS_URL: optionalUrl.refine(

@@ -175,24 +175,38 @@ describe('Socket.IO handshake (/chat)', () => {
       }
     });
 
-    it('should send session:expired and then disconnect a socket whose token expires', async () => {
+    it('should send session:expiring at once, then session:expired and a disconnect when the token expires', async () => {
       const user = await signUp(t.url, 'hs');
       // The one place a wait is inherent: the token lives 2 s; the test awaits the server's events.
-      const token = await signLocalToken(t.config.auth.localJwtSecret, user.id, nowSeconds() + 2);
-      const socket = await connectSocket(t.url, token);
+      const exp = nowSeconds() + 2;
+      const token = await signLocalToken(t.config.auth.localJwtSecret, user.id, exp);
+      // Listening from before the connection: session:expiring comes right after it (the token lives less than
+      // SESSION_EXPIRING_NOTICE_SECONDS, 300 s by default).
+      const socket = io(`${t.url}/chat`, {
+        auth: { token },
+        transports: ['websocket'],
+        reconnection: false,
+        forceNew: true,
+      });
       try {
         const order: string[] = [];
         const received = collectAll(socket);
+        socket.on('session:expiring', () => order.push('session:expiring'));
         socket.on('session:expired', () => order.push('session:expired'));
         socket.on('disconnect', () => order.push('disconnect'));
+        const expiring = nextEvent(socket, 'session:expiring');
         const expired = nextEvent(socket, 'session:expired');
         const reason = nextDisconnect(socket);
 
         await expect(reason).resolves.toBe('io server disconnect');
         await expired;
 
-        expect(order).toEqual(['session:expired', 'disconnect']);
-        expect(received.map(([event]) => event)).toEqual(['session:expired']);
+        expect(await expiring).toEqual({ expiresAt: new Date(exp * 1000).toISOString() });
+        expect(order).toEqual(['session:expiring', 'session:expired', 'disconnect']);
+        expect(received).toEqual([
+          ['session:expiring', { expiresAt: new Date(exp * 1000).toISOString() }],
+          ['session:expired', { code: 'UNAUTHENTICATED', message: expect.any(String) }],
+        ]);
         expect(socket.connected).toBe(false);
         expectUnauthenticated(await refusedConnection(t.url, { token }), token);
       } finally {

@@ -36,8 +36,11 @@ export interface UserEvents {
   'member:added': MemberEvent;
 }
 
-/** Events sent to one socket. */
+/** Events sent to one socket: its session's (PROTOCOL.md §4). */
 export interface SocketEvents {
+  /** The token expires at `expiresAt` (ISO-8601): renew it with `auth:refresh` before then. */
+  'session:expiring': { expiresAt: string };
+  /** The token has expired: the socket is disconnected right after. */
   'session:expired': { code: 'UNAUTHENTICATED'; message: string };
 }
 

@@ -59,12 +59,9 @@ export class SocketAuthMiddleware {
     const auth = socket.handshake.auth as { token?: unknown } | undefined;
     const token = typeof auth?.token === 'string' ? auth.token : bearerToken(socket.handshake.headers.authorization);
     try {
-      if (!token) {
-        throw new InvalidTokenError('Send a token: io(url, { auth: { token } })');
-      }
-      (socket.data as AuthenticatedSocketData).user = await this.tokens.verify(token);
+      (socket.data as AuthenticatedSocketData).user = await this.verify(token);
     } catch (error) {
-      if (!(error instanceof InvalidTokenError) && !(error instanceof AppException)) {
+      if (!(error instanceof AppException)) {
         this.logger.error({ err: error }, 'socket authentication failed');
       }
       const rate = await this.rateLimiter.consume(
@@ -77,8 +74,30 @@ export class SocketAuthMiddleware {
         this.block(address, rate.retryAfterMs);
         throw this.overLimit(rate.retryAfterMs);
       }
-      const message = error instanceof InvalidTokenError ? error.message : 'Authentication failed';
+      const message =
+        error instanceof AppException && error.code === ErrorCode.UNAUTHENTICATED
+          ? error.message
+          : 'Authentication failed';
       throw socketRefusal(ErrorCode.UNAUTHENTICATED, message);
+    }
+  }
+
+  /**
+   * Who a socket's token names, verified as at the handshake (local or Supabase, whichever signs the tokens): the
+   * handshake's token, and the one `auth:refresh` brings later. A missing, malformed, expired or wrongly signed token
+   * is UNAUTHENTICATED with the reason; a verifier that cannot answer (Supabase's keys unreachable) throws its own.
+   */
+  async verify(token: string | undefined): Promise<AuthUser> {
+    try {
+      if (!token) {
+        throw new InvalidTokenError('Send a token: io(url, { auth: { token } })');
+      }
+      return await this.tokens.verify(token);
+    } catch (error) {
+      if (error instanceof InvalidTokenError) {
+        throw new AppException(ErrorCode.UNAUTHENTICATED, error.message);
+      }
+      throw error;
     }
   }
 

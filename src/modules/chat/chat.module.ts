@@ -16,6 +16,7 @@ import { SocketCapMiddleware } from './realtime/socket-cap.middleware';
 import { PresenceService } from './realtime/presence.service';
 import { RoomSessionService } from './realtime/room-session.service';
 import { SocketEventRunner } from './realtime/socket-event-runner.service';
+import { SocketSessionService } from './realtime/socket-session.service';
 import { TypingService } from './realtime/typing.service';
 import { RoomsController } from './rooms.controller';
 import { RoomsRepository } from './rooms.repository';
@@ -37,6 +38,7 @@ import { RoomsService } from './rooms.service';
     PresenceService,
     TypingService,
     RoomSessionService,
+    SocketSessionService,
     DrainService,
   ],
   exports: [MessageSenderService, DrainService],

@@ -37,6 +37,11 @@ export class ChatIoAdapter extends IoAdapter {
       // sessions at the load balancer); a polling request is answered 400 "Transport unknown".
       transports: ['websocket'],
       maxHttpBufferSize: SOCKET_MAX_PAYLOAD_BYTES,
+      // The heartbeat, tuned for phones (SOCKET_PING_INTERVAL_MS, SOCKET_PING_TIMEOUT_MS; README "Mobile clients"): by
+      // default a ping every 25 s keeps the connection inside the idle timeouts of load balancers and carrier NATs (often 60 s),
+      // and 30 s to answer it (Socket.IO's default is 20 s) rides out a radio handover or a busy JS thread.
+      pingInterval: this.config.socket.pingIntervalMs,
+      pingTimeout: this.config.socket.pingTimeoutMs,
       cors: { origin: this.config.corsOrigins === '*' ? true : this.config.corsOrigins, credentials: false },
     }) as Server;
     // Only /chat is served: a connection to any other namespace (the default `/` included) is refused at once.

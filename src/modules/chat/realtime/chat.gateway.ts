@@ -9,33 +9,32 @@ import {
 } from '@nestjs/websockets';
 import type { Namespace, Socket } from 'socket.io';
 import type { DefaultEventsMap } from 'socket.io/dist/typed-events';
-import { ErrorCode } from '../../../common/errors/error-code';
 import type { ServerToClientEvents } from '../../../common/realtime/server-events';
 import { validateFast } from '../../../common/validation/fast-payload';
 import { validatePayload } from '../../../common/validation/validate-payload';
-import type { AuthUser } from '../../auth/auth-user';
 import { SocketAuthMiddleware } from '../../auth/socket-auth.middleware';
 import { MetricsService } from '../../metrics/metrics.service';
 import { userActor, type UserActor } from '../../persistence/database.port';
 import { MessageSenderService } from '../message-sender.service';
-import { JoinRoomEvent, LeaveRoomEvent, SEND_MESSAGE_EVENT, StopReplyEvent, TYPING_EVENT } from './dto/chat-events.dto';
+import {
+  JoinRoomEvent,
+  LeaveRoomEvent,
+  RefreshSessionEvent,
+  SEND_MESSAGE_EVENT,
+  StopReplyEvent,
+  TYPING_EVENT,
+} from './dto/chat-events.dto';
 import { FloodGuard } from './flood-guard.service';
 import { PresenceService } from './presence.service';
 import { RoomSessionService, type Subscription } from './room-session.service';
 import { SocketBroadcaster } from './socket-broadcaster.service';
 import { SocketCapMiddleware } from './socket-cap.middleware';
 import { SocketEventRunner, type Ack, type ErrorAck } from './socket-event-runner.service';
+import { SocketSessionService, type SessionData } from './socket-session.service';
 import { DrainService } from '../drain.service';
 import { CHAT_NAMESPACE, roomChannel, roomIdOf, userChannel } from './socket-rooms';
 
-interface SocketData {
-  user: AuthUser;
-  expiryTimer?: NodeJS.Timeout;
-}
-type ChatSocket = Socket<DefaultEventsMap, ServerToClientEvents, DefaultEventsMap, SocketData>;
-
-/** setTimeout takes at most 2^31 - 1 ms. */
-const MAX_TIMER_MS = 2_147_483_647;
+type ChatSocket = Socket<DefaultEventsMap, ServerToClientEvents, DefaultEventsMap, SessionData>;
 
 /**
  * The realtime side of PROTOCOL.md §4, as thin as a controller: the handshake is authenticated by
@@ -55,6 +54,7 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
     private readonly flood: FloodGuard,
     private readonly cap: SocketCapMiddleware,
     private readonly drain: DrainService,
+    private readonly sessions: SocketSessionService,
   ) {}
 
   afterInit(namespace: Namespace): void {
@@ -66,7 +66,7 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
     // adapter tells of this instance's sockets only; a socket is still in the namespace while it leaves all.
     const follow = (joined: boolean) => (channel: string, socketId: string) => {
       const roomId = roomIdOf(channel);
-      const profileId = (namespace.sockets.get(socketId)?.data as SocketData | undefined)?.user.id;
+      const profileId = (namespace.sockets.get(socketId)?.data as SessionData | undefined)?.user.id;
       if (!roomId || !profileId) {
         return;
       }
@@ -85,15 +85,11 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
     this.presence.connected(user.id);
     void socket.join([userChannel(user.id), this.broadcaster.instanceChannel]);
     this.metrics.socketsConnected.inc();
-    const remaining = Math.min(Math.max(user.expiresAt - Date.now(), 0), MAX_TIMER_MS);
-    socket.data.expiryTimer = setTimeout(() => {
-      socket.emit('session:expired', { code: ErrorCode.UNAUTHENTICATED, message: 'The session expired' });
-      socket.disconnect(true);
-    }, remaining);
+    this.sessions.start(socket);
   }
 
   handleDisconnect(socket: ChatSocket): void {
-    clearTimeout(socket.data.expiryTimer);
+    this.sessions.end(socket);
     this.flood.forget(socket.id);
     this.presence.disconnected(socket.data.user.id);
     this.metrics.socketsConnected.dec();
@@ -139,6 +135,14 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
       const { roomId, messageId } = await validatePayload(StopReplyEvent, payload);
       await this.session.stopReply(this.actorOf(socket), roomId, messageId);
       return {};
+    });
+  }
+
+  @SubscribeMessage('auth:refresh')
+  refreshSession(@ConnectedSocket() socket: ChatSocket, @MessageBody() payload: unknown): Promise<Ack | ErrorAck> {
+    return this.runner.run('auth:refresh', socket, async () => {
+      const { token } = await validatePayload(RefreshSessionEvent, payload);
+      return this.sessions.renew(socket, token);
     });
   }
 

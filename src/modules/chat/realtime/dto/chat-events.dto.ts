@@ -3,6 +3,7 @@ import {
   IsInt,
   IsString,
   IsUUID,
+  Length,
   Matches,
   Max,
   Min,
@@ -22,6 +23,9 @@ const BOOLEAN = { message: 'must be true or false' };
 const roomIdCheck = { test: (v: unknown) => isUUID(v, 'all'), ...ROOM_ID };
 const LIMIT = { message: 'must be a whole number from 1 to 100' };
 const SEQ = { message: 'must be a whole number from 0' };
+/** Far above any access token of ours or Supabase's (a few hundred characters, a few KB with large metadata). */
+export const MAX_TOKEN_LENGTH = 16_384;
+const TOKEN = { message: `must be an access token (a string of 1–${MAX_TOKEN_LENGTH} characters)` };
 
 /** `room:join` */
 export class JoinRoomEvent {
@@ -92,4 +96,11 @@ export class StopReplyEvent {
 
   @IsUUID('all', { message: 'must be a message id (UUID)' })
   messageId!: string;
+}
+
+/** `auth:refresh` */
+export class RefreshSessionEvent {
+  @IsString(TOKEN)
+  @Length(1, MAX_TOKEN_LENGTH, TOKEN)
+  token!: string;
 }
