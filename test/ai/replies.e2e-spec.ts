@@ -449,13 +449,9 @@ describe('AI replies (PROTOCOL.md §5)', () => {
         hold.open();
         const next = await lateLog.firstDelta(started.id);
         expect(next.offset).toBe(joined.messages[1].content.length);
-        const endAt = await lateLog.waitFor(
-          (event, p) => event === 'message:updated' && p.message.id === started.id,
-          'the end of the reply on the late socket',
-        );
-        const deltas = lateLog.of('message:delta').filter((d) => d.messageId === started.id);
-        expect(chunks[0] + expectContiguous(deltas, room.id, started.id, chunks[0].length)).toBe(chunks.join(''));
-        expect(lateLog.entries[endAt][1].message).toMatchObject({ status: 'complete', content: chunks.join('') });
+        const { text, final } = await lateLog.rest(room.id, started.id, joined.messages[1].content);
+        expect(text).toBe(chunks.join(''));
+        expect(final).toMatchObject({ status: 'complete', content: chunks.join('') });
       } finally {
         hold.open();
       }

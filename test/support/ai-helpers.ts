@@ -198,6 +198,25 @@ export class EventLog {
       .map(([, p]) => p);
     return { created, deltas, final: this.entries[finalAt][1].message, createdAt, finalAt };
   }
+
+  /**
+   * The rest of a reply a late joiner holds the start of (`held`, the text its `room:join` ack gave): its deltas,
+   * contiguous from `held.length`, up to its final `message:updated`. The whole text they make, and the final message.
+   */
+  async rest(roomId: string, messageId: string, held: string): Promise<{ text: string; final: any }> {
+    const finalAt = await this.waitFor(
+      (event, p) => event === 'message:updated' && p?.message?.id === messageId && p.message.status !== 'streaming',
+      `the end of reply ${messageId}`,
+    );
+    const deltas = this.entries
+      .slice(0, finalAt)
+      .filter(([event, p]) => event === 'message:delta' && p?.messageId === messageId)
+      .map(([, p]) => p);
+    return {
+      text: held + expectContiguous(deltas, roomId, messageId, held.length),
+      final: this.entries[finalAt][1].message,
+    };
+  }
 }
 
 /** Asserts PROTOCOL.md §4 delta offsets (each at the length of what came before) and returns the text they carry. */
