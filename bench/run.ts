@@ -36,8 +36,10 @@
  * alone measured between the app's (bench/rate-search.ts); ai (6) the AI relay;
  * history (7) room:join afterSeq / GET beforeSeq on rooms of 1,000 and --history-big messages. With the embedded
  * database the history rows are written while the app is stopped (PGlite opens a data dir from one process only),
- * then the app is started again on the same DATA_DIR. noisy (8): a well-behaved client's latency while one abusive
- * client floods each kind of socket event (bench/noisy-phase.ts), on an app of its own with the default limits.
+ * then the app is started again on the same DATA_DIR. cluster (9): one instance against two sharing Redis under the
+ * same load at once, CPU per message of each process (bench/cluster-phase.ts). noisy (8): a well-behaved client's
+ * latency while one abusive client floods each kind of socket event (bench/noisy-phase.ts), on an app of its own with
+ * the default limits.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -586,6 +588,8 @@ async function main(): Promise<void> {
           searchRate(flags.rate, stepRunner(relaySide(relay), flags.searchSeconds, turn)),
         ]);
         results.search = { app: a, relay: b };
+        // The database alone is not measured after this: free its process for the phases that follow.
+        await engine?.close();
       });
     }
 
