@@ -29,7 +29,7 @@ function parseTrace(log: string): Call[] {
   const calls: Call[] = [];
   const pending = new Map<string, Call>();
   for (const line of log.split('\n')) {
-    const resumed = /^(\d+) [\d.]+ <\.\.\. (\w+) resumed>/.exec(line);
+    const resumed = /^(\d+)\s+[\d.]+ <\.\.\. (\w+) resumed>/.exec(line);
     if (resumed) {
       const call = pending.get(resumed[1]);
       pending.delete(resumed[1]);
@@ -38,7 +38,7 @@ function parseTrace(log: string): Call[] {
       }
       continue;
     }
-    const started = /^(\d+) [\d.]+ (\w+)\((\d+)<([^>]*)>(?:, "((?:[^"\\]|\\.)*)")?/.exec(line);
+    const started = /^(\d+)\s+[\d.]+ (\w+)\((\d+)<([^>]*)>(?:, "((?:[^"\\]|\\.)*)")?/.exec(line);
     if (!started) {
       continue;
     }
