@@ -61,6 +61,7 @@ describe(loadConfig.name, () => {
         authPerMinute: 10,
         sendPer10s: 20,
         typingPer10s: 30,
+        readPer10s: 50,
         aiPerMinute: 20,
         eventsPer10s: 500,
         socketEventsPer10s: 300,

@@ -53,6 +53,8 @@ export interface AppConfig {
     authPerMinute: number;
     sendPer10s: number;
     typingPer10s: number;
+    /** Read-pointer moves per user (room:read and PUT /api/rooms/:id/read). */
+    readPer10s: number;
     aiPerMinute: number;
     /** Every socket event of a user (all their sockets), and of one socket, per 10 s: the flood budget. */
     eventsPer10s: number;
@@ -191,6 +193,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       authPerMinute: env.RATE_AUTH_PER_MINUTE,
       sendPer10s: env.RATE_SEND_PER_10S,
       typingPer10s: env.RATE_TYPING_PER_10S,
+      readPer10s: env.RATE_READ_PER_10S,
       aiPerMinute: env.RATE_AI_PER_MINUTE,
       eventsPer10s: env.RATE_EVENTS_PER_10S,
       socketEventsPer10s: env.RATE_SOCKET_EVENTS_PER_10S,

@@ -62,6 +62,7 @@ const variables = z.object({
   RATE_AUTH_PER_MINUTE: int(1, 1_000_000).default(10),
   RATE_SEND_PER_10S: int(1, 1_000_000).default(20),
   RATE_TYPING_PER_10S: int(1, 1_000_000).default(30),
+  RATE_READ_PER_10S: int(1, 1_000_000).default(50),
   RATE_AI_PER_MINUTE: int(1, 1_000_000).default(20),
   RATE_EVENTS_PER_10S: int(1, 1_000_000).default(500),
   RATE_SOCKET_EVENTS_PER_10S: int(1, 1_000_000).default(300),

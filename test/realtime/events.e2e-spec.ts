@@ -379,7 +379,7 @@ describe('Socket.IO events (/chat)', () => {
   });
 
   describe('room:leave', () => {
-    it('should ack ok and deliver nothing of the room afterwards, while the membership stays', async () => {
+    it('should ack ok and deliver only the room’s activity afterwards, while the membership stays', async () => {
       const { owner, member, room } = await roomWithMember();
       const ownerSocket = await joined(owner, room.id);
       const memberSocket = await joined(member, room.id);
@@ -394,7 +394,23 @@ describe('Socket.IO events (/chat)', () => {
       await settle(ownerSocket);
 
       expect(ack).toEqual({ ok: true });
-      expect(received).toEqual([]);
+      // A member who left the room's channel still hears of its messages in their inbox, and of nothing else.
+      expect(received).toEqual([
+        [
+          'room:activity',
+          {
+            roomId: room.id,
+            lastSeq: sent.seq,
+            lastMessage: {
+              seq: sent.seq,
+              role: 'user',
+              senderId: owner.id,
+              preview: 'after the leave',
+              createdAt: sent.createdAt,
+            },
+          },
+        ],
+      ]);
       expect(ownerGot).toHaveLength(1);
       const mine = await member.http.get('/api/rooms');
       expect(mine.body.rooms.map((r: any) => r.id)).toContain(room.id);
@@ -869,7 +885,7 @@ describe('Socket.IO events (/chat)', () => {
   });
 
   describe('events caused over REST', () => {
-    it('should send room:updated with the new fields and myRole null on PATCH /api/rooms/:id', async () => {
+    it('should send room:updated with the new fields and the caller’s own fields null on PATCH /api/rooms/:id', async () => {
       const { owner, member, room } = await roomWithMember();
       const ownerSocket = await joined(owner, room.id);
       const memberSocket = await joined(member, room.id);
@@ -886,7 +902,7 @@ describe('Socket.IO events (/chat)', () => {
       }
 
       expect(res.status).toBe(200);
-      const expected = { room: { ...res.body, myRole: null } };
+      const expected = { room: { ...res.body, myRole: null, lastReadSeq: null, unread: null, muted: null } };
       expect(expected.room).toMatchObject({
         id: room.id,
         name: 'renamed',

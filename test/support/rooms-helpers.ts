@@ -103,7 +103,22 @@ export function expectIso(value: unknown): void {
 /** Asserts the Room object of PROTOCOL.md §3 (exactly its fields, with their types). */
 export function expectRoomShape(room: any): void {
   expect(Object.keys(room).sort()).toEqual(
-    ['ai', 'createdAt', 'id', 'lastSeq', 'myRole', 'name', 'ownerId', 'updatedAt', 'visibility'].sort(),
+    [
+      'ai',
+      'createdAt',
+      'id',
+      'lastMessage',
+      'lastReadSeq',
+      'lastSeq',
+      'muted',
+      'myRole',
+      'name',
+      'ownerId',
+      'readReceipts',
+      'unread',
+      'updatedAt',
+      'visibility',
+    ].sort(),
   );
   expect(room.id).toMatch(UUID);
   expect(typeof room.name).toBe('string');
@@ -119,6 +134,26 @@ export function expectRoomShape(room: any): void {
   expectIso(room.createdAt);
   expectIso(room.updatedAt);
   expect([null, 'owner', 'member']).toContain(room.myRole);
+  expect(typeof room.readReceipts).toBe('boolean');
+  // The caller's own state: numbers and a boolean for a member, null for a stranger (and in room:updated).
+  if (room.lastReadSeq === null) {
+    expect([room.unread, room.muted]).toEqual([null, null]);
+  } else {
+    expect(Number.isInteger(room.lastReadSeq) && room.lastReadSeq >= 0 && room.lastReadSeq <= room.lastSeq).toBe(true);
+    expect(Number.isInteger(room.unread) && room.unread >= 0 && room.unread <= 100).toBe(true);
+    expect(typeof room.muted).toBe('boolean');
+  }
+  if (room.lastMessage === null) {
+    expect(room.myRole === null || room.lastSeq === 0).toBe(true);
+  } else {
+    expect(Object.keys(room.lastMessage).sort()).toEqual(['createdAt', 'preview', 'role', 'senderId', 'seq']);
+    expect(room.lastMessage.seq).toBe(room.lastSeq);
+    expect(['user', 'assistant', 'system']).toContain(room.lastMessage.role);
+    expect(room.lastMessage.senderId === null || UUID.test(room.lastMessage.senderId)).toBe(true);
+    expect(typeof room.lastMessage.preview).toBe('string');
+    expect(Array.from(room.lastMessage.preview as string).length).toBeLessThanOrEqual(140);
+    expectIso(room.lastMessage.createdAt);
+  }
 }
 
 /** Asserts the Profile object of PROTOCOL.md §3. */

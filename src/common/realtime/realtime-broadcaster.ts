@@ -1,3 +1,4 @@
+import type { MessageDto } from '../messages/message';
 import type { RoomEvents, UserEvents } from './server-events';
 
 /**
@@ -11,10 +12,18 @@ export interface RealtimeBroadcaster {
   toRoomInOrder(roomId: string, seq: number, event: 'message:new', payload: RoomEvents['message:new']): void;
   /** Emits `event` to every socket of one person, whatever rooms they are subscribed to. */
   toUser<E extends keyof UserEvents>(profileId: string, event: E, payload: UserEvents[E]): void;
-  /** Unsubscribes every socket of one member from the room (removal, leave), on every instance. */
+  /** A new member's sockets get the room's `room:activity` from now on, on every instance. */
+  addToInbox(roomId: string, profileId: string): void;
+  /** Unsubscribes every socket of one member from the room and its activity (removal, leave), on every instance. */
   unsubscribeMember(roomId: string, profileId: string): Promise<void>;
-  /** Unsubscribes every socket from the room (deletion), on every instance. */
+  /** Unsubscribes every socket from the room and its activity (deletion), on every instance. */
   unsubscribeAll(roomId: string): Promise<void>;
 }
+
+/**
+ * Told of every message stored here, once: a user message when it is stored, an assistant reply when it reaches
+ * its final status. It must not throw or block: it runs in the send's path.
+ */
+export type StoredMessageListener = (message: MessageDto) => void;
 
 export const REALTIME_BROADCASTER = Symbol('REALTIME_BROADCASTER');

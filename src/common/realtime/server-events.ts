@@ -1,5 +1,15 @@
 import type { MessageDto } from '../messages/message';
 
+/** A room's last message as a room list and `room:activity` show it (PROTOCOL.md §3). */
+export interface LastMessageView {
+  seq: number;
+  role: MessageDto['role'];
+  senderId: string | null;
+  /** The first 140 characters of its content. */
+  preview: string;
+  createdAt: string;
+}
+
 /** The Room object of PROTOCOL.md §3 as `room:updated` carries it (chat's RoomDto has this shape). */
 export interface RoomView {
   id: string;
@@ -8,9 +18,21 @@ export interface RoomView {
   ownerId: string;
   ai: { mode: 'off' | 'mention' | 'always'; systemPrompt: string | null; model: string | null; available: boolean };
   lastSeq: number;
+  readReceipts: boolean;
+  lastMessage: LastMessageView | null;
   createdAt: string;
   updatedAt: string;
+  /** The caller's own: null for a stranger, and in events that every member gets alike. */
   myRole: 'owner' | 'member' | null;
+  lastReadSeq: number | null;
+  unread: number | null;
+  muted: boolean | null;
+}
+
+/** The caller's read pointer in a room (PROTOCOL.md §4). */
+export interface ReadPointer {
+  roomId: string;
+  seq: number;
 }
 
 export interface MemberEvent {
@@ -29,11 +51,20 @@ export interface RoomEvents {
   'room:deleted': { roomId: string };
   'member:added': MemberEvent;
   'member:removed': MemberEvent;
+  /** A member read the room up to `seq` (only while the room's readReceipts is on). */
+  'read:receipt': ReadPointer & { profileId: string };
 }
 
 /** Events sent to every socket of one person, whatever rooms they joined. */
 export interface UserEvents {
   'member:added': MemberEvent;
+  /** The person's read pointer moved (on any of their devices). */
+  'read:updated': ReadPointer;
+}
+
+/** Sent to the members of a room whose sockets have not joined it: one per stored message, and its final status. */
+export interface InboxEvents {
+  'room:activity': { roomId: string; lastSeq: number; lastMessage: LastMessageView };
 }
 
 /** Events sent to one socket: its session's (PROTOCOL.md §4). */
@@ -53,4 +84,7 @@ export type FeedEvent = 'message:new' | 'message:delta' | 'message:updated' | 't
 type Listeners<Events> = { [E in keyof Events]: (payload: Events[E]) => void };
 
 /** Every server → client event, typed for Socket.IO (`Namespace<…, ServerToClientEvents>`). */
-export type ServerToClientEvents = Listeners<RoomEvents> & Listeners<UserEvents> & Listeners<SocketEvents>;
+export type ServerToClientEvents = Listeners<RoomEvents> &
+  Listeners<UserEvents> &
+  Listeners<InboxEvents> &
+  Listeners<SocketEvents>;

@@ -16,6 +16,15 @@ export interface RoomRow {
   created_at: Date | string;
   updated_at: Date | string;
   my_role: 'owner' | 'member' | null;
+  read_receipts: boolean;
+  last_read_seq: number | null;
+  unread: number | null;
+  muted: boolean | null;
+  last_message_seq: number | null;
+  last_message_role: 'user' | 'assistant' | 'system' | null;
+  last_message_sender_id: string | null;
+  last_message_preview: string | null;
+  last_message_created_at: Date | string | null;
 }
 
 export interface MemberRow {
@@ -49,9 +58,23 @@ export function toRoom(row: RoomRow, ai: AiSettings): RoomDto {
       available: ai.available,
     },
     lastSeq: row.last_seq,
+    readReceipts: row.read_receipts,
+    lastMessage:
+      row.last_message_seq === null
+        ? null
+        : {
+            seq: row.last_message_seq,
+            role: row.last_message_role ?? 'user',
+            senderId: row.last_message_sender_id,
+            preview: row.last_message_preview ?? '',
+            createdAt: isoTimestamp(row.last_message_created_at ?? row.updated_at),
+          },
     createdAt: isoTimestamp(row.created_at),
     updatedAt: isoTimestamp(row.updated_at),
     myRole: row.my_role,
+    lastReadSeq: row.last_read_seq,
+    unread: row.unread,
+    muted: row.muted,
   };
 }
 

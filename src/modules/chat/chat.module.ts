@@ -3,6 +3,7 @@ import { AiModule } from '../ai/ai.module';
 import { AuthModule } from '../auth/auth.module';
 import { HealthModule } from '../health/health.module';
 import { MetricsModule } from '../metrics/metrics.module';
+import { PushService } from '../push/push.service';
 import { DrainService } from './drain.service';
 import { MembersController } from './members.controller';
 import { MessageSenderService } from './message-sender.service';
@@ -40,6 +41,7 @@ import { RoomsService } from './rooms.service';
     RoomSessionService,
     SocketSessionService,
     DrainService,
+    PushService,
   ],
   exports: [MessageSenderService, DrainService],
 })

@@ -1,8 +1,17 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { CurrentActor } from '../auth/current-user.decorator';
 import type { UserActor } from '../persistence/database.port';
-import { CreateRoomDto, PublicRoomsQueryDto, RoomDto, RoomListDto, UpdateRoomDto } from './dto/room.dto';
+import {
+  CreateRoomDto,
+  MembershipDto,
+  PublicRoomsQueryDto,
+  ReadRoomDto,
+  ReadStateDto,
+  RoomDto,
+  RoomListDto,
+  UpdateRoomDto,
+} from './dto/room.dto';
 import { RoomsRepository } from './rooms.repository';
 import { RoomsService } from './rooms.service';
 import { uuidPipe } from './uuid.pipe';
@@ -61,6 +70,28 @@ export class RoomsController {
   @ApiResponse({ status: 204 })
   async delete(@CurrentActor() actor: UserActor, @Param('id', uuidPipe('Room')) id: string): Promise<void> {
     await this.roomsService.delete(actor, id);
+  }
+
+  @Put(':id/read')
+  @ApiOperation({ summary: 'Move the caller’s read pointer forward (never back, never past the last message)' })
+  @ApiResponse({ status: 200, type: ReadStateDto })
+  read(
+    @CurrentActor() actor: UserActor,
+    @Param('id', uuidPipe('Room')) id: string,
+    @Body() body: ReadRoomDto,
+  ): Promise<ReadStateDto> {
+    return this.roomsService.markRead(actor, id, body.seq);
+  }
+
+  @Patch(':id/membership')
+  @ApiOperation({ summary: 'The caller’s own settings for a room they are a member of: muted' })
+  @ApiResponse({ status: 200, type: RoomDto })
+  membership(
+    @CurrentActor() actor: UserActor,
+    @Param('id', uuidPipe('Room')) id: string,
+    @Body() body: MembershipDto,
+  ): Promise<RoomDto> {
+    return this.roomsService.setMuted(actor, id, body.muted);
   }
 
   @Post(':id/join')

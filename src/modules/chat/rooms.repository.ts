@@ -7,8 +7,17 @@ import type { RoomDto } from './dto/room.dto';
 
 export interface RoomFields {
   name?: string;
+  readReceipts?: boolean;
   visibility?: RoomDto['visibility'];
   ai?: { mode?: RoomDto['ai']['mode']; systemPrompt?: string | null; model?: string | null };
+}
+
+export interface ReadResult {
+  lastReadSeq: number;
+  /** Whether the call moved the pointer (a pointer at or past seq stays where it is). */
+  moved: boolean;
+  readReceipts: boolean;
+  unread: number;
 }
 
 /** Rooms and their members, through the SQL functions, as the calling user. */
@@ -54,6 +63,7 @@ export class RoomsRepository {
     set('ai_mode', fields.ai?.mode);
     set('ai_system_prompt', fields.ai?.systemPrompt);
     set('ai_model', fields.ai?.model);
+    set('read_receipts', fields.readReceipts);
     return this.one(actor, 'update_room', { p_room_id: roomId, p_patch: patch });
   }
 
@@ -67,6 +77,26 @@ export class RoomsRepository {
 
   async leave(actor: Actor, roomId: string): Promise<void> {
     await this.db.call(actor, 'leave_room', { p_room_id: roomId });
+  }
+
+  /** Moves the caller's read pointer forward to seq (at most the room's last seq); never back. */
+  async markRead(actor: Actor, roomId: string, seq: number): Promise<ReadResult> {
+    const [row] = await this.db.call<{ last_read_seq: number; moved: boolean; read_receipts: boolean; unread: number }>(
+      actor,
+      'mark_room_read',
+      { p_room_id: roomId, p_seq: seq },
+    );
+    return { lastReadSeq: row.last_read_seq, moved: row.moved, readReceipts: row.read_receipts, unread: row.unread };
+  }
+
+  async setMuted(actor: Actor, roomId: string, muted: boolean): Promise<RoomDto> {
+    return this.one(actor, 'set_room_muted', { p_room_id: roomId, p_muted: muted });
+  }
+
+  /** The ids of the caller's rooms. */
+  async myRoomIds(actor: Actor): Promise<string[]> {
+    const rows = await this.db.call<{ room_id: string }>(actor, 'list_my_room_ids', {});
+    return rows.map((row) => row.room_id);
   }
 
   async listMembers(actor: Actor, roomId: string): Promise<MemberDto[]> {

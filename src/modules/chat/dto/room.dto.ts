@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
+  IsBoolean,
   IsIn,
   IsInt,
   IsObject,
@@ -18,6 +19,9 @@ import { Optional } from '../../../common/validation/optional.decorator';
 
 export const AI_MODES = ['off', 'mention', 'always'] as const;
 export const VISIBILITIES = ['private', 'public'] as const;
+/** The unread count is counted up to this (the database's chat_private.unread_count): a client shows it as "99+". */
+export const UNREAD_CAP = 100;
+const SEQ_RULE = 'must be a whole number from 0';
 
 export class RoomAiDto {
   @ApiProperty({ enum: AI_MODES })
@@ -31,6 +35,23 @@ export class RoomAiDto {
 
   @ApiProperty({ description: 'false when the server has no AI provider configured' })
   available!: boolean;
+}
+
+export class LastMessageDto {
+  @ApiProperty()
+  seq!: number;
+
+  @ApiProperty({ enum: ['user', 'assistant', 'system'] })
+  role!: 'user' | 'assistant' | 'system';
+
+  @ApiProperty({ type: String, format: 'uuid', nullable: true, description: 'null for the assistant' })
+  senderId!: string | null;
+
+  @ApiProperty({ description: 'the first 140 characters of the content', maxLength: 140 })
+  preview!: string;
+
+  @ApiProperty({ format: 'date-time' })
+  createdAt!: string;
 }
 
 export class RoomDto {
@@ -52,6 +73,12 @@ export class RoomDto {
   @ApiProperty({ description: '0 for a room without messages' })
   lastSeq!: number;
 
+  @ApiProperty({ description: 'whether members see each other’s read pointers (read:receipt)' })
+  readReceipts!: boolean;
+
+  @ApiProperty({ type: LastMessageDto, nullable: true, description: 'null without messages or for a non-member' })
+  lastMessage!: LastMessageDto | null;
+
   @ApiProperty({ format: 'date-time' })
   createdAt!: string;
 
@@ -60,6 +87,45 @@ export class RoomDto {
 
   @ApiProperty({ enum: ['owner', 'member'], nullable: true, type: String })
   myRole!: 'owner' | 'member' | null;
+
+  @ApiProperty({ type: Number, nullable: true, description: 'the caller’s read pointer; null for a non-member' })
+  lastReadSeq!: number | null;
+
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    maximum: UNREAD_CAP,
+    description: `messages after the caller's pointer that others wrote, counted up to ${UNREAD_CAP}; null for a non-member`,
+  })
+  unread!: number | null;
+
+  @ApiProperty({ type: Boolean, nullable: true, description: 'the caller muted the room’s push notifications' })
+  muted!: boolean | null;
+}
+
+export class ReadRoomDto {
+  @ApiProperty({ minimum: 0, description: 'the highest seq read; past the room’s lastSeq counts as lastSeq' })
+  @IsInt({ message: SEQ_RULE })
+  @Min(0, { message: SEQ_RULE })
+  @Max(Number.MAX_SAFE_INTEGER, { message: SEQ_RULE })
+  seq!: number;
+}
+
+export class ReadStateDto {
+  @ApiProperty({ format: 'uuid' })
+  roomId!: string;
+
+  @ApiProperty({ description: 'the caller’s read pointer now (never moved back)' })
+  lastReadSeq!: number;
+
+  @ApiProperty({ maximum: UNREAD_CAP })
+  unread!: number;
+}
+
+export class MembershipDto {
+  @ApiProperty({ description: 'no push notifications for this room' })
+  @IsBoolean({ message: 'must be true or false' })
+  muted!: boolean;
 }
 
 export class RoomListDto {
@@ -109,6 +175,11 @@ export class CreateRoomDto {
 }
 
 export class UpdateRoomDto {
+  @ApiPropertyOptional({ description: 'whether members see each other’s read pointers' })
+  @Optional()
+  @IsBoolean({ message: 'must be true or false' })
+  readReceipts?: boolean;
+
   @ApiPropertyOptional({ minLength: 1, maxLength: 100 })
   @Optional()
   @IsString()

@@ -19,6 +19,7 @@ import { MessageSenderService } from '../message-sender.service';
 import {
   JoinRoomEvent,
   LeaveRoomEvent,
+  ReadRoomEvent,
   RefreshSessionEvent,
   SEND_MESSAGE_EVENT,
   StopReplyEvent,
@@ -32,7 +33,8 @@ import { SocketCapMiddleware } from './socket-cap.middleware';
 import { SocketEventRunner, type Ack, type ErrorAck } from './socket-event-runner.service';
 import { SocketSessionService, type SessionData } from './socket-session.service';
 import { DrainService } from '../drain.service';
-import { CHAT_NAMESPACE, roomChannel, roomIdOf, userChannel } from './socket-rooms';
+import { RoomsService } from '../rooms.service';
+import { CHAT_NAMESPACE, inboxChannel, roomChannel, roomIdOf, userChannel } from './socket-rooms';
 
 type ChatSocket = Socket<DefaultEventsMap, ServerToClientEvents, DefaultEventsMap, SessionData>;
 
@@ -55,6 +57,7 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
     private readonly cap: SocketCapMiddleware,
     private readonly drain: DrainService,
     private readonly sessions: SocketSessionService,
+    private readonly rooms: RoomsService,
   ) {}
 
   afterInit(namespace: Namespace): void {
@@ -62,6 +65,17 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
     this.drain.attach(namespace);
     namespace.use(this.auth.use);
     namespace.use(this.cap.use);
+    // The socket's inbox: the rooms whose activity it hears without joining them, read before it is connected.
+    namespace.use((socket, next) => {
+      const data = socket.data as SessionData;
+      this.session.inboxRooms(userActor(data.user.id, data.user.claims, data.user.accessToken)).then(
+        (roomIds) => {
+          data.inboxRoomIds = roomIds;
+          next();
+        },
+        () => next(),
+      );
+    });
     // Presence follows subscriptions whatever causes them: join, leave, removal, deletion, disconnect. The
     // adapter tells of this instance's sockets only; a socket is still in the namespace while it leaves all.
     const follow = (joined: boolean) => (channel: string, socketId: string) => {
@@ -83,7 +97,9 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
   handleConnection(socket: ChatSocket): void {
     const { user } = socket.data;
     this.presence.connected(user.id);
-    void socket.join([userChannel(user.id), this.broadcaster.instanceChannel]);
+    const inbox = (socket.data.inboxRoomIds ?? []).map(inboxChannel);
+    socket.data.inboxRoomIds = undefined;
+    void socket.join([userChannel(user.id), this.broadcaster.instanceChannel, ...inbox]);
     this.metrics.socketsConnected.inc();
     this.sessions.start(socket);
   }
@@ -109,6 +125,14 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
       const { roomId } = await validatePayload(LeaveRoomEvent, payload);
       await socket.leave(roomChannel(roomId));
       return {};
+    });
+  }
+
+  @SubscribeMessage('room:read')
+  read(@ConnectedSocket() socket: ChatSocket, @MessageBody() payload: unknown): Promise<Ack | ErrorAck> {
+    return this.runner.run('room:read', socket, async () => {
+      const { roomId, seq } = await validatePayload(ReadRoomEvent, payload);
+      return this.rooms.markRead(this.actorOf(socket), roomId, seq);
     });
   }
 

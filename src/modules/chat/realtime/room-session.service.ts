@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { AppException } from '../../../common/errors/app.exception';
 import type { MessageDto } from '../../../common/messages/message';
 import { RateLimiter } from '../../../common/rate-limit/rate-limiter.service';
@@ -36,6 +37,7 @@ export interface JoinResult {
 @Injectable()
 export class RoomSessionService {
   constructor(
+    @InjectPinoLogger(RoomSessionService.name) private readonly logger: PinoLogger,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly rooms: RoomsRepository,
     private readonly messages: MessagesRepository,
@@ -82,6 +84,20 @@ export class RoomSessionService {
     } catch (error) {
       await socket.unsubscribe();
       throw error;
+    }
+  }
+
+  /**
+   * The ids of the caller's rooms, for their socket's inbox. Without the database (an outage) the socket
+   * connects all the same, with an empty inbox: it still gets the rooms it joins, and `GET /api/rooms` tells it
+   * what it missed.
+   */
+  async inboxRooms(actor: UserActor): Promise<string[]> {
+    try {
+      return await this.rooms.myRoomIds(actor);
+    } catch (error) {
+      this.logger.warn({ err: error, userId: actor.id }, 'Inbox not read: the socket hears only rooms it joins');
+      return [];
     }
   }
 

@@ -1,10 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { BroadcastOperator, Namespace } from 'socket.io';
-import type { RealtimeBroadcaster } from '../../../common/realtime/realtime-broadcaster';
-import type { RoomEvents, UserEvents } from '../../../common/realtime/server-events';
+import type { MessageDto } from '../../../common/messages/message';
+import { lastMessageOf } from '../../../common/messages/preview';
+import type { RealtimeBroadcaster, StoredMessageListener } from '../../../common/realtime/realtime-broadcaster';
+import type { InboxEvents, RoomEvents, UserEvents } from '../../../common/realtime/server-events';
 import { INSTANCE_ID, REDIS, type RedisConnections } from '../../cluster/cluster.tokens';
 import { RoomFeed } from './room-feed.service';
-import { instanceChannel, roomChannel, userChannel } from './socket-rooms';
+import { inboxChannel, instanceChannel, roomChannel, userChannel } from './socket-rooms';
 
 /** The payloads are typed by the port's event maps; Socket.IO's own emit typing is not used here. */
 type Target = BroadcastOperator<Record<string, (payload: unknown) => void>, unknown>;
@@ -16,11 +18,16 @@ type Target = BroadcastOperator<Record<string, (payload: unknown) => void>, unkn
  * adapter). The adapter itself would emit locally only after Redis took the message — late, and not at all
  * while Redis is away — so the remote emit excludes this instance's own channel. Every operation names
  * rooms, never iterates sockets.
+ *
+ * Every stored message (a new one, and an assistant reply's final status) is also told once to the room's
+ * inbox — its members' sockets that have not joined the room — as `room:activity`, and to the listeners
+ * (push notifications). Only the instance that stored the message calls these, so each happens once.
  */
 @Injectable()
 export class SocketBroadcaster implements RealtimeBroadcaster {
   private namespace?: Namespace;
   private readonly self: string;
+  private readonly listeners: StoredMessageListener[] = [];
 
   constructor(
     private readonly feed: RoomFeed,
@@ -41,10 +48,18 @@ export class SocketBroadcaster implements RealtimeBroadcaster {
     return this.self;
   }
 
+  /** `listener` is told of every message stored here from now on (a new one, a reply's final status). */
+  onStored(listener: StoredMessageListener): void {
+    this.listeners.push(listener);
+  }
+
   toRoom<E extends keyof RoomEvents>(roomId: string, event: E, payload: RoomEvents[E], exceptProfileId?: string): void {
     if (event === 'message:delta' || event === 'message:updated' || event === 'typing') {
       const feedPayload = payload as RoomEvents['message:delta' | 'message:updated' | 'typing'];
       this.feed.publish({ roomId, event, payload: feedPayload, except: exceptProfileId });
+      if (event === 'message:updated') {
+        this.stored((payload as RoomEvents['message:updated']).message);
+      }
       return;
     }
     const except = exceptProfileId ? [userChannel(exceptProfileId)] : [];
@@ -53,20 +68,46 @@ export class SocketBroadcaster implements RealtimeBroadcaster {
 
   toRoomInOrder(roomId: string, seq: number, event: 'message:new', payload: RoomEvents['message:new']): void {
     this.feed.publish({ roomId, event, payload, seq });
+    this.stored(payload.message);
   }
 
   toUser<E extends keyof UserEvents>(profileId: string, event: E, payload: UserEvents[E]): void {
     this.everywhere(userChannel(profileId), [], (target) => target.emit(event, payload));
   }
 
+  addToInbox(roomId: string, profileId: string): void {
+    this.everywhere(userChannel(profileId), [], (target) => target.socketsJoin(inboxChannel(roomId)));
+  }
+
   unsubscribeMember(roomId: string, profileId: string): Promise<void> {
-    this.everywhere(userChannel(profileId), [], (target) => target.socketsLeave(roomChannel(roomId)));
+    const channels = [roomChannel(roomId), inboxChannel(roomId)];
+    this.everywhere(userChannel(profileId), [], (target) => target.socketsLeave(channels));
     return Promise.resolve();
   }
 
   unsubscribeAll(roomId: string): Promise<void> {
     this.everywhere(roomChannel(roomId), [], (target) => target.socketsLeave(roomChannel(roomId)));
+    this.everywhere(inboxChannel(roomId), [], (target) => target.socketsLeave(inboxChannel(roomId)));
     return Promise.resolve();
+  }
+
+  /**
+   * One emit to the room's inbox but its joined sockets, which have the message itself. The payload is the
+   * same for everyone: each client tells its own messages by senderId. A streaming reply's creation is
+   * activity too (the room moved); the listeners hear only of messages that reached their final status.
+   */
+  private stored(message: MessageDto): void {
+    const activity: InboxEvents['room:activity'] = {
+      roomId: message.roomId,
+      lastSeq: message.seq,
+      lastMessage: lastMessageOf(message),
+    };
+    this.everywhere(inboxChannel(message.roomId), [roomChannel(message.roomId)], (target) =>
+      target.emit('room:activity', activity),
+    );
+    if (message.status !== 'streaming') {
+      this.listeners.forEach((listener) => listener(message));
+    }
   }
 
   /** Applies `act` to the sockets in `channel` (but those in `except`): here at once, then on the other instances. */

@@ -18,6 +18,8 @@ interface SessionTimers {
 export interface SessionData {
   user: AuthUser;
   sessionTimers?: SessionTimers;
+  /** The rooms the user is a member of, read during the handshake; the socket joins their inboxes on connect. */
+  inboxRoomIds?: string[];
 }
 
 /** What the service needs of a socket. */

@@ -45,6 +45,17 @@ export class JoinRoomEvent {
   limit?: number;
 }
 
+/** `room:read` */
+export class ReadRoomEvent {
+  @IsUUID('all', ROOM_ID)
+  roomId!: string;
+
+  @IsInt(SEQ)
+  @Min(0, SEQ)
+  @Max(Number.MAX_SAFE_INTEGER, SEQ)
+  seq!: number;
+}
+
 /** `room:leave` */
 export class LeaveRoomEvent {
   @IsUUID('all', ROOM_ID)
