@@ -81,6 +81,8 @@ export interface AppConfig {
     /** How long a new message waits for its predecessor before that one is read from the database. */
     orderWaitMs: number;
   };
+  /** Push notifications to members who are away, through the Expo push service (PROTOCOL.md §8). */
+  push: PushConfig;
   corsOrigins: string[] | '*';
   /** Express's `trust proxy`: which proxies' X-Forwarded-For to believe for the caller's IP (per-IP limits). */
   trustProxy: boolean | number | string;
@@ -208,6 +210,19 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       instanceTtlMs: Math.max(env.CLUSTER_INSTANCE_TTL_MS, env.CLUSTER_HEARTBEAT_MS * 2),
       orderWaitMs: env.ORDER_WAIT_MS,
     },
+    push: {
+      enabled: env.PUSH_ENABLED === 'true',
+      delayMs: env.PUSH_DELAY_MS,
+      preview: env.PUSH_PREVIEW === 'true',
+      roomIntervalMs: env.PUSH_ROOM_INTERVAL_MS,
+      maxPerMinute: env.PUSH_MAX_PER_MINUTE,
+      maxAttempts: env.PUSH_MAX_ATTEMPTS,
+      retryBaseMs: env.PUSH_RETRY_BASE_MS,
+      timeoutMs: env.PUSH_TIMEOUT_MS,
+      receiptDelayMs: env.PUSH_RECEIPT_DELAY_MS,
+      expoUrl: env.PUSH_EXPO_URL,
+      accessToken: env.EXPO_ACCESS_TOKEN,
+    },
     corsOrigins: parseOrigins(env.CORS_ORIGINS, env.NODE_ENV),
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     shutdownDrainMs: env.SHUTDOWN_DRAIN_MS,
@@ -268,4 +283,28 @@ function readOrCreateLocalSecret(dataDir: string): string {
   const secret = randomBytes(48).toString('base64url');
   writeFileSync(file, secret, { mode: 0o600 });
   return secret;
+}
+
+export interface PushConfig {
+  /** PUSH_ENABLED=false: nothing is sent (devices are still registered). */
+  enabled: boolean;
+  /** How long a message may stay unread by a member whose sockets are connected but not in its room. */
+  delayMs: number;
+  /** Whether a push shows the message's first characters (false: "New message" only). */
+  preview: boolean;
+  /** At most one push per member and room per this interval; the messages in between are folded into the next. */
+  roomIntervalMs: number;
+  /** At most this many pushes per member per minute, all rooms together; the rest are folded likewise. */
+  maxPerMinute: number;
+  /** Tries of one request to the push service (5xx, 429, network errors), backing off from `retryBaseMs`. */
+  maxAttempts: number;
+  retryBaseMs: number;
+  /** The longest one request to the push service may take. */
+  timeoutMs: number;
+  /** How long after a send its receipts are asked for (Expo has them within about 15 minutes). */
+  receiptDelayMs: number;
+  /** The push service's origin: Expo's (https://exp.host) unless set (a relay, or a fake one in tests). */
+  expoUrl?: string;
+  /** Expo's access token, when the project requires one ("enhanced security for push notifications"). */
+  accessToken?: string;
 }

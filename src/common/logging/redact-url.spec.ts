@@ -25,4 +25,12 @@ describe(redactUrl.name, () => {
   ])('should redact %s whole', (_, url) => {
     expect(redactUrl(url)).toBe('/x?[redacted]');
   });
+
+  it('should redact the push token of a device path, and its query', () => {
+    const token = `ExponentPushToken%5B${randomBytes(8).toString('hex')}%5D`;
+
+    expect(redactUrl(`/api/devices/${token}`)).toBe('/api/devices/[redacted]');
+    expect(redactUrl(`/api/devices/${token}?x=1`)).toBe('/api/devices/[redacted]?x=[redacted]');
+    expect(redactUrl('/api/devices')).toBe('/api/devices');
+  });
 });

@@ -37,12 +37,12 @@ export class AuthController {
     return this.auth.refresh(body.refreshToken);
   }
 
-  /** `deviceToken` is validated (LogoutDto); its push registration goes too once push registrations exist. */
+  /** With `deviceToken`, that device's push registration goes too (while it is the session's profile's). */
   @Post('logout')
   @HttpCode(204)
   @ApiOperation({ summary: 'End the session of a refresh token' })
   @ApiResponse({ status: 204 })
   logout(@Body() body: LogoutDto): Promise<void> {
-    return this.auth.logout(body.refreshToken);
+    return this.auth.logout(body.refreshToken, body.deviceToken);
   }
 }

@@ -9,8 +9,10 @@ import { SocketAuthMiddleware } from './socket-auth.middleware';
 import { SupabaseTokenVerifier } from './supabase-token.verifier';
 import { TOKEN_VERIFIER, TokenService } from './token.service';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
+import { PushModule } from '../push/push.module';
 
 @Module({
+  imports: [PushModule],
   controllers: [AuthController],
   providers: [
     AuthService,

@@ -10,6 +10,7 @@ import { PasswordHasher } from './password-hasher.service';
 import { hashRefreshToken, newRefreshToken } from './refresh-token';
 import { RefreshTokensRepository } from './refresh-tokens.repository';
 import { TokenService } from './token.service';
+import { DevicesRepository } from '../push/devices.repository';
 
 /**
  * Local mode: the server is its own identity provider. A session is a short-lived access token (a JWT) and an
@@ -24,6 +25,7 @@ export class AuthService {
     private readonly hasher: PasswordHasher,
     private readonly tokens: TokenService,
     private readonly refreshTokens: RefreshTokensRepository,
+    private readonly devices: DevicesRepository,
   ) {}
 
   async register(username: string, password: string, displayName?: string): Promise<SessionDto> {
@@ -75,10 +77,16 @@ export class AuthService {
     throw new AppException(ErrorCode.UNAUTHENTICATED, 'The session has ended: sign in again');
   }
 
-  /** Ends the session of the refresh token, whatever state it is in; a token it does not know changes nothing. */
-  async logout(refreshToken: string): Promise<void> {
+  /**
+   * Ends the session of the refresh token, whatever state it is in; a token it does not know changes nothing. The
+   * device's push token goes with it, if it is registered to the session's profile.
+   */
+  async logout(refreshToken: string, deviceToken?: string): Promise<void> {
     const profileId = await this.refreshTokens.revoke(hashRefreshToken(refreshToken));
     if (profileId) {
+      if (deviceToken) {
+        await this.devices.removeForProfile(profileId, deviceToken);
+      }
       this.logger.info({ profileId }, 'signed out');
     }
   }

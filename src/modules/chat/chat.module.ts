@@ -3,6 +3,7 @@ import { AiModule } from '../ai/ai.module';
 import { AuthModule } from '../auth/auth.module';
 import { HealthModule } from '../health/health.module';
 import { MetricsModule } from '../metrics/metrics.module';
+import { PushModule } from '../push/push.module';
 import { PushService } from '../push/push.service';
 import { DrainService } from './drain.service';
 import { MembersController } from './members.controller';
@@ -24,7 +25,7 @@ import { RoomsRepository } from './rooms.repository';
 import { RoomsService } from './rooms.service';
 
 @Module({
-  imports: [AuthModule, AiModule, MetricsModule, HealthModule],
+  imports: [AuthModule, AiModule, MetricsModule, HealthModule, PushModule],
   controllers: [ProfilesController, RoomsController, MembersController, MessagesController],
   providers: [
     ProfilesRepository,

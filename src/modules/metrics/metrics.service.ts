@@ -40,6 +40,20 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly pushNotifications = new Counter({
+    name: 'chat_push_notifications_total',
+    help: 'Push notifications by outcome: sent (ticket ok), failed, unregistered (token removed), folded (held by the rate rule), dropped',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly pushReceipts = new Counter({
+    name: 'chat_push_receipts_total',
+    help: 'Push receipts read back from the push service, by outcome (ok, or its error: DeviceNotRegistered, ...)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   readonly socketsConnected = new Gauge({
     name: 'chat_sockets_connected',
     help: 'Socket.IO connections open on this instance',

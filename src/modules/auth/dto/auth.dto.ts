@@ -46,10 +46,7 @@ export class RefreshDto {
 }
 
 export class LogoutDto extends RefreshDto {
-  /**
-   * The push token of the device signing out, whose push registration goes with the session. Push registrations
-   * do not exist yet: the field is validated and, until they do, changes nothing.
-   */
+  /** The push token of the device signing out, whose push registration goes with the session. */
   @ApiPropertyOptional({ maxLength: 4096, description: "this device's push token: its push registration is removed" })
   @Optional()
   @IsString(DEVICE_TOKEN)
