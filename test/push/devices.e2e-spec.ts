@@ -1,8 +1,8 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { postMessage } from '../support/chat-api';
 import { startFakeExpo, type FakeExpo } from '../support/fake-expo';
 import { expectProblem, HttpClient, signUp, uniqueUsername, type TestUser } from '../support/http-client';
-import { deviceTokens, newPushToken, registerDevice } from '../support/push-helpers';
+import { eventually } from '../support/eventually';
+import { deviceTokens, newPushToken, pushCount, registerDevice } from '../support/push-helpers';
 import { addToRoom, createRoom } from '../support/rooms-helpers';
 import { useTestApp } from '../support/test-app';
 
@@ -157,11 +157,15 @@ describe('Devices (POST/GET/DELETE /api/devices), with PUSH_ENABLED=false', () =
     await addToRoom(sender, room.id, away);
     await addToRoom(sender, room.id, elsewhere);
     await t.sockets.open(elsewhere);
+    const before = await pushCount(t.url, 'disabled');
 
     await postMessage(sender, room.id, 'nobody is told');
 
-    // Nothing can be awaited for a push that must not happen: an enabled server would have sent both well within this.
-    await sleep(DELAY_MS * 5);
+    // The push decision for the message is over once it is counted as disabled: nothing is left to send it later.
+    await eventually(
+      async () => (await pushCount(t.url, 'disabled')) === before + 1,
+      'the message counted as disabled',
+    );
     expect(fake.sendRequests).toEqual([]);
   });
 });

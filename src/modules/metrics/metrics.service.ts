@@ -42,7 +42,7 @@ export class MetricsService {
 
   readonly pushNotifications = new Counter({
     name: 'chat_push_notifications_total',
-    help: 'Push notifications by outcome: sent (ticket ok), failed, unregistered (token removed), folded (held by the rate rule), dropped',
+    help: 'Push notifications by outcome: sent (ticket ok), failed, unregistered (token removed), folded (held by the rate rule), dropped; disabled counts the messages stored while PUSH_ENABLED=false',
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });

@@ -3,6 +3,7 @@ import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import type { MessageDto } from '../../common/messages/message';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { PresenceService } from '../chat/realtime/presence.service';
+import { MetricsService } from '../metrics/metrics.service';
 import { SocketBroadcaster } from '../chat/realtime/socket-broadcaster.service';
 import { DevicesRepository, type PushTarget } from './devices.repository';
 import { PushGate, type PushCandidate } from './push-gate.service';
@@ -30,6 +31,7 @@ export class PushService implements OnModuleInit, OnModuleDestroy {
     private readonly presence: PresenceService,
     private readonly devices: DevicesRepository,
     private readonly gate: PushGate,
+    private readonly metrics: MetricsService,
   ) {}
 
   onModuleInit(): void {
@@ -42,7 +44,12 @@ export class PushService implements OnModuleInit, OnModuleDestroy {
   }
 
   messageStored(message: MessageDto): void {
-    if (!this.config.push.enabled || message.role === 'system') {
+    if (message.role === 'system') {
+      return;
+    }
+    if (!this.config.push.enabled) {
+      // Counted, so that an operator (and a test) sees the messages that pushes were off for.
+      this.metrics.pushNotifications.inc({ outcome: 'disabled' });
       return;
     }
     setImmediate(() => void this.guarded(message, () => this.consider(message)));
