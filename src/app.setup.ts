@@ -3,6 +3,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger, PinoLogger } from 'nestjs-pino';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import { fromBodyParser } from './common/errors/to-app-exception';
 import { ProblemDetailsFilter } from './common/http/problem-details.filter';
 import { coalesceWrites } from './common/realtime/coalesced-writes';
 import { requestIdFor } from './common/http/request-id';
@@ -24,6 +25,11 @@ export async function configureApp(app: NestExpressApplication, config: AppConfi
   app.use(securityHeaders);
   app.use(app.get(DrainService).closeConnections);
   app.useBodyParser('json', { limit: BODY_LIMIT });
+  // The JSON parser's errors, mapped before Nest's router does: it turns a body that is not JSON into a bare 400
+  // (RoutesResolver.mapExternalException) and the contract's `details: [{ field: "body" }]` would be lost.
+  app.use((error: unknown, _req: IncomingMessage, _res: ServerResponse, next: (error?: unknown) => void) => {
+    next(fromBodyParser(error) ?? error);
+  });
   app.useGlobalFilters(new ProblemDetailsFilter(await app.resolve(PinoLogger)));
   app.useGlobalPipes(createValidationPipe());
   app.useWebSocketAdapter(new ChatIoAdapter(app, config));

@@ -54,7 +54,7 @@ function fromHttpStatus(status: number): AppException {
  * `type`; a body that does not decode with its Content-Encoding is the decompressor's error (zlib's `errno`) given a
  * 400 without a `type`.
  */
-function fromBodyParser(error: unknown): AppException | undefined {
+export function fromBodyParser(error: unknown): AppException | undefined {
   if (typeof error !== 'object' || error === null || !('status' in error)) {
     return undefined;
   }
