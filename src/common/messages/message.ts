@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import type { Message } from '../../../client/src/protocol';
 import { isoTimestamp } from './timestamp';
 
 /**
@@ -16,7 +17,8 @@ export class MessageErrorDto {
   message!: string;
 }
 
-export class MessageDto {
+/** Implements the SDK's Message: the wire type both sides compile against. */
+export class MessageDto implements Message {
   @ApiProperty({ format: 'uuid' })
   id!: string;
 

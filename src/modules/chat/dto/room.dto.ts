@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
+import type { Room } from '../../../../client/src/protocol';
 import {
   IsBoolean,
   IsIn,
@@ -54,7 +55,8 @@ export class LastMessageDto {
   createdAt!: string;
 }
 
-export class RoomDto {
+/** Implements the SDK's Room: the wire type both sides compile against. */
+export class RoomDto implements Room {
   @ApiProperty({ format: 'uuid' })
   id!: string;
 

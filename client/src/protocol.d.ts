@@ -1,0 +1,162 @@
+/**
+ * The wire contract of docs/PROTOCOL.md as types: the one source of truth for the SDK and the server (the server's
+ * src/common/realtime/server-events.ts re-exports these maps, and its DTOs implement these objects).
+ *
+ * A declaration file on purpose: it holds types only, so the server imports it with `import type` from outside its
+ * `rootDir` (a declaration file is never emitted), and the SDK's build copies it next to its output. Keep it
+ * self-contained: no imports.
+ */
+
+/** The codes of PROTOCOL.md §2. */
+export type ErrorCode =
+  | 'VALIDATION_FAILED'
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'RATE_LIMITED'
+  | 'UNAVAILABLE'
+  | 'INTERNAL';
+
+/** The error of a refused ack (PROTOCOL.md §2). */
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+  requestId?: string;
+  details?: { field: string; message: string }[];
+  retryAfterMs?: number;
+}
+
+export type MessageRole = 'user' | 'assistant' | 'system';
+export type MessageStatus = 'complete' | 'streaming' | 'truncated' | 'failed' | 'cancelled';
+export type AiMode = 'off' | 'mention' | 'always';
+
+/** The Message of PROTOCOL.md §3. */
+export interface Message {
+  id: string;
+  roomId: string;
+  /** Per room, from 1, without gaps. */
+  seq: number;
+  role: MessageRole;
+  senderId: string | null;
+  content: string;
+  status: MessageStatus;
+  clientId: string | null;
+  replyToId: string | null;
+  createdAt: string;
+  updatedAt: string;
+  /** On a `failed` assistant message. */
+  error?: { code: string; message: string };
+}
+
+/** A room's newest message as a room list and `room:activity` show it. */
+export interface LastMessage {
+  seq: number;
+  role: MessageRole;
+  senderId: string | null;
+  /** The first 140 characters of its content. */
+  preview: string;
+  createdAt: string;
+}
+
+/** The Room of PROTOCOL.md §3. */
+export interface Room {
+  id: string;
+  name: string;
+  visibility: 'private' | 'public';
+  ownerId: string;
+  ai: { mode: AiMode; systemPrompt: string | null; model: string | null; available: boolean };
+  lastSeq: number;
+  readReceipts: boolean;
+  lastMessage: LastMessage | null;
+  createdAt: string;
+  updatedAt: string;
+  /** The caller's own: null for a stranger, and in events that every member gets alike. */
+  myRole: 'owner' | 'member' | null;
+  lastReadSeq: number | null;
+  unread: number | null;
+  muted: boolean | null;
+}
+
+/** The caller's read pointer in a room. */
+export interface ReadPointer {
+  roomId: string;
+  seq: number;
+}
+
+export interface MemberEvent {
+  roomId: string;
+  profileId: string;
+}
+
+/** Server → client events sent to a room's subscribers (PROTOCOL.md §4), by name, with their payloads. */
+export interface RoomEvents {
+  'message:new': { message: Message };
+  'message:delta': { roomId: string; messageId: string; offset: number; delta: string };
+  'message:updated': { message: Message };
+  typing: { roomId: string; profileId: string; isTyping: boolean };
+  presence: { roomId: string; profileId: string; online: boolean };
+  'room:updated': { room: Room };
+  'room:deleted': { roomId: string };
+  'member:added': MemberEvent;
+  'member:removed': MemberEvent;
+  /** A member read the room up to `seq` (only while the room's readReceipts is on). */
+  'read:receipt': ReadPointer & { profileId: string };
+}
+
+/** Events sent to every socket of one person, whatever rooms they joined. */
+export interface UserEvents {
+  'member:added': MemberEvent;
+  /** The person's read pointer moved (on any of their devices). */
+  'read:updated': ReadPointer;
+}
+
+/** Sent to the members of a room whose sockets have not joined it: one per stored message, and its final status. */
+export interface InboxEvents {
+  'room:activity': { roomId: string; lastSeq: number; lastMessage: LastMessage };
+}
+
+/** Events sent to one socket: its session's. */
+export interface SocketEvents {
+  /** The token expires at `expiresAt` (ISO-8601): renew it with `auth:refresh` before then. */
+  'session:expiring': { expiresAt: string };
+  /** The token has expired: the socket is disconnected right after. */
+  'session:expired': { code: 'UNAUTHENTICATED'; message: string };
+}
+
+type Listeners<Events> = { [E in keyof Events]: (payload: Events[E]) => void };
+
+/** Every server → client event, typed for Socket.IO (`Socket<…, ServerToClientEvents>` on both sides). */
+export type ServerToClientEvents = Listeners<RoomEvents> &
+  Listeners<UserEvents> &
+  Listeners<InboxEvents> &
+  Listeners<SocketEvents>;
+
+/** Client → server events (PROTOCOL.md §4): each one's payload and what its ack holds on success. */
+export interface ClientCalls {
+  'room:join': {
+    payload: { roomId: string; afterSeq?: number; limit?: number };
+    result: { room: Room; messages: Message[]; hasMore: boolean; online: string[] };
+  };
+  'room:leave': { payload: { roomId: string }; result: object };
+  'message:send': {
+    payload: { roomId: string; content: string; clientId: string };
+    result: { message: Message; duplicate: boolean };
+  };
+  'typing:update': { payload: { roomId: string; isTyping: boolean }; result: object };
+  'room:read': { payload: ReadPointer; result: { roomId: string; lastReadSeq: number; unread: number } };
+  'ai:stop': { payload: { roomId: string; messageId: string }; result: object };
+  'auth:refresh': { payload: { token: string }; result: { expiresAt: string } };
+}
+
+/** An ack: `{ ok: true, ...result }` or `{ ok: false, error }`. */
+export type Ack<Result> = ({ ok: true } & Result) | { ok: false; error: ErrorBody };
+
+/** Client → server events typed for Socket.IO, each with its ack callback. */
+export type ClientToServerEvents = {
+  [E in keyof ClientCalls]: (
+    payload: ClientCalls[E]['payload'],
+    ack: (ack: Ack<ClientCalls[E]['result']>) => void,
+  ) => void;
+};
