@@ -1,3 +1,4 @@
+import { beforeDeadline } from './common/async/before-deadline';
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -59,12 +60,11 @@ async function bootstrap(): Promise<void> {
       throw error;
     }
     // The database is closed as on any stop (and DATA_DIR let go), within the time a stop has.
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
+    await beforeDeadline(
       app.close().catch(() => undefined),
-      new Promise((resolve) => (timer = setTimeout(resolve, config.shutdownTimeoutMs))),
-    ]);
-    clearTimeout(timer);
+      config.shutdownTimeoutMs,
+      () => undefined,
+    );
     throw refusal;
   }
   const address = app.getHttpServer().address();

@@ -1,3 +1,4 @@
+import { beforeDeadline } from '../../common/async/before-deadline';
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { RateLimiter } from '../../common/rate-limit/rate-limiter.service';
 import type { MessageDto } from '../../common/messages/message';
@@ -55,12 +56,11 @@ export class AiReplyService implements OnApplicationBootstrap, BeforeApplication
   async drain(deadline: number): Promise<void> {
     this.scheduler.stopClaiming();
     const ended = this.scheduler.idle();
-    let timer: NodeJS.Timeout | undefined;
-    const late = await Promise.race([
+    const late = await beforeDeadline(
       ended.then(() => false),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), Math.max(0, deadline - Date.now())))),
-    ]);
-    clearTimeout(timer);
+      deadline - Date.now(),
+      () => true,
+    );
     if (late) {
       this.writer.close();
       await ended;

@@ -1,3 +1,4 @@
+import { beforeDeadline } from '../../common/async/before-deadline';
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { REDIS, type RedisConnections } from '../cluster/cluster.tokens';
@@ -63,9 +64,9 @@ export class PartialReplies {
 
 /** Settles when `work` does or after KEEP_WAIT_MS, whichever is first; never rejects. */
 function bounded(work: Promise<void>): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const wait = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, KEEP_WAIT_MS);
-  });
-  return Promise.race([work.catch(() => undefined), wait]).finally(() => clearTimeout(timer));
+  return beforeDeadline(
+    work.catch(() => undefined),
+    KEEP_WAIT_MS,
+    () => undefined,
+  );
 }

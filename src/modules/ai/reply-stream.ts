@@ -1,3 +1,4 @@
+import { beforeDeadline } from '../../common/async/before-deadline';
 import type { AiChunk, AiProvider, AiRequest } from './ai-provider.port';
 import { AiFirstTokenTimeout, AiStreamTimeout, type AiPolicies } from './ai-resilience';
 import type { LiveReply } from './live-reply';
@@ -59,9 +60,9 @@ export async function streamReply(
         stats.usage = { promptTokens: chunk.promptTokens, completionTokens: chunk.completionTokens };
       }
       const stall = remaining(options.stallTimeoutMs);
-      next = await within(stream.iterator.next(), stall, () => {
+      next = await beforeDeadline(stream.iterator.next(), stall, () => {
         stream.abort();
-        return new AiStreamTimeout(
+        throw new AiStreamTimeout(
           stall < options.stallTimeoutMs
             ? 'The reply took longer than the time allowed'
             : 'The AI provider stopped sending in the middle of the reply',
@@ -100,23 +101,13 @@ async function open(
   };
   const iterator = provider.stream(request, controller.signal)[Symbol.asyncIterator]();
   try {
-    const first = await within(iterator.next(), timeoutMs, () => {
+    const first = await beforeDeadline(iterator.next(), timeoutMs, () => {
       abort();
-      return new AiFirstTokenTimeout('The AI provider did not start answering in time');
+      throw new AiFirstTokenTimeout('The AI provider did not start answering in time');
     });
     return { iterator, first, abort };
   } catch (error) {
     abort();
     throw error;
   }
-}
-
-/** Resolves like `promise`, or rejects with `onTimeout()` after `ms`; the loser's outcome is ignored. */
-function within<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  promise.catch(() => undefined);
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(onTimeout()), Math.max(0, ms));
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

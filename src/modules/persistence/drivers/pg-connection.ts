@@ -1,3 +1,5 @@
+import { beforeDeadline } from '../../../common/async/before-deadline';
+
 /**
  * A call the database did not answer within its time. Its code is query_canceled's (57014), what a server's own
  * statement_timeout reports, so both read the same to a caller.
@@ -11,14 +13,8 @@ export class CallTimeoutError extends Error {
 }
 
 /** `work`, or a CallTimeoutError at `deadline` (a `performance.now()` time). */
-export async function within<T>(work: Promise<T>, deadline: number, timeoutMs: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new CallTimeoutError(timeoutMs)), Math.max(0, deadline - performance.now()));
+export function within<T>(work: Promise<T>, deadline: number, timeoutMs: number): Promise<T> {
+  return beforeDeadline(work, deadline - performance.now(), () => {
+    throw new CallTimeoutError(timeoutMs);
   });
-  try {
-    return await Promise.race([work, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
