@@ -146,9 +146,10 @@ export class Outbox {
     }
   }
 
-  /** Resolves once every write to the storage adapter so far is done. */
-  persisted(): Promise<void> {
-    return this.writing;
+  /** Resolves once the storage was read and every write to it so far is done. */
+  async persisted(): Promise<void> {
+    await this.restore();
+    await this.writing;
   }
 
   private async drain(): Promise<void> {

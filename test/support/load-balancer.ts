@@ -3,7 +3,8 @@
  * polls each backend's `/health/ready` and sends each new connection (round robin) only to backends that last
  * answered 200. Connections already open are left alone, as kube-proxy leaves them.
  */
-import { createConnection, createServer, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
+import { relay } from './tcp-proxy';
 
 export interface LoadBalancer {
   /** http://127.0.0.1:<port> */
@@ -57,17 +58,7 @@ export async function startLoadBalancer(backends: string[], checkEveryMs = 50): 
       return;
     }
     const target = new URL(candidates[next++ % candidates.length]);
-    const upstream = createConnection({ host: target.hostname, port: Number(target.port) });
-    open.add(client).add(upstream);
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-      open.delete(client);
-      open.delete(upstream);
-    };
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
-    client.pipe(upstream).pipe(client);
+    relay(client, target.hostname, Number(target.port), open);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();

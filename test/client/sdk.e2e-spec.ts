@@ -1,0 +1,165 @@
+/**
+ * The SDK (client/) against the real server: two clients keep the same gapless room through drops from outside
+ * them (the network cut by a proxy, the server disconnecting a socket), a reply streamed while one was away is
+ * whole when it is back, and the outbox delivers what was queued offline once, after a restart.
+ */
+import { type ChatClient, connect, memoryStorage, type ClientEvents, type StorageAdapter } from '../../client/src';
+import { createAiRoom, gate, uniqueTag, useAiApp, within } from '../support/ai-helpers';
+import { addMembers, storedMessages } from '../support/chat-api';
+import { signUp, type TestUser } from '../support/http-client';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
+
+const t = useAiApp();
+const clients: ChatClient[] = [];
+const proxies: TcpProxy[] = [];
+
+afterEach(async () => {
+  clients.splice(0).forEach((client) => client.close());
+  await Promise.all(proxies.splice(0).map((proxy) => proxy.close()));
+});
+
+function client(url: string, user: TestUser, storage?: StorageAdapter): ChatClient {
+  const sdk = connect({ url, getToken: () => user.token, storage });
+  // Quick reconnects after a cut network, so the test does not wait out socket.io's default back-off.
+  sdk.socket.io.reconnectionDelay(20).reconnectionDelayMax(100);
+  clients.push(sdk);
+  return sdk;
+}
+
+async function proxy(): Promise<TcpProxy> {
+  const started = await startTcpProxy(t.url);
+  proxies.push(started);
+  return started;
+}
+
+/** Resolves when `condition` holds, checked now and after each `event` of the client. */
+function until<E extends keyof ClientEvents>(
+  sdk: ChatClient,
+  event: E,
+  condition: () => boolean,
+  label: string,
+): Promise<void> {
+  const reached = new Promise<void>((resolve) => {
+    if (condition()) {
+      resolve();
+      return;
+    }
+    const off = sdk.on(event, () => {
+      if (condition()) {
+        off();
+        resolve();
+      }
+    });
+  });
+  return within(reached, label, 20_000);
+}
+
+/** Alice and Bob in one room, each with an SDK client that joined it; Bob's goes through a proxy. */
+async function twoClientsInRoom(mode: 'off' | 'always') {
+  const [alice, bob] = [await signUp(t.url, 'alice'), await signUp(t.url, 'bob')];
+  const room = await createAiRoom(alice, { mode });
+  await addMembers(alice, room.id, bob);
+  const network = await proxy();
+  const a = client(t.url, alice);
+  const b = client(network.url, bob);
+  await Promise.all([a.joinRoom(room.id), b.joinRoom(room.id)]);
+  return { alice, bob, room, network, a, b };
+}
+
+const seqsOf = (sdk: ChatClient, roomId: string) => sdk.room(roomId).messages.map((m) => m.seq);
+const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+
+describe('client SDK (e2e)', () => {
+  it('should keep two clients on the same gapless list through 500 messages and three drops', async () => {
+    const { alice, room, network, a, b } = await twoClientsInRoom('off');
+    let reconnects = 0;
+    b.on('status', (status) => (reconnects += status === 'connected' ? 1 : 0));
+    const tag = uniqueTag();
+    const drops: (() => Promise<void>)[] = [
+      // The network goes: the server and the client each see a dead connection.
+      () => Promise.resolve(network.cut()),
+      // The server disconnects the socket (a valid token of another user in auth:refresh: FORBIDDEN, then dropped).
+      async () => {
+        b.socket.emit('auth:refresh', { token: alice.token }, () => undefined);
+        await until(b, 'status', () => b.status !== 'connected', 'bob dropped by the server');
+      },
+      // The network stays down while alice sends a whole round; bob's own round waits in his outbox.
+      () => Promise.resolve(network.block()),
+    ];
+
+    for (let round = 0; round < 5; round++) {
+      for (let i = 0; i < 50; i++) {
+        a.send(room.id, `${tag} a ${round} ${i}`);
+        b.send(room.id, `${tag} b ${round} ${i}`);
+      }
+      const drop = drops[round];
+      if (drop) {
+        await drop();
+      }
+      await until(a, 'change', () => a.outbox.length === 0, `alice's round ${round} sent`);
+      if (round === 2) {
+        expect(b.status).not.toBe('connected');
+        expect(b.outbox.length).toBeGreaterThan(0);
+        network.unblock();
+      }
+      await until(b, 'change', () => b.outbox.length === 0, `bob's round ${round} sent`);
+    }
+
+    expect(reconnects).toBe(3);
+    await until(a, 'room', () => a.room(room.id).lastSeq === 500, 'alice holds 500');
+    await until(b, 'room', () => b.room(room.id).lastSeq === 500, 'bob holds 500');
+    expect(seqsOf(a, room.id)).toEqual(range(500));
+    expect(seqsOf(b, room.id)).toEqual(range(500));
+    expect(b.room(room.id).messages.map((m) => m.id)).toEqual(a.room(room.id).messages.map((m) => m.id));
+    const stored = await storedMessages(alice, room.id);
+    expect(stored).toHaveLength(500);
+    expect(new Set(stored.map((m) => m.content)).size).toBe(500);
+  });
+
+  it('should hold a reply streamed while the client was away, complete, once it is back', async () => {
+    const { room, network, a, b } = await twoClientsInRoom('always');
+    const release = gate();
+    t.fake.script({
+      kind: 'gate',
+      chunks: ['The first part', ', the second', ' and the end.'],
+      release: release.release,
+    });
+
+    a.send(room.id, 'tell me');
+    const streaming = () => b.room(room.id).messages.find((m) => m.role === 'assistant');
+    await until(b, 'room', () => streaming()?.content === 'The first part', 'bob sees the reply start');
+    network.block();
+    await until(b, 'status', () => b.status === 'disconnected', 'bob is away');
+    release.open();
+    const done = () => a.room(room.id).messages.find((m) => m.role === 'assistant')?.status === 'complete';
+    await until(a, 'room', done, 'the reply ends while bob is away');
+    expect(streaming()).toMatchObject({ status: 'streaming', content: 'The first part' });
+    network.unblock();
+
+    await until(b, 'room', () => streaming()?.status === 'complete', 'bob holds the final reply');
+    expect(streaming()?.content).toBe('The first part, the second and the end.');
+    expect(seqsOf(b, room.id)).toEqual([1, 2]);
+  });
+
+  it('should deliver every message queued offline exactly once after a restart with the same storage', async () => {
+    const alice = await signUp(t.url, 'alice');
+    const room = await createAiRoom(alice, { mode: 'off' });
+    const storage = memoryStorage();
+    const network = await proxy();
+    network.block();
+    const offline = client(network.url, alice, storage);
+    const texts = range(5).map((i) => `offline ${uniqueTag()} ${i}`);
+    texts.forEach((text) => offline.send(room.id, text));
+    await offline.outboxPersisted();
+    offline.close(); // the app is killed
+
+    const restarted = client(t.url, alice, storage);
+    await restarted.joinRoom(room.id);
+    await until(restarted, 'change', () => restarted.outbox.length === 0, 'the restored outbox is sent');
+    await until(restarted, 'room', () => restarted.room(room.id).lastSeq === 5, 'the room holds them');
+
+    expect(restarted.room(room.id).messages.map((m) => m.content)).toEqual(texts);
+    expect((await storedMessages(alice, room.id)).map((m) => m.content)).toEqual(texts);
+    expect(await storage.getItem('chat-sdk:outbox')).toBeNull();
+  });
+});
