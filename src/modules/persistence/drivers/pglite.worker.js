@@ -1,19 +1,36 @@
 // @ts-check
 // The embedded Postgres (PGlite) in its own thread, serving the Postgres wire protocol on a Unix socket
 // in a private directory, so the thread that serves HTTP and sockets never waits on the engine.
+// Started with `{ initdb: true }` instead, it only creates a data directory (see `createDataDir`).
 'use strict';
-const { parentPort, workerData } = require('node:worker_threads');
+const { parentPort, workerData, Worker } = require('node:worker_threads');
+const fs = require('node:fs');
+const { basename, dirname, join } = require('node:path');
 // Before the engine loads: it must open its files through the watched node:fs.
 const { watchDurability } = require('./durable-files');
-const { PGlite } = require('@electric-sql/pglite');
+const { MemoryFS, PGlite } = require('@electric-sql/pglite');
 const { PGLiteSocketServer } = require('@electric-sql/pglite-socket');
 
-/** @type {{ dataDir: string, socketPath: string }} */
-const { dataDir, socketPath } = workerData;
+/** @type {{ dataDir: string, socketPath?: string, initdb?: boolean }} */
+const { dataDir, socketPath, initdb: initdbOnly } = workerData;
+
+/**
+ * Memory. The engine's WebAssembly memory starts at 128 MB (its floor) and never shrinks; Postgres's shared buffers
+ * live in it and are all touched at start. PGlite's default, 128 MB of buffers, made it ~190 MB, resident from the
+ * first second; 16 MB keeps it at the floor, most of it untouched (bench/MEMORY.md: the figures, and the group
+ * commit rate measured before and after). wal_buffers follows (1/32 of shared_buffers).
+ */
+const SETTINGS = ['-c', 'shared_buffers=16MB'];
+const ENGINE_OPTIONS = { startParams: [...PGlite.defaultStartParams, ...SETTINGS], initDbStartParams: SETTINGS };
+/** Where PGlite's file system layer mounts the data directory inside the engine (as its NodeFS does). */
+const PGDATA_MOUNT = '/pglite/data';
 
 async function main() {
+  if (!fs.existsSync(join(dataDir, 'PG_VERSION')) && isMissingOrEmpty(dataDir)) {
+    await createDataDir();
+  }
   const durability = watchDurability(dataDir);
-  const db = await PGlite.create(dataDir);
+  const db = await PGlite.create(dataDir, ENGINE_OPTIONS);
   durability.syncAll();
   // Every reply byte reaches the client after the WAL its statements wrote is on disk: an ack means durable.
   const execStream = db.execProtocolRawStream.bind(db);
@@ -38,6 +55,112 @@ async function main() {
 }
 
 /**
+ * The first start. PGlite's initdb runs a second engine whose 128 MB heap it copies and restores around each step,
+ * beside the first; their garbage outlives `PGlite.create` by minutes. So the directory is made in a thread of its
+ * own, which takes all of it along when it ends, and the engine then opens the directory as on any restart.
+ *
+ * Durability: the directory is made beside its place (`pgdata.initdb`; a leftover of an interrupted first start is
+ * removed first), every file and directory of it fsynced, then renamed into place, and the directories holding it
+ * fsynced: once the engine is ready (before any ack) the whole cluster is on disk, and a crash at any point before
+ * leaves either no `pgdata` or a complete one (Postgres's initdb syncs its directory at the end the same way).
+ */
+async function createDataDir() {
+  const parent = dirname(dataDir);
+  const fresh = join(parent, `${basename(dataDir)}.initdb`);
+  fs.rmSync(fresh, { recursive: true, force: true });
+  const thread = new Worker(__filename, { workerData: { dataDir: fresh, initdb: true } });
+  try {
+    await new Promise((resolve, reject) => {
+      thread.once('message', (message) => {
+        if (message && message.type === 'created') {
+          resolve(undefined);
+        } else {
+          reject(new Error(`initdb: ${message && message.message ? message.message : 'failed'}`));
+        }
+      });
+      thread.once('error', reject);
+      thread.once('exit', (code) => reject(new Error(`initdb thread exited with code ${code}`)));
+    });
+  } finally {
+    await thread.terminate();
+  }
+  // rename(2) replaces an empty directory.
+  fs.renameSync(fresh, dataDir);
+  syncPath(parent);
+  // The directory holding it may be as new (a fresh DATA_DIR's `db`): its entry too.
+  syncPath(dirname(parent));
+}
+
+/** In the initdb thread: a new cluster at `dataDir` (which must not exist), every file and directory of it synced. */
+async function initdb() {
+  fs.mkdirSync(dataDir, { mode: 0o700 });
+  const db = await PGlite.create({ ...ENGINE_OPTIONS, fs: new InitdbFS(dataDir) });
+  await db.close();
+  syncTree(dataDir);
+  parentPort?.postMessage({ type: 'created' });
+}
+
+/**
+ * The data directory on disk, mounted as PGlite's NodeFS mounts it, but a MemoryFS to PGlite 0.5: for a MemoryFS it
+ * runs initdb straight into the engine's file system; for any other it builds the directory in memory, dumps it to
+ * a tar and unpacks that (~250 MB more at the first start's peak). Used for initdb only. Were a later PGlite to drop
+ * that distinction, the files would be the same, made the costlier way.
+ */
+class InitdbFS extends MemoryFS {
+  /** @param {string} root */
+  constructor(root) {
+    super();
+    this.root = root;
+  }
+
+  /** @type {MemoryFS['init']} */
+  async init(pg, emscriptenOptions) {
+    const { emscriptenOpts } = await super.init(pg, emscriptenOptions);
+    /** @param {any} mod the Emscripten module */
+    const mount = (mod) => {
+      mod.FS.mkdirTree(PGDATA_MOUNT);
+      mod.FS.mount(mod.FS.filesystems.NODEFS, { root: this.root }, PGDATA_MOUNT);
+    };
+    return { emscriptenOpts: { ...emscriptenOpts, preRun: [...(emscriptenOpts.preRun ?? []), mount] } };
+  }
+}
+
+/** @param {string} dir */
+function isMissingOrEmpty(dir) {
+  try {
+    return fs.readdirSync(dir).length === 0;
+  } catch (error) {
+    if (/** @type {NodeJS.ErrnoException} */ (error).code === 'ENOENT') {
+      return true;
+    }
+    throw error;
+  }
+}
+
+/** fsyncs every file and directory under `dir`, each directory after what it holds. @param {string} dir */
+function syncTree(dir) {
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      syncTree(path);
+    } else if (entry.isFile()) {
+      syncPath(path);
+    }
+  }
+  syncPath(dir);
+}
+
+/** @param {string} path a file or a directory */
+function syncPath(path) {
+  const fd = fs.openSync(path, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
  * @param {PGLiteSocketServer} server
  * @param {PGlite} db
  * @param {ReturnType<typeof watchDurability>} durability
@@ -53,6 +176,6 @@ async function stop(server, db, durability) {
   }
 }
 
-main().catch((error) => {
+(initdbOnly ? initdb() : main()).catch((error) => {
   parentPort?.postMessage({ type: 'error', message: error instanceof Error ? error.message : String(error) });
 });
