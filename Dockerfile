@@ -13,6 +13,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY nest-cli.json tsconfig.json tsconfig.build.json ./
 COPY src/ src/
+# The wire types the server compiles against (type-only imports: nothing of it reaches dist/).
+COPY client/src/protocol.d.ts client/src/
 # Compile to dist/, then drop the devDependencies (the compiler, jest, eslint, …) from node_modules/.
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 # An empty directory for the volume's mount point (the runtime stage copies it, owned by the app's user).
