@@ -4,9 +4,9 @@
  * (promtool accepts rules on metrics that do not exist, so that is the check that a rename breaks). Also the
  * metrics an alert reads that the app added for them: socket event latency, and the database being down.
  */
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
 import { execFile } from 'node:child_process';
 import { accessSync, constants, readFileSync } from 'node:fs';
-import { connect, createServer, type Socket as TcpSocket } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { parser } from '@prometheus-io/lezer-promql';
 import { parse as parseYaml } from 'yaml';
@@ -158,52 +158,6 @@ function sample(text: string, series: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
-/** A TCP proxy in front of a database server; `cut()` drops its connections and refuses new ones until `restore()`. */
-async function startCuttableProxy(target: URL) {
-  const open = new Set<TcpSocket>();
-  let cut = false;
-  const server = createServer((client) => {
-    if (cut) {
-      client.destroy();
-      return;
-    }
-    const upstream = connect(Number(target.port || 5432), target.hostname);
-    open.add(client).add(upstream);
-    const drop = () => {
-      client.destroy();
-      upstream.destroy();
-      open.delete(client);
-      open.delete(upstream);
-    };
-    client.on('error', drop).on('close', drop);
-    upstream.on('error', drop).on('close', drop);
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (typeof address !== 'object' || address === null) {
-    throw new Error('the proxy did not bind a port');
-  }
-  const url = new URL(target);
-  url.hostname = '127.0.0.1';
-  url.port = String(address.port);
-  return {
-    url: url.toString(),
-    cut() {
-      cut = true;
-      open.forEach((socket) => socket.destroy());
-    },
-    restore() {
-      cut = false;
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        open.forEach((socket) => socket.destroy());
-        server.close(() => resolve());
-      }),
-  };
-}
-
 describe('alerts and dashboard (deploy/prometheus, deploy/grafana)', () => {
   describe('promtool', () => {
     it(`should accept ${ALERTS} (promtool check rules)`, async () => {
@@ -307,17 +261,21 @@ describe('alerts and dashboard (deploy/prometheus, deploy/grafana)', () => {
   });
 
   describe('chat_dependency_up{dependency="database"}', () => {
-    let proxy: Awaited<ReturnType<typeof startCuttableProxy>>;
+    let proxy: TcpProxy;
     let app: TestApp;
 
     beforeAll(async () => {
       const databaseUrl = await createDatabase(process.env.TEST_PG_URL ?? '');
-      proxy = await startCuttableProxy(new URL(databaseUrl));
-      app = await startTestApp({ DATABASE_URL: proxy.url });
+      proxy = await startTcpProxy(databaseUrl);
+      // The same database, through the proxy: `block()` drops its connections and refuses new ones until `unblock()`.
+      const throughProxy = new URL(databaseUrl);
+      throughProxy.hostname = '127.0.0.1';
+      throughProxy.port = new URL(proxy.url).port;
+      app = await startTestApp({ DATABASE_URL: throughProxy.toString() });
     });
 
     afterAll(async () => {
-      proxy?.restore();
+      proxy?.unblock();
       await app?.close();
       await proxy?.close();
     });
@@ -326,12 +284,12 @@ describe('alerts and dashboard (deploy/prometheus, deploy/grafana)', () => {
       const up = async () => sample(await scrape(app.url), 'chat_dependency_up{dependency="database"}');
       expect(await up()).toBe(1);
 
-      proxy.cut();
+      proxy.block();
 
       expect(await up()).toBe(0);
       expect((await new HttpClient(app.url).get('/health/ready')).status).toBe(503);
 
-      proxy.restore();
+      proxy.unblock();
 
       await eventually(async () => (await up()) === 1, 'chat_dependency_up back to 1');
       expect((await new HttpClient(app.url).get('/health/ready')).status).toBe(200);
