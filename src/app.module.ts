@@ -15,6 +15,7 @@ import { AuthModule } from './modules/auth/auth.module';
 import { HttpAuthGuard } from './modules/auth/http-auth.guard';
 import { ChatModule } from './modules/chat/chat.module';
 import { ClusterModule } from './modules/cluster/cluster.module';
+import { DataModule } from './modules/data/data.module';
 import { REDIS, type RedisConnections } from './modules/cluster/cluster.tokens';
 import { ResilientThrottlerStorage } from './modules/cluster/resilient-throttler.storage';
 import { RealtimeModule } from './modules/chat/realtime/realtime.module';
@@ -56,6 +57,7 @@ export class AppModule {
         ChatModule,
         HealthModule,
         MetricsModule,
+        DataModule,
       ],
       providers: [
         { provide: APP_GUARD, useExisting: HttpAuthGuard },

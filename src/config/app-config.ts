@@ -93,6 +93,8 @@ export interface AppConfig {
   shutdownDrainMs: number;
   /** After the drain delay: the time sockets, replies in flight, HTTP connections, Redis and the database have. */
   shutdownTimeoutMs: number;
+  /** Automatic backups (export files) every `intervalMs` (none when undefined) into `dir`, the newest `keep` kept. */
+  backup: { intervalMs?: number; dir: string; keep: number };
 }
 
 /** A bad or missing variable: `Invalid configuration: <VARIABLE>: <what is wrong>`. */
@@ -144,6 +146,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   if (env.NODE_ENV === 'production' && driver === 'pglite' && env.ALLOW_EMBEDDED_DATABASE !== 'true') {
     throw new ConfigError(
       'Invalid configuration: DATABASE_URL: required when NODE_ENV=production (an embedded database per instance would split the data; for a single-node deployment set ALLOW_EMBEDDED_DATABASE=true)',
+    );
+  }
+  const backupIntervalMs = parseDuration(env.BACKUP_INTERVAL);
+  if (backupIntervalMs !== undefined && driver === 'supabase') {
+    throw new ConfigError(
+      "Invalid configuration: BACKUP_INTERVAL: Supabase keeps its own backups (the API cannot read every table); set DATABASE_URL to the project's Postgres to export it",
     );
   }
   if (env.NODE_ENV === 'production' && !supabase && !env.LOCAL_JWT_SECRET) {
@@ -227,7 +235,22 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     shutdownDrainMs: env.SHUTDOWN_DRAIN_MS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    backup: {
+      intervalMs: backupIntervalMs,
+      dir: resolve(env.BACKUP_DIR ?? join(dataDir, 'backups')),
+      keep: env.BACKUP_KEEP,
+    },
   };
+}
+
+/** `30m`, `6h`, `1d`, `90` (seconds); `off` or `0`: none. */
+function parseDuration(value: string | undefined): number | undefined {
+  const match = /^(\d+)([smhd]?)$/.exec(value ?? '');
+  if (!match || match[1] === '0') {
+    return undefined;
+  }
+  const unit = { '': 1, s: 1, m: 60, h: 3600, d: 86_400 }[match[2] as '' | 's' | 'm' | 'h' | 'd'];
+  return Number(match[1]) * unit * 1000;
 }
 
 /** `false`, a hop count, or Express's names and addresses (`loopback`, `10.0.0.0/8`, ...). */

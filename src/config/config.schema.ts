@@ -97,6 +97,14 @@ const variables = z.object({
   TRUST_PROXY: optionalString,
   SHUTDOWN_DRAIN_MS: int(0, 120_000).default(0),
   SHUTDOWN_TIMEOUT_MS: int(1000, 120_000).default(10_000),
+  BACKUP_INTERVAL: optionalString.pipe(
+    z
+      .string()
+      .regex(/^(off|0|[1-9]\d*[smhd]?)$/, 'must be a duration such as 30m, 6h or 1d (a bare number is seconds), or off')
+      .optional(),
+  ),
+  BACKUP_DIR: optionalString,
+  BACKUP_KEEP: int(1, 10_000).default(7),
 });
 
 /** A variable set to the empty string (`PORT=` in a .env file) counts as unset: it takes its default. */

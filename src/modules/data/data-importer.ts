@@ -1,0 +1,274 @@
+/**
+ * Loads an export file into a database whose schema the app's migrations made (roles, policies and functions come
+ * from there, not from the file), then validates it.
+ *
+ * Rows go in with `session_replication_role = replica`: no trigger runs (a member's insert would otherwise make
+ * read pointers of its own, a message's would move them) and no foreign key is checked row by row, so the file's
+ * order does not matter; the validation checks every foreign key afterwards instead.
+ * - `empty` (the default) refuses a database that holds app data, `replace` empties it first: both load in one
+ *   transaction that commits only when the validation passes, so a failure leaves the target as it was.
+ * - `merge` (migrate-data) commits batch by batch and skips rows already there, so an interrupted run resumes where
+ *   it stopped and a second run copies only what is new; it takes a database that holds data only when that data
+ *   came from the same source (chat_meta.data_imports).
+ */
+import type { PoolClient } from 'pg';
+import type { PgDatabase } from '../persistence/drivers/pg.database';
+import { appTables, quoteIdent, type AppTable } from './app-tables';
+import { ROOMS } from './data-exporter';
+import { validateData, type ValidationReport } from './data-validator';
+import { ExportFileError, type ExportHeader, type ExportTrailer } from './export-format';
+import { readExportLines, splitRowLine, verifyExportFile } from './export-file';
+import { runnerOf, type SqlRunner } from './sql-runner';
+
+export type ImportMode = 'empty' | 'replace' | 'merge';
+
+export interface ImportOptions {
+  mode?: ImportMode;
+  /** Rows per insert. */
+  batchSize?: number;
+  /** Told after each batch (merge: after its commit). */
+  onBatch?: (progress: { table: string; rows: number; inserted: number }) => void;
+}
+
+export interface ImportResult {
+  header: ExportHeader;
+  trailer: ExportTrailer;
+  /** Rows inserted per table (merge: new rows only). */
+  inserted: Record<string, number>;
+  validation: ValidationReport;
+  /** Whether the rows stayed (a failed validation of `empty`/`replace` rolls them back). */
+  committed: boolean;
+}
+
+/** The target holds data it was not told to take, or is older than the file. */
+export class ImportRefusedError extends Error {
+  override readonly name = 'ImportRefusedError';
+}
+
+export async function importFile(target: PgDatabase, path: string, options: ImportOptions = {}): Promise<ImportResult> {
+  const mode = options.mode ?? 'empty';
+  const { header, trailer } = await verifyExportFile(path);
+  await checkMigrations(target, header);
+  const tables = await appTables(target);
+  const plan = header.tables.map((fileTable) => {
+    const table = tables.find((t) => t.name === fileTable.name);
+    if (!table) {
+      throw new ImportRefusedError(`${fileTable.name} is in the file but not in this database`);
+    }
+    const missing = fileTable.columns.filter((c) => !table.columns.some((col) => col.name === c));
+    if (missing.length) {
+      throw new ImportRefusedError(`${fileTable.name}: columns ${missing.join(', ')} are not in this database`);
+    }
+    return { table, insert: insertSql(table, fileTable.columns, mode === 'merge') };
+  });
+  await target.query(`create table if not exists chat_meta.data_imports (
+    source_id text primary key, file_created_at timestamptz not null,
+    started_at timestamptz not null default now(), finished_at timestamptz)`);
+  await refuseUnlessAllowed(target, tables, mode, header);
+  await target.query(
+    `insert into chat_meta.data_imports (source_id, file_created_at) values ($1, $2)
+     on conflict (source_id) do update set file_created_at = excluded.file_created_at, finished_at = null`,
+    [header.source.id, header.createdAt],
+  );
+
+  const inserted: Record<string, number> = Object.fromEntries(header.tables.map((t) => [t.name, 0]));
+  const batchSize = options.batchSize ?? 1000;
+  const load = async (client: PoolClient, perBatch?: (work: () => Promise<number>) => Promise<number>) => {
+    const db = runnerOf(client);
+    let pending: { table: number; json: string[] } | undefined;
+    const flush = async () => {
+      if (!pending?.json.length) {
+        return;
+      }
+      const { table, json } = pending;
+      pending = undefined;
+      const run = async () => {
+        const [{ n }] = await db.query<{ n: string }>(plan[table].insert, [`[${json.join(',')}]`]);
+        return Number(n);
+      };
+      const n = perBatch ? await perBatch(run) : await run();
+      const name = header.tables[table].name;
+      inserted[name] += n;
+      options.onBatch?.({ table: name, rows: json.length, inserted: n });
+    };
+    let first = true;
+    for await (const line of readExportLines(path)) {
+      if (first) {
+        first = false;
+        continue;
+      }
+      const row = splitRowLine(line);
+      if (!row) {
+        continue; // the trailer
+      }
+      if (pending && (pending.table !== row.table || pending.json.length >= batchSize)) {
+        await flush();
+      }
+      pending ??= { table: row.table, json: [] };
+      pending.json.push(row.json);
+    }
+    await flush();
+  };
+  const finish = async (db: SqlRunner) => {
+    await dropRooms(db, tables, trailer.droppedRooms);
+    await resetSequences(db, tables);
+  };
+
+  if (mode === 'merge') {
+    await target.withClient(async (client) => {
+      await client.query('set session_replication_role = replica');
+      try {
+        await load(client, async (work) => {
+          await client.query('begin');
+          try {
+            const n = await work();
+            await client.query('commit');
+            return n;
+          } catch (error) {
+            await client.query('rollback');
+            throw error;
+          }
+        });
+        await finish(runnerOf(client));
+      } finally {
+        await client.query('set session_replication_role = origin');
+      }
+    });
+    const validation = await validateData(target, trailer.rows);
+    await markFinished(target, header, validation);
+    return { header, trailer, inserted, validation, committed: true };
+  }
+
+  return target.withClient(async (client) => {
+    await client.query('begin');
+    try {
+      await client.query('set local session_replication_role = replica');
+      if (mode === 'replace') {
+        await client.query(`truncate ${tables.map((t) => t.sql).join(', ')}`);
+      }
+      await load(client);
+      const db = runnerOf(client);
+      await finish(db);
+      await client.query('set local session_replication_role = origin');
+      const validation = await validateData(db, trailer.rows);
+      if (!validation.ok) {
+        await client.query('rollback');
+        return { header, trailer, inserted, validation, committed: false };
+      }
+      await markFinished(db, header, validation);
+      await client.query('commit');
+      return { header, trailer, inserted, validation, committed: true };
+    } catch (error) {
+      await client.query('rollback').catch(() => undefined);
+      throw wrapLoadError(error);
+    }
+  });
+}
+
+function insertSql(table: AppTable, columns: string[], merge: boolean): string {
+  const list = columns.map(quoteIdent).join(', ');
+  let conflict = '';
+  if (merge) {
+    // A room's counter moves on with the messages a later run brings; any other row already there stays as it is.
+    conflict =
+      table.name === ROOMS
+        ? ' on conflict (id) do update set last_seq = greatest(t.last_seq, excluded.last_seq), ' +
+          'last_activity_at = greatest(t.last_activity_at, excluded.last_activity_at) ' +
+          'where t.last_seq < excluded.last_seq'
+        : ' on conflict do nothing';
+  }
+  return (
+    `with ins as (insert into ${table.sql} as t (${list}) overriding system value ` +
+    `select ${list} from jsonb_populate_recordset(null::${table.sql}, $1::jsonb)${conflict} returning 1) ` +
+    `select count(*) as n from ins`
+  );
+}
+
+async function checkMigrations(target: PgDatabase, header: ExportHeader): Promise<void> {
+  const applied = new Set(
+    (await target.query<{ version: string }>('select version from chat_meta.migrations')).map((r) => r.version),
+  );
+  const unknown = header.migrations.filter((v) => !applied.has(v));
+  if (unknown.length) {
+    throw new ImportRefusedError(
+      `the file comes from a newer version of the app (migration ${unknown[unknown.length - 1]} is not known here): import it with that version`,
+    );
+  }
+}
+
+async function refuseUnlessAllowed(
+  target: PgDatabase,
+  tables: AppTable[],
+  mode: ImportMode,
+  header: ExportHeader,
+): Promise<void> {
+  if (mode === 'replace') {
+    return;
+  }
+  const holding: string[] = [];
+  for (const table of tables) {
+    const [{ found }] = await target.query<{ found: boolean }>(`select exists (select 1 from ${table.sql}) as found`);
+    if (found) {
+      holding.push(table.name);
+    }
+  }
+  if (!holding.length) {
+    return;
+  }
+  if (mode === 'merge') {
+    const [{ same }] = await target.query<{ same: boolean }>(
+      'select exists (select 1 from chat_meta.data_imports where source_id = $1) as same',
+      [header.source.id],
+    );
+    if (same) {
+      return;
+    }
+  }
+  throw new ImportRefusedError(
+    `the target database already holds data (${holding.join(', ')}): import into an empty database, ` +
+      'or pass --replace to delete what it holds first',
+  );
+}
+
+/** Rows of rooms deleted while the export ran: a room's rows go with it. */
+async function dropRooms(db: SqlRunner, tables: AppTable[], rooms: string[]): Promise<void> {
+  if (!rooms.length) {
+    return;
+  }
+  for (const table of tables.filter((t) => t.columns.some((c) => c.name === 'chatroom_id'))) {
+    await db.query(`delete from ${table.sql} where chatroom_id = any($1::uuid[])`, [rooms]);
+  }
+}
+
+/** Sequences of serial and identity columns continue after the highest value imported. */
+async function resetSequences(db: SqlRunner, tables: AppTable[]): Promise<void> {
+  for (const table of tables) {
+    for (const column of table.columns.filter((c) => ['smallint', 'integer', 'bigint'].includes(c.type))) {
+      const [{ seq }] = await db.query<{ seq: string | null }>('select pg_get_serial_sequence($1, $2) as seq', [
+        table.sql,
+        column.name,
+      ]);
+      if (seq) {
+        await db.query(
+          `select setval($1, coalesce((select max(${quoteIdent(column.name)}) from ${table.sql}), 0) + 1, false)`,
+          [seq],
+        );
+      }
+    }
+  }
+}
+
+async function markFinished(db: SqlRunner, header: ExportHeader, validation: ValidationReport): Promise<void> {
+  if (validation.ok) {
+    await db.query('update chat_meta.data_imports set finished_at = now() where source_id = $1', [header.source.id]);
+  }
+}
+
+/** A row the database could not read is a damaged file, said as such. */
+function wrapLoadError(error: unknown): unknown {
+  const code = (error as { code?: string }).code;
+  if (code === '22P02' || code === '22023' || code === '42804') {
+    return new ExportFileError(`a row of the file does not fit its table: ${(error as Error).message}`);
+  }
+  return error;
+}
