@@ -507,4 +507,42 @@ describe(loadConfig.name, () => {
       expect(sut.cluster.instanceTtlMs).toBe(4000);
     });
   });
+
+  describe('backups', () => {
+    it('should leave automatic backups off, into DATA_DIR/backups, keeping 7, when nothing is set', () => {
+      const env = makeEnv();
+
+      const sut = loadConfig(env);
+
+      expect(sut.backup).toEqual({ intervalMs: undefined, dir: join(env.DATA_DIR ?? '', 'backups'), keep: 7 });
+    });
+
+    it.each([
+      ['90', 90_000],
+      ['30m', 1_800_000],
+      ['6h', 21_600_000],
+      ['1d', 86_400_000],
+      ['off', undefined],
+      ['0', undefined],
+    ])('should read BACKUP_INTERVAL=%s', (value, intervalMs) => {
+      expect(loadConfig(makeEnv({ BACKUP_INTERVAL: value })).backup.intervalMs).toBe(intervalMs);
+    });
+
+    it('should refuse a BACKUP_INTERVAL that is not a duration, naming it', () => {
+      expect(configErrorOf(makeEnv({ BACKUP_INTERVAL: '6 hours' })).message).toMatch(
+        /^Invalid configuration: BACKUP_INTERVAL: must be a duration such as 30m/,
+      );
+    });
+
+    it('should refuse BACKUP_INTERVAL in Supabase mode (the API cannot read every table)', () => {
+      const env = makeEnv({
+        BACKUP_INTERVAL: '1h',
+        SUPABASE_URL: `https://${randomUUID()}.supabase.co`,
+        SUPABASE_ANON_KEY: 'anon',
+        SUPABASE_SERVICE_ROLE_KEY: 'service',
+      });
+
+      expect(configErrorOf(env).message).toMatch(/^Invalid configuration: BACKUP_INTERVAL: /);
+    });
+  });
 });

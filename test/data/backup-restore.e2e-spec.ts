@@ -7,7 +7,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { Client } from 'pg';
+import { Client, type QueryResult } from 'pg';
 import { readExportLines, splitRowLine, verifyExportFile } from '../../src/modules/data/export-file';
 import { startEmbeddedDatabase } from '../../src/modules/persistence/drivers/embedded.database';
 import { eventually } from '../support/eventually';
@@ -51,7 +51,9 @@ async function scalar(url: string, sql: string): Promise<string> {
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
-    return String(Object.values((await client.query(sql)).rows[0] as object)[0]);
+    const results = (await client.query(sql)) as unknown as QueryResult | QueryResult[];
+    const last = Array.isArray(results) ? results[results.length - 1] : results;
+    return String(Object.values(last.rows[0] as object)[0]);
   } finally {
     await client.end();
   }
@@ -165,6 +167,29 @@ describe('backup and restore of a running embedded server', () => {
     expect(twice.stderr).toMatch(/^import failed: the target database already holds data .*--replace/m);
     const replaced = await runDataCommand('import', [file, '--replace'], { DATABASE_URL: url, DATA_DIR: dir });
     expect(replaced.report).toMatchObject({ ok: true, committed: true });
+  });
+
+  it('should refuse to keep profiles without a Supabase Auth user in a Supabase database, and restore once they exist', async () => {
+    const url = await createDatabase(PG_URL);
+    const dir = await tempDir();
+    // What a Supabase project has before the app's migrations: auth.users, which profiles then reference.
+    await scalar(url, 'create schema auth; create table auth.users (id uuid primary key); select 1');
+    const profiles = await rowsOf(file, 'public.profiles');
+
+    const before = await runDataCommand('import', [file], { DATABASE_URL: url, DATA_DIR: dir });
+    await scalar(
+      url,
+      `insert into auth.users (id) select unnest('{${profiles.map((p) => p.id).join(',')}}'::uuid[]); select 1`,
+    );
+    const after = await runDataCommand('import', [file], { DATABASE_URL: url, DATA_DIR: dir });
+
+    expect(before.code).toBe(1);
+    expect(before.report).toMatchObject({ ok: false, committed: false });
+    expect(before.stderr).toContain(
+      `validation: public.profiles: ${profiles.length} rows whose id names no row of auth.users`,
+    );
+    expect(after.code).toBe(0);
+    expect(after.report).toMatchObject({ ok: true, committed: true });
   });
 
   it('should report a database that does not validate and exit 1', async () => {
