@@ -1,11 +1,5 @@
-export {
-  ChatClient,
-  connect,
-  type ClientEvents,
-  type ConnectOptions,
-  type ConnectionStatus,
-  type InboxEntry,
-} from './client';
+export { ChatClient, connect, type ConnectOptions } from './client';
+export type { ClientEvents, ConnectionStatus, InboxEntry } from './events';
 export { ChatError, type ChatErrorCode } from './errors';
 export type { OutboxEntry } from './outbox';
 export { RoomState } from './room-state';
