@@ -13,9 +13,12 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY nest-cli.json tsconfig.json tsconfig.build.json ./
 COPY src/ src/
-# The wire types the server compiles against (type-only imports: nothing of it reaches dist/).
-COPY client/src/protocol.d.ts client/src/
-# Compile to dist/, then drop the devDependencies (the compiler, jest, eslint, …) from node_modules/.
+# The SDK: its wire types are what the server compiles against (type-only imports: nothing of it reaches dist/), and
+# the demo page (web/) is bundled with it into public/build/.
+COPY client/src/ client/src/
+COPY web/ web/
+COPY public/ public/
+# Compile to dist/ and bundle the page, then drop the devDependencies (the compiler, esbuild, jest, eslint, …).
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 # An empty directory for the volume's mount point (the runtime stage copies it, owned by the app's user).
 RUN mkdir data
@@ -32,7 +35,7 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules/ node_modules/
 COPY migrations/ migrations/
-COPY public/ public/
+COPY --from=build /app/public/ public/
 COPY --from=build /app/dist/ dist/
 COPY --from=build --chown=10001:10001 /app/data/ /data/
 # A fixed numeric uid/gid (the Kubernetes manifests run as 10001 with runAsNonRoot). The image has no passwd entry

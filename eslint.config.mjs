@@ -12,7 +12,7 @@ export default tseslint.config(
       'node_modules/**',
       'coverage/**',
       'data/**',
-      'public/vendor/**',
+      'public/build/**',
       'tools/node24/node_modules/**',
       'eslint.config.mjs',
     ],
@@ -67,8 +67,8 @@ export default tseslint.config(
     rules: { eqeqeq: ['error', 'always'], curly: ['error', 'all'] },
   },
   {
-    // The demo client: ES modules in the browser, with the Socket.IO client the server serves (global `io`).
-    files: ['public/**/*.js'],
-    languageOptions: { sourceType: 'module', globals: { ...globals.browser, io: 'readonly' } },
+    // The demo page's sources (web/src, bundled by web/build.mjs): the browser's globals, typed by web/tsconfig.json.
+    files: ['web/src/**/*.ts'],
+    languageOptions: { globals: { ...globals.browser } },
   },
 );

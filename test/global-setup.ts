@@ -6,12 +6,14 @@ declare global {
 }
 
 /**
- * jest globalSetup: builds dist/ once, and starts one real PostgreSQL server for the whole run. Workers inherit TEST_PG_URL.
+ * jest globalSetup: builds dist/ and the page's bundle once, and starts one real PostgreSQL server for the whole run. Workers inherit TEST_PG_URL.
  * If TEST_PG_URL is already set, that server is used and nothing is started.
  */
 export default async function globalSetup(): Promise<void> {
   // Suites that run the server as a process (node dist/main.js) need the current build.
   execFileSync('npx', ['nest', 'build'], { stdio: 'inherit' });
+  // The demo page's bundle (public/build/), which the browser tests load.
+  execFileSync(process.execPath, ['web/build.mjs'], { stdio: 'inherit' });
   if (process.env.TEST_PG_URL) {
     return;
   }

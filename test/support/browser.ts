@@ -26,11 +26,33 @@ export function launchChromium(): Promise<Browser> {
   });
 }
 
+/** The sizes the page is tested at: a desktop window and a phone (iPhone 12-15 class, CSS pixels). */
+export const VIEWPORTS = {
+  desktop: { width: 1280, height: 800 },
+  phone: { width: 390, height: 844 },
+} as const;
+
+export type ViewportName = keyof typeof VIEWPORTS;
+
 export interface RoomOptions {
   visibility?: 'private' | 'public';
   mode?: 'always' | 'mention' | 'off';
   systemPrompt?: string;
 }
+
+/** Run in the page (the root tsconfig has no DOM types): the document's scroll width, the viewport's, and the
+ * visible controls that stick out of it. */
+const FIT_CHECK = `(() => {
+  const width = window.innerWidth;
+  const outside = [...document.querySelectorAll('button, input, select, textarea, a, summary')]
+    .filter((control) => control.getClientRects().length > 0)
+    .filter((control) => {
+      const box = control.getBoundingClientRect();
+      return box.left < 0 || box.right > width + 0.5;
+    })
+    .map((control) => control.getAttribute('aria-label') || control.textContent.trim() || control.tagName);
+  return { scrollWidth: document.documentElement.scrollWidth, width, outside };
+})()`;
 
 /** One person's browser tab on the chat page, in a context (cookies, storage) of their own. */
 export class ChatPage {
@@ -59,8 +81,12 @@ export class ChatPage {
     });
   }
 
-  static async open(browser: Browser, url: string): Promise<ChatPage> {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, baseURL: url });
+  static async open(browser: Browser, url: string, viewport: ViewportName = 'desktop'): Promise<ChatPage> {
+    const context = await browser.newContext({
+      viewport: VIEWPORTS[viewport],
+      baseURL: url,
+      ...(viewport === 'phone' ? { isMobile: true, hasTouch: true, deviceScaleFactor: 2 } : {}),
+    });
     context.setDefaultTimeout(WAIT_MS);
     const page = await context.newPage();
     await page.goto('/');
@@ -93,7 +119,22 @@ export class ChatPage {
     return this.page.getByRole('status').filter({ hasText: label });
   }
 
+  /** On a phone the room list and the open room take turns: go back to the list if a room is open. */
+  async showRoomList(): Promise<void> {
+    const back = this.page.getByRole('button', { name: 'Back to rooms' });
+    if (await back.isVisible()) {
+      await back.click();
+    }
+    await this.page.getByRole('navigation', { name: 'Rooms' }).waitFor();
+  }
+
+  /** The link of a room in the caller's room list. */
+  roomLink(name: string): Locator {
+    return this.page.getByRole('navigation', { name: 'Rooms' }).getByRole('link', { name, exact: true });
+  }
+
   async createRoom(name: string, options: RoomOptions = {}): Promise<void> {
+    await this.showRoomList();
     await this.page.getByText('New room').click();
     const form = this.page.locator('#create-room-form');
     await form.getByLabel('Name').fill(name);
@@ -104,20 +145,47 @@ export class ChatPage {
     await this.roomHeading(name).waitFor();
   }
 
+  /** Opens the open room's settings panel (members, AI mode, …). */
+  async openSettings(): Promise<Locator> {
+    const panel = this.page.getByRole('complementary', { name: 'Room settings' });
+    if (!(await panel.isVisible())) {
+      await this.page.getByRole('button', { name: 'Room settings' }).click();
+    }
+    await panel.waitFor();
+    return panel;
+  }
+
+  async closeSettings(): Promise<void> {
+    await this.page.getByRole('button', { name: 'Close settings' }).click();
+    await this.page.getByRole('complementary', { name: 'Room settings' }).waitFor({ state: 'hidden' });
+  }
+
+  /** Adds a member to the open room through its settings (the owner's). */
   async addMember(username: string): Promise<void> {
-    await this.page.getByLabel('Add member').fill(username);
-    await this.page.getByRole('button', { name: 'Add', exact: true }).click();
+    const panel = await this.openSettings();
+    await panel.getByLabel('Add member').fill(username);
+    await panel.getByRole('button', { name: 'Add', exact: true }).click();
     await this.page
       .getByRole('alert')
       .filter({ hasText: `@${username}) was added` })
       .waitFor();
+    await this.closeSettings();
   }
 
-  /** Refreshes the room list (being added to a room is not pushed to the added member) and opens the room. */
+  /** Opens a room from the room list, where it appears by itself once the caller is a member (no reload). */
   async openRoom(name: string): Promise<void> {
-    await this.page.getByRole('button', { name: 'Refresh rooms' }).click();
-    await this.page.getByRole('navigation', { name: 'Rooms' }).getByRole('link', { name, exact: true }).click();
+    await this.showRoomList();
+    await this.roomLink(name).click();
     await this.roomHeading(name).waitFor();
+  }
+
+  /**
+   * Fails unless the page fits its viewport: no horizontal scrolling (the document's scroll width equals the
+   * viewport's) and every visible control inside it.
+   */
+  async expectFitsViewport(): Promise<void> {
+    const fit = await this.page.evaluate<{ scrollWidth: number; width: number; outside: string[] }>(FIT_CHECK);
+    expect(fit).toEqual({ scrollWidth: fit.width, width: fit.width, outside: [] });
   }
 
   roomHeading(name: string): Locator {

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
-import { ChatPage, gate, launchChromium, type RoomOptions } from '../support/browser';
+import type { Browser, Locator } from 'playwright-core';
+import { ChatPage, gate, launchChromium, type RoomOptions, type ViewportName } from '../support/browser';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai';
 import { HttpClient, signUp } from '../support/http-client';
 import { startTestApp, type TestApp } from '../support/test-app';
@@ -30,20 +30,33 @@ describe('chat page (public/, in Chromium)', () => {
     await fake?.close();
   });
 
-  async function openPage(): Promise<ChatPage> {
-    const page = await ChatPage.open(browser, app.url);
+  async function openPage(viewport: ViewportName = 'desktop'): Promise<ChatPage> {
+    const page = await ChatPage.open(browser, app.url, viewport);
     pages.push(page);
     return page;
   }
 
   /** Two people signed up through the page; the first creates a room, adds the second, and both open it. */
-  async function twoInARoom(options: RoomOptions = {}, room = 'Lobby'): Promise<{ ada: ChatPage; bob: ChatPage }> {
-    const [ada, bob] = await Promise.all([openPage(), openPage()]);
+  async function twoInARoom(
+    options: RoomOptions = {},
+    room = 'Lobby',
+    viewport: ViewportName = 'desktop',
+  ): Promise<{ ada: ChatPage; bob: ChatPage }> {
+    const [ada, bob] = await Promise.all([openPage(viewport), openPage(viewport)]);
     await Promise.all([ada.register('Ada Lovelace', 'ada'), bob.register('Bob Hopper', 'bob')]);
     await ada.createRoom(room, { mode: 'always', ...options });
     await ada.addMember(bob.username);
     await bob.openRoom(room);
     return { ada, bob };
+  }
+
+  /** The text of each message shown, in order (markdown renders paragraphs: trailing space and newlines go). */
+  async function bodies(page: ChatPage): Promise<string[]> {
+    return (await page.page.locator('#messages li .body').allTextContents()).map((text) => text.trim());
+  }
+
+  async function bodyOf(message: Locator): Promise<string | undefined> {
+    return (await message.locator('.body').textContent())?.trim();
   }
 
   function expectNoPageErrors(...chatPages: ChatPage[]): void {
@@ -97,7 +110,7 @@ describe('chat page (public/, in Chromium)', () => {
       await Promise.all([ada, bob].map((p) => p.replies('Hello Ada.', 'complete').waitFor()));
 
       for (const page of [ada, bob]) {
-        const texts = await page.page.locator('#messages li .body').allTextContents();
+        const texts = await bodies(page);
         expect(texts).toEqual(['Hi Ada, Bob here', 'Welcome, Bob.', 'Hello Bob, from Ada', 'Hello Ada.']);
         expect(await page.page.locator('#messages li.pending').count()).toBe(0);
       }
@@ -122,7 +135,7 @@ describe('chat page (public/, in Chromium)', () => {
       for (const page of [ada, bob]) {
         await page.messages(hostile, 'complete').waitFor();
         await page.replies(reply, 'complete').waitFor();
-        expect(await page.messages(hostile).locator('.body').textContent()).toBe(hostile);
+        expect(await bodyOf(page.messages(hostile))).toBe(hostile);
         expect(await page.page.locator('#messages img, #messages b, #messages script').count()).toBe(0);
         expect(await page.page.evaluate(() => (globalThis as { __xss?: unknown }).__xss)).toBeUndefined();
       }
@@ -146,7 +159,7 @@ describe('chat page (public/, in Chromium)', () => {
 
       await page.page.locator('#messages').evaluate((list) => (list.scrollTop = 0));
       await page.messages('Note 1.').waitFor();
-      const texts = await page.page.locator('#messages li .body').allTextContents();
+      const texts = await bodies(page);
       expect(texts).toEqual(Array.from({ length: 60 }, (_, i) => `Note ${i + 1}.`));
       expectNoPageErrors(page);
     });
@@ -190,7 +203,7 @@ describe('chat page (public/, in Chromium)', () => {
           'Reply to Ada.',
         ];
         for (const page of [ada, bob]) {
-          expect(await page.page.locator('#messages li .body').allTextContents()).toEqual(expected);
+          expect(await bodies(page)).toEqual(expected);
           expect(await page.page.locator('#messages li:not([data-status="complete"])').count()).toBe(0);
         }
         expectNoPageErrors(ada, bob);
@@ -223,7 +236,7 @@ describe('chat page (public/, in Chromium)', () => {
       for (const page of [ada, bob]) {
         const streaming = page.replies(answer[0].trim(), 'streaming');
         await streaming.getByRole('button', { name: 'Stop this reply' }).waitFor();
-        expect(await streaming.locator('.body').textContent()).toBe(answer[0]);
+        expect(await bodyOf(streaming)).toBe(answer[0].trim());
       }
       release();
       for (const page of [ada, bob]) {
@@ -250,7 +263,7 @@ describe('chat page (public/, in Chromium)', () => {
           const cancelled = page.replies('Let me think about', 'cancelled');
           await cancelled.waitFor();
           expect(await cancelled.locator('.status').textContent()).toBe('Cancelled');
-          expect(await cancelled.locator('.body').textContent()).toBe('Let me think about ');
+          expect(await bodyOf(cancelled)).toBe('Let me think about');
           expect(await page.page.getByRole('button', { name: 'Stop this reply' }).count()).toBe(0);
         }
         expectNoPageErrors(ada, bob);
@@ -296,7 +309,7 @@ describe('chat page (public/, in Chromium)', () => {
         await bob.waitSignedIn();
         const partial = bob.replies('The first half', 'streaming');
         await partial.waitFor();
-        expect(await partial.locator('.body').textContent()).toBe('The first half, ');
+        expect(await bodyOf(partial)).toBe('The first half,');
 
         release();
         await bob.replies('The first half, and the second half.', 'complete').waitFor();
@@ -306,6 +319,165 @@ describe('chat page (public/, in Chromium)', () => {
       } finally {
         release();
       }
+    });
+  });
+
+  describe.each<ViewportName>(['desktop', 'phone'])('at %s size', (viewport) => {
+    it('should fit the screen in every view, with every control reachable without scrolling sideways', async () => {
+      const { ada, bob } = await twoInARoom({ mode: 'off' }, `Fit ${viewport}`, viewport);
+      await ada.send('A message long enough to wrap on a phone: '.repeat(4) + 'https://example.com/' + 'x'.repeat(120));
+      await bob.messages('A message long enough').waitFor();
+      await bob.expectFitsViewport();
+      await bob.showRoomList();
+      await bob.expectFitsViewport();
+      await bob.openRoom(`Fit ${viewport}`);
+      const panel = await ada.openSettings();
+      await panel.getByRole('button', { name: `Remove Bob Hopper` }).waitFor();
+      await ada.expectFitsViewport();
+      await ada.closeSettings();
+      await ada.page.getByRole('button', { name: 'Sign out' }).click();
+      await ada.page.getByRole('button', { name: 'Register' }).waitFor();
+      await ada.expectFitsViewport();
+      expectNoPageErrors(ada, bob);
+    });
+
+    it("should show the second joiner who is online, and the added member's room without a reload", async () => {
+      const [ada, bob] = await Promise.all([openPage(viewport), openPage(viewport)]);
+      await Promise.all([ada.register('Ada Lovelace', 'ada'), bob.register('Bob Hopper', 'bob')]);
+      await ada.createRoom('Arrivals', { mode: 'off' });
+      await ada.addMember(bob.username);
+
+      await bob.roomLink('Arrivals').waitFor();
+      await bob.openRoom('Arrivals');
+      await bob.page.locator('#presence').filter({ hasText: 'Ada Lovelace' }).waitFor();
+      expect(await bob.page.locator('#presence').textContent()).toBe('Online: Ada Lovelace, Bob Hopper (you)');
+      await ada.page.locator('#presence').filter({ hasText: 'Bob Hopper' }).waitFor();
+      const members = (await bob.openSettings()).getByRole('list', { name: 'Members' });
+      await members.getByRole('listitem').filter({ hasText: 'Ada Lovelace' }).filter({ hasText: 'online' }).waitFor();
+      expect(await members.getByRole('listitem').count()).toBe(2);
+      expectNoPageErrors(ada, bob);
+    });
+
+    it('should render markdown, and a script or onerror payload inert, from a person and from the AI', async () => {
+      const reply =
+        'Here: **done**\n\n```js\nconst x = 1;\n```\n\n<img src=y onerror="window.__xss=2"><script>window.__xss=3</script>';
+      fake.script({ kind: 'stream', chunks: [reply.slice(0, 30), reply.slice(30)] });
+      const { ada, bob } = await twoInARoom({ mode: 'always' }, `Markdown ${viewport}`, viewport);
+      const hostile = 'See *this* and `code` <img src=x onerror="window.__xss=1"> <script>window.__xss=4</script>';
+
+      await ada.send(hostile);
+      for (const page of [ada, bob]) {
+        const mine = page.messages('See this and code', 'complete');
+        await mine.waitFor();
+        expect(await mine.locator('.body em').textContent()).toBe('this');
+        expect(await mine.locator('.body code').textContent()).toBe('code');
+        expect(await mine.locator('.body').textContent()).toContain('<img src=x onerror="window.__xss=1">');
+        const answer = page.replies('Here: done', 'complete');
+        await answer.waitFor();
+        expect(await answer.locator('.body strong').textContent()).toBe('done');
+        const code = answer.locator('.body pre code');
+        expect(await code.textContent()).toBe('const x = 1;\n');
+        expect(await code.evaluate((node) => (globalThis as any).getComputedStyle(node).fontFamily)).toMatch(/mono/i);
+        await answer.getByRole('button', { name: 'Copy code' }).waitFor();
+        expect(await answer.locator('.body').textContent()).toContain('<script>window.__xss=3</script>');
+        expect(await page.page.locator('#messages img, #messages script, #messages [onerror]').count()).toBe(0);
+        expect(await page.page.evaluate(() => (globalThis as { __xss?: unknown }).__xss)).toBeUndefined();
+      }
+      expectNoPageErrors(ada, bob);
+    });
+
+    it('should show the offline banner when the network goes, and take it away when it is back', async () => {
+      const page = await openPage(viewport);
+      await page.register('Olive Offline', 'olive');
+      const banner = page.page.getByRole('alert').filter({ hasText: 'You are offline' });
+      expect(await banner.isVisible()).toBe(false);
+
+      await page.context.setOffline(true);
+      await banner.waitFor();
+      await page.connection('Offline').waitFor();
+      await page.expectFitsViewport();
+      await page.context.setOffline(false);
+      await banner.waitFor({ state: 'hidden' });
+      await page.connection('Online').waitFor();
+      expectNoPageErrors(page);
+    });
+
+    it('should keep a message that is too long in the composer, counted, and send it once shortened', async () => {
+      const page = await openPage(viewport);
+      await page.register('Lena Long', 'lena');
+      await page.createRoom(`Long ${viewport}`, { mode: 'off' });
+      const input = page.page.getByRole('textbox', { name: 'Message' });
+      const long = 'word '.repeat(820).trim();
+      expect(long.length).toBe(4099);
+
+      await page.send(`${long}!`);
+      await page.page
+        .getByRole('alert')
+        .filter({ hasText: 'Too long to send: 4,100 characters, at most 4,000' })
+        .waitFor();
+      expect(await input.inputValue()).toBe(`${long}!`);
+      expect(await page.page.locator('#counter').textContent()).toBe('4,100 / 4,000');
+      expect(await page.page.locator('#messages li').count()).toBe(0);
+
+      await input.fill(long.slice(0, 3990));
+      await input.press('Enter');
+      await page.messages(long.slice(0, 50), 'complete').waitFor();
+      expect(await input.inputValue()).toBe('');
+      expectNoPageErrors(page);
+    });
+
+    it("should bring the owner's settings changes to the other member live, and a removal", async () => {
+      const { ada, bob } = await twoInARoom({ mode: 'always' }, `Settings ${viewport}`, viewport);
+      await bob.page.locator('#room-info').filter({ hasText: 'AI replies: Every message' }).waitFor();
+      const bobPanel = await bob.openSettings();
+      expect(await bobPanel.getByLabel('AI mode').isDisabled()).toBe(true);
+      expect(await bobPanel.getByRole('button', { name: 'Delete room' }).isVisible()).toBe(false);
+      await bob.closeSettings();
+
+      const panel = await ada.openSettings();
+      await panel.getByLabel('Room name').fill(`Renamed ${viewport}`);
+      await panel.getByLabel('Room visibility').selectOption('public');
+      await panel.getByLabel('AI mode').selectOption('off');
+      await panel.getByLabel('Room system prompt').fill('Answer in haiku.');
+      await panel.getByRole('button', { name: 'Save settings' }).click();
+      await ada.page.getByRole('alert').filter({ hasText: 'Room settings saved.' }).waitFor();
+
+      await bob.roomHeading(`Renamed ${viewport}`).waitFor();
+      await bob.page.locator('#room-info').filter({ hasText: 'Public · AI replies: Off' }).waitFor();
+      expect(await (await bob.openSettings()).getByLabel('Room system prompt').inputValue()).toBe('Answer in haiku.');
+      await bob.closeSettings();
+
+      await panel.getByRole('button', { name: 'Remove Bob Hopper' }).click();
+      await bob.page.getByRole('alert').filter({ hasText: 'you were removed' }).waitFor();
+      await bob.roomLink(`Renamed ${viewport}`).waitFor({ state: 'detached' });
+      expectNoPageErrors(ada, bob);
+    });
+  });
+
+  describe('room list', () => {
+    it('should order rooms by activity with unread counts, and clear them once the room is read', async () => {
+      const { ada, bob } = await twoInARoom({ mode: 'off' }, 'Quiet room');
+      await ada.createRoom('Busy room', { mode: 'off' });
+      await ada.addMember(bob.username);
+      await bob.roomLink('Busy room').waitFor();
+      await ada.send('Anyone here?');
+      await ada.send('Hello?');
+
+      const busy = bob.page.locator('#my-rooms li', { hasText: 'Busy room' });
+      await busy.locator('.badge').filter({ hasText: '2' }).waitFor();
+      expect(await busy.getByRole('link').getAttribute('aria-describedby')).toBeTruthy();
+      expect(await bob.page.locator('#my-rooms .room-name').allTextContents()).toEqual(['Busy room', 'Quiet room']);
+
+      await bob.openRoom('Busy room');
+      await bob.messages('Hello?').waitFor();
+      expect(await bodyOf(bob.page.locator('#messages li.first-unread'))).toBe('Anyone here?');
+      await bob.openRoom('Quiet room');
+      await bob.showRoomList();
+      await busy.locator('.badge').waitFor({ state: 'detached' });
+      const token = await bob.page.evaluate("sessionStorage.getItem('chat.token')");
+      const rooms = await new HttpClient(app.url, token as string).get('/api/rooms');
+      expect(rooms.body.rooms.find((r: any) => r.name === 'Busy room').unread).toBe(0);
+      expectNoPageErrors(ada, bob);
     });
   });
 });
