@@ -315,7 +315,14 @@ describe('rooms', () => {
 
       expect(seenByStranger).toHaveLength(1);
       expectRoomShape(seenByStranger[0]);
-      expect(seenByStranger[0]).toEqual({ ...open, myRole: null, lastReadSeq: null, unread: null, muted: null });
+      expect(seenByStranger[0]).toEqual({
+        ...open,
+        myRole: null,
+        lastRev: null,
+        lastReadSeq: null,
+        unread: null,
+        muted: null,
+      });
       expect(seenByOwner).toEqual([open]);
     });
 
@@ -483,7 +490,7 @@ describe('rooms', () => {
 
       expect(res.status).toBe(200);
       expectRoomShape(res.body);
-      expect(res.body).toEqual({ ...room, myRole: null, lastReadSeq: null, unread: null, muted: null });
+      expect(res.body).toEqual({ ...room, myRole: null, lastRev: null, lastReadSeq: null, unread: null, muted: null });
     });
 
     it('should show the current lastSeq', async () => {

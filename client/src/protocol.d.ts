@@ -38,6 +38,10 @@ export interface Message {
   roomId: string;
   /** Per room, from 1, without gaps. */
   seq: number;
+  /** The room's change number of this message's latest change (its creation, an edit, a delete, a reaction, a
+   * reply's final status): per room, from 1, without gaps across all of the room's changes. Always sent by the
+   * server; optional here only so that Messages built before it existed still type-check. */
+  rev?: number;
   role: MessageRole;
   senderId: string | null;
   content: string;
@@ -48,6 +52,14 @@ export interface Message {
   updatedAt: string;
   /** On a `failed` assistant message. */
   error?: { code: string; message: string };
+}
+
+/** `GET /api/rooms/:id/changes`: the messages changed after `afterRev`, each once, in rev order. */
+export interface ChangesPage {
+  messages: Message[];
+  hasMore: boolean;
+  /** The room's latest rev when the page was read: with `hasMore` false, the client holds the room up to it. */
+  lastRev: number;
 }
 
 /** A room's newest message as a room list and `room:activity` show it. */
@@ -68,6 +80,8 @@ export interface Room {
   ownerId: string;
   ai: { mode: AiMode; systemPrompt: string | null; model: string | null; available: boolean };
   lastSeq: number;
+  /** The room's latest change number (`rev`); null for a caller who is not a member. */
+  lastRev?: number | null;
   readReceipts: boolean;
   lastMessage: LastMessage | null;
   createdAt: string;
@@ -136,8 +150,9 @@ export type ServerToClientEvents = Listeners<RoomEvents> &
 /** Client → server events (PROTOCOL.md §4): each one's payload and what its ack holds on success. */
 export interface ClientCalls {
   'room:join': {
-    payload: { roomId: string; afterSeq?: number; limit?: number };
-    result: { room: Room; messages: Message[]; hasMore: boolean; online: string[] };
+    payload: { roomId: string; afterSeq?: number; afterRev?: number; limit?: number };
+    /** With `afterRev`: `messages` in rev order and the room's `lastRev` when they were read. */
+    result: { room: Room; messages: Message[]; hasMore: boolean; online: string[]; lastRev?: number };
   };
   'room:leave': { payload: { roomId: string }; result: object };
   'message:send': {

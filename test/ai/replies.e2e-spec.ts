@@ -75,6 +75,8 @@ describe('AI replies (PROTOCOL.md §5)', () => {
         expect(expectContiguous(seen.deltas, room.id, seen.created.id)).toBe(chunks.join(''));
         expect(seen.final).toEqual({
           ...seen.created,
+          // Its final status is the room's next change.
+          rev: seen.created.rev + 1,
           content: chunks.join(''),
           status: 'complete',
           updatedAt: expect.stringMatching(ISO_UTC),
@@ -231,6 +233,8 @@ describe('AI replies (PROTOCOL.md §5)', () => {
       expect(expectContiguous(seen.deltas, room.id, seen.created.id)).toBe('This is cut off mid');
       expect(seen.final).toEqual({
         ...seen.created,
+        // Its final status is the room's next change.
+        rev: seen.created.rev + 1,
         content: 'This is cut off mid',
         status: 'truncated',
         updatedAt: expect.stringMatching(ISO_UTC),
@@ -264,6 +268,8 @@ describe('AI replies (PROTOCOL.md §5)', () => {
           const seen = await log.reply(question.id);
           expect(seen.final).toEqual({
             ...started,
+            // Its final status is the room's next change.
+            rev: started.rev + 1,
             content: 'Partial answer',
             status: 'cancelled',
             updatedAt: expect.stringMatching(ISO_UTC),
@@ -516,6 +522,8 @@ describe('AI replies (PROTOCOL.md §5)', () => {
       expect(seen.final.error.message).toContain('OPENAI_API_KEY');
       expect(seen.final).toEqual({
         ...seen.created,
+        // Its final status is the room's next change.
+        rev: seen.created.rev + 1,
         status: 'failed',
         error: seen.final.error,
         updatedAt: expect.any(String),

@@ -228,8 +228,8 @@ describe('moving the embedded database to PostgreSQL (migrate-data)', () => {
       // Rows as they are, with their seqs: the trigger that numbers a send is not asked.
       await db.query('set session_replication_role = replica');
       await db.query(
-      `insert into public.messages (chatroom_id, seq, role, sender_id, content, status, error_code)
-       select r.id, r.last_seq + g, case when g % 10 = 0 then 'assistant' else 'user' end,
+      `insert into public.messages (chatroom_id, seq, rev, role, sender_id, content, status, error_code)
+       select r.id, r.last_seq + g, r.last_rev + g, case when g % 10 = 0 then 'assistant' else 'user' end,
               case when g % 10 = 0 then null else r.owner_id end, 'bulk ' || g,
               case when g % 10 = 0 then 'failed' else 'complete' end, case when g % 10 = 0 then 'AI_FAILED' end
        from public.chatrooms r cross join generate_series(1, $2::int - r.last_seq) g where r.id = any($1::uuid[]);
@@ -237,7 +237,8 @@ describe('moving the embedded database to PostgreSQL (migrate-data)', () => {
       [roomIds],
     );
     await db.query(
-      `update public.chatrooms c set last_seq = (select max(seq) from public.messages m where m.chatroom_id = c.id)
+      `update public.chatrooms c set last_seq = (select max(seq) from public.messages m where m.chatroom_id = c.id),
+         last_rev = (select max(rev) from public.messages m where m.chatroom_id = c.id)
        where c.id = any($1::uuid[])`,
       [roomIds],
     );

@@ -236,6 +236,7 @@ export function expectStartedReply(message: any, question: { id: string; roomId:
     id: expect.stringMatching(UUID),
     roomId: question.roomId,
     seq: question.seq + 1,
+    rev: expect.any(Number),
     role: 'assistant',
     senderId: null,
     content: '',

@@ -53,6 +53,7 @@ export function expectUserMessage(
     id: expect.stringMatching(UUID),
     roomId: expected.roomId,
     seq: expected.seq ?? expect.any(Number),
+    rev: expect.any(Number),
     role: 'user',
     senderId: expected.senderId,
     content: expected.content,

@@ -109,6 +109,7 @@ export function expectRoomShape(room: any): void {
       'id',
       'lastMessage',
       'lastReadSeq',
+      'lastRev',
       'lastSeq',
       'muted',
       'myRole',
@@ -136,6 +137,11 @@ export function expectRoomShape(room: any): void {
   expect([null, 'owner', 'member']).toContain(room.myRole);
   expect(typeof room.readReceipts).toBe('boolean');
   // The caller's own state: numbers and a boolean for a member, null for a stranger (and in room:updated).
+  // The room's change number: at least one change per message for a member, null for a stranger.
+  expect(room.lastRev === null || (Number.isInteger(room.lastRev) && room.lastRev >= room.lastSeq)).toBe(true);
+  if (room.myRole !== null) {
+    expect(room.lastRev).not.toBeNull();
+  }
   if (room.lastReadSeq === null) {
     expect([room.unread, room.muted]).toEqual([null, null]);
   } else {

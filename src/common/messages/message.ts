@@ -28,6 +28,9 @@ export class MessageDto implements Message {
   @ApiProperty({ description: 'per room, from 1, without gaps' })
   seq!: number;
 
+  @ApiProperty({ description: "the room's change number of this message's latest change (gapless per room)" })
+  rev!: number;
+
   @ApiProperty({ enum: MESSAGE_ROLES })
   role!: (typeof MESSAGE_ROLES)[number];
 
@@ -60,6 +63,7 @@ export interface MessageRow {
   id: string;
   chatroom_id: string;
   seq: number;
+  rev: number;
   role: MessageDto['role'];
   sender_id: string | null;
   content: string;
@@ -76,7 +80,8 @@ export function toMessage(row: MessageRow): MessageDto {
   return {
     id: row.id,
     roomId: row.chatroom_id,
-    seq: row.seq,
+    seq: Number(row.seq),
+    rev: Number(row.rev),
     role: row.role,
     senderId: row.sender_id,
     content: row.content,

@@ -6,10 +6,29 @@ import type { RoomEvents, UserEvents } from './server-events';
  * instance. `chat` implements it over Socket.IO; a test or another transport swaps the adapter, not the callers.
  */
 export interface RealtimeBroadcaster {
-  /** Emits `event` with `payload` to every socket subscribed to the room, but those of `exceptProfileId`. */
-  toRoom<E extends keyof RoomEvents>(roomId: string, event: E, payload: RoomEvents[E], exceptProfileId?: string): void;
-  /** A new message (`message:new`): every subscriber gets a room's new messages in seq order, none missing. */
-  toRoomInOrder(roomId: string, seq: number, event: 'message:new', payload: RoomEvents['message:new']): void;
+  /**
+   * Emits `event` with `payload` to every socket subscribed to the room, but those of `exceptProfileId`. A message's
+   * own events go through the three methods below, which also tell the room's inbox what it needs to know.
+   */
+  toRoom<E extends Exclude<keyof RoomEvents, 'message:new' | 'message:updated'>>(
+    roomId: string,
+    event: E,
+    payload: RoomEvents[E],
+    exceptProfileId?: string,
+  ): void;
+  /**
+   * A new message (`message:new`): every subscriber gets a room's new messages in seq order, none missing. It is
+   * activity: the room's inbox hears `room:activity`, the stored-message listeners (push) hear it.
+   */
+  toRoomInOrder(roomId: string, seq: number, event: 'message:new', payload: { message: MessageDto }): void;
+  /** An assistant reply reached its final status (`message:updated`): activity, like a new message. */
+  replyEnded(message: MessageDto): void;
+  /**
+   * A stored message changed — edited, deleted, reacted to (`message:updated`, with its new rev). Not activity: no
+   * unread, no push. When it is the room's last message (`seq === lastSeq`) the inbox hears `room:activity` with
+   * the same `lastSeq`, so a room list's preview follows an edit and loses a deleted message's text.
+   */
+  messageChanged(message: MessageDto, lastSeq: number): void;
   /** Emits `event` to every socket of one person, whatever rooms they are subscribed to. */
   toUser<E extends keyof UserEvents>(profileId: string, event: E, payload: UserEvents[E]): void;
   /** A new member's sockets get the room's `room:activity` from now on, on every instance. */

@@ -88,7 +88,7 @@ export class ReplyWriter {
   /** Replies another instance had started and that were ended as failed here: their rooms hear it. */
   endedElsewhere(replies: MessageDto[]): void {
     for (const message of replies) {
-      this.broadcaster.toRoom(message.roomId, 'message:updated', { message });
+      this.broadcaster.replyEnded(message);
       void this.partials.remove(message.id);
       this.metrics.aiReplies.inc({ outcome: message.error?.code ?? message.status });
     }
@@ -182,7 +182,7 @@ export class ReplyWriter {
     try {
       const stored = await this.jobs.finish(job.id, this.instanceId, reply.content, outcome);
       if (stored) {
-        this.broadcaster.toRoom(reply.roomId, 'message:updated', { message: stored });
+        this.broadcaster.replyEnded(stored);
       }
     } catch (error) {
       // Its lease runs out, and whoever takes the job over ends the reply as failed with its last checkpoint.

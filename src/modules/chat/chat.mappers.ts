@@ -13,6 +13,7 @@ export interface RoomRow {
   ai_system_prompt: string | null;
   ai_model: string | null;
   last_seq: number;
+  last_rev: number | null;
   created_at: Date | string;
   updated_at: Date | string;
   my_role: 'owner' | 'member' | null;
@@ -58,6 +59,7 @@ export function toRoom(row: RoomRow, ai: AiSettings): RoomDto {
       available: ai.available,
     },
     lastSeq: row.last_seq,
+    lastRev: row.last_rev === null ? null : Number(row.last_rev),
     readReceipts: row.read_receipts,
     lastMessage:
       row.last_message_seq === null

@@ -5,6 +5,7 @@ import { HealthModule } from '../health/health.module';
 import { MetricsModule } from '../metrics/metrics.module';
 import { PushModule } from '../push/push.module';
 import { PushService } from '../push/push.service';
+import { ChangesController } from './changes.controller';
 import { DrainService } from './drain.service';
 import { MembersController } from './members.controller';
 import { MessageSenderService } from './message-sender.service';
@@ -26,7 +27,7 @@ import { RoomsService } from './rooms.service';
 
 @Module({
   imports: [AuthModule, AiModule, MetricsModule, HealthModule, PushModule],
-  controllers: [ProfilesController, RoomsController, MembersController, MessagesController],
+  controllers: [ProfilesController, RoomsController, MembersController, MessagesController, ChangesController],
   providers: [
     ProfilesRepository,
     RoomsRepository,

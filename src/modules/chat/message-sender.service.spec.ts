@@ -130,6 +130,7 @@ function makeMessage(call: PostCall): MessageDto {
     id: randomUUID(),
     roomId: call.roomId,
     seq: 1,
+    rev: 1,
     role: 'user',
     senderId: call.actor.kind === 'user' ? call.actor.id : null,
     content: call.content,

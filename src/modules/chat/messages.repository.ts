@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DATABASE, type Actor, type Database, type UserActor } from '../persistence/database.port';
 import { toMessage, type MessageRow } from './chat.mappers';
 import type { AiMode } from '../ai/mentions';
-import type { MessageDto } from './dto/message.dto';
+import type { ChangesPageDto, MessageDto } from './dto/message.dto';
 
 export interface PageRequest {
   afterSeq?: number;
@@ -65,5 +65,18 @@ export class MessagesRepository {
     // The function returns one row more than asked for on the far side of the page.
     const page = hasMore ? (request.afterSeq !== undefined ? rows.slice(0, request.limit) : rows.slice(1)) : rows;
     return { messages: page.map(toMessage), hasMore };
+  }
+
+  /** The room's messages changed after `afterRev`, each once, in rev order, and the room's last rev. */
+  async changes(actor: Actor, roomId: string, afterRev: number, limit: number): Promise<ChangesPageDto> {
+    const rows = await this.db.call<{ last_rev: number; message: MessageRow | null }>(actor, 'list_changes', {
+      p_room_id: roomId,
+      p_after_rev: afterRev,
+      p_limit: limit,
+    });
+    // Every row carries the room's last rev; an empty page is one row without a message.
+    const messages = rows.flatMap((row) => (row.message ? [toMessage(row.message)] : []));
+    const hasMore = messages.length > limit;
+    return { messages: messages.slice(0, limit), hasMore, lastRev: Number(rows[0]?.last_rev ?? afterRev) };
   }
 }

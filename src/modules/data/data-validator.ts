@@ -50,6 +50,7 @@ export async function validateData(db: SqlRunner, expected?: Record<string, numb
       );
     }
     more(problems, rooms.length, 'rooms with seq gaps');
+    problems.push(...(await revProblems(db)));
   }
   const reads = tables.find((t) => t.name === 'public.room_reads');
   if (reads && names.has(ROOMS)) {
@@ -91,4 +92,33 @@ function more(problems: string[], total: number, what: string): void {
   if (total > SHOWN) {
     problems.push(`… and ${total - SHOWN} more ${what}`);
   }
+}
+
+/**
+ * The change feed's numbers (migrations/20261201000000_change_feed.sql): a room's revs are unique (a constraint) and
+ * never above its last_rev, which counts at least one change per message. Older revs are superseded by a message's
+ * newer change, so the stored revs may skip numbers: only the counter is gapless. Before that migration, nothing.
+ */
+async function revProblems(db: SqlRunner): Promise<string[]> {
+  const [{ present }] = await db.query<{ present: boolean }>(
+    `select exists (select 1 from information_schema.columns
+       where table_schema = 'public' and table_name = 'chatrooms' and column_name = 'last_rev') as present`,
+  );
+  if (!present) {
+    return [];
+  }
+  const rooms = await db.query<{ id: string; last_rev: string; last_seq: string; max: string }>(
+    `select c.id, c.last_rev, c.last_seq, coalesce(max(m.rev), 0) as max
+     from public.chatrooms c left join public.messages m on m.chatroom_id = c.id
+     group by c.id, c.last_rev, c.last_seq
+     having coalesce(max(m.rev), 0) > c.last_rev or c.last_rev < c.last_seq`,
+  );
+  const problems = rooms
+    .slice(0, SHOWN)
+    .map(
+      (room) =>
+        `room ${room.id}: last_rev ${room.last_rev} with last_seq ${room.last_seq} and the highest rev ${room.max} (revs must lie in 1..last_rev, last_rev >= last_seq)`,
+    );
+  more(problems, rooms.length, 'rooms with revs past last_rev');
+  return problems;
 }

@@ -7,6 +7,7 @@ function message(fields: Partial<MessageDto> = {}): MessageDto {
     id: randomUUID(),
     roomId: randomUUID(),
     seq: 7,
+    rev: 7,
     role: 'user',
     senderId: randomUUID(),
     content: 'hello',

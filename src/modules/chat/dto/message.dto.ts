@@ -1,6 +1,8 @@
+import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import type { ChangesPage } from '../../../../client/src/protocol';
 import { MessageDto } from '../../../common/messages/message';
 
 export { MESSAGE_ROLES, MESSAGE_STATUSES, MessageDto, MessageErrorDto } from '../../../common/messages/message';
@@ -13,6 +15,18 @@ export class MessagePageDto {
 
   @ApiProperty({ description: 'more messages lie beyond this page in its direction' })
   hasMore!: boolean;
+}
+
+/** Implements the SDK's ChangesPage (`GET /api/rooms/:id/changes`). */
+export class ChangesPageDto implements ChangesPage {
+  @ApiProperty({ type: [MessageDto], description: 'each changed message once, in its current state, ascending rev' })
+  messages!: MessageDto[];
+
+  @ApiProperty({ description: 'more changes lie after this page: ask again after its last rev' })
+  hasMore!: boolean;
+
+  @ApiProperty({ description: "the room's latest rev when the page was read" })
+  lastRev!: number;
 }
 
 export class SentMessageDto {
@@ -38,6 +52,17 @@ export class SendMessageDto {
 const SEQ_MESSAGE = 'must be a whole number from 0';
 const LIMIT_MESSAGE = 'must be a whole number from 1 to 100';
 
+/** A query's `limit`: 1–100, default 50 (PROTOCOL.md §3). */
+const PageLimit = (): PropertyDecorator =>
+  applyDecorators(
+    ApiPropertyOptional({ minimum: 1, maximum: 100, default: 50 }),
+    IsOptional(),
+    Type(() => Number),
+    IsInt({ message: LIMIT_MESSAGE }),
+    Min(1, { message: LIMIT_MESSAGE }),
+    Max(100, { message: LIMIT_MESSAGE }),
+  );
+
 export class MessagePageQueryDto {
   @ApiPropertyOptional({ minimum: 0 })
   @IsOptional()
@@ -55,11 +80,19 @@ export class MessagePageQueryDto {
   @Max(Number.MAX_SAFE_INTEGER, { message: SEQ_MESSAGE })
   beforeSeq?: number;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 50 })
+  @PageLimit()
+  limit?: number;
+}
+
+export class ChangesQueryDto {
+  @ApiPropertyOptional({ minimum: 0, default: 0, description: 'the last rev the client holds (0: from the start)' })
   @IsOptional()
   @Type(() => Number)
-  @IsInt({ message: LIMIT_MESSAGE })
-  @Min(1, { message: LIMIT_MESSAGE })
-  @Max(100, { message: LIMIT_MESSAGE })
+  @IsInt({ message: SEQ_MESSAGE })
+  @Min(0, { message: SEQ_MESSAGE })
+  @Max(Number.MAX_SAFE_INTEGER, { message: SEQ_MESSAGE })
+  afterRev?: number;
+
+  @PageLimit()
   limit?: number;
 }

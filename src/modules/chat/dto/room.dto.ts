@@ -75,6 +75,9 @@ export class RoomDto implements Room {
   @ApiProperty({ description: '0 for a room without messages' })
   lastSeq!: number;
 
+  @ApiProperty({ type: Number, nullable: true, description: "the room's latest change number; null for a non-member" })
+  lastRev!: number | null;
+
   @ApiProperty({ description: 'whether members see each other’s read pointers (read:receipt)' })
   readReceipts!: boolean;
 

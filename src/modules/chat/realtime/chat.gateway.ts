@@ -10,6 +10,7 @@ import {
 import type { Namespace, Socket } from 'socket.io';
 import type { DefaultEventsMap } from 'socket.io/dist/typed-events';
 import type { ServerToClientEvents } from '../../../common/realtime/server-events';
+import { AppException } from '../../../common/errors/app.exception';
 import { validateFast } from '../../../common/validation/fast-payload';
 import { validatePayload } from '../../../common/validation/validate-payload';
 import { SocketAuthMiddleware } from '../../auth/socket-auth.middleware';
@@ -114,8 +115,12 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
   @SubscribeMessage('room:join')
   join(@ConnectedSocket() socket: ChatSocket, @MessageBody() payload: unknown): Promise<Ack | ErrorAck> {
     return this.runner.run('room:join', socket, async () => {
-      const { roomId, afterSeq, limit } = await validatePayload(JoinRoomEvent, payload);
-      return this.session.join(this.actorOf(socket), roomId, { afterSeq, limit }, subscription(socket, roomId));
+      const { roomId, afterSeq, afterRev, limit } = await validatePayload(JoinRoomEvent, payload);
+      if (afterSeq !== undefined && afterRev !== undefined) {
+        throw AppException.validation([{ field: 'afterRev', message: 'must not be sent with afterSeq' }]);
+      }
+      const page = { afterSeq, afterRev, limit };
+      return this.session.join(this.actorOf(socket), roomId, page, subscription(socket, roomId));
     });
   }
 

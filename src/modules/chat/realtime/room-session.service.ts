@@ -28,6 +28,8 @@ export interface JoinResult {
   messages: MessageDto[];
   hasMore: boolean;
   online: string[];
+  /** With afterRev: the room's last rev when the changes were read. */
+  lastRev?: number;
 }
 
 /**
@@ -51,7 +53,7 @@ export class RoomSessionService {
   async join(
     actor: UserActor,
     roomId: string,
-    page: { afterSeq?: number; limit?: number },
+    page: { afterSeq?: number; afterRev?: number; limit?: number },
     socket: Subscription,
   ): Promise<JoinResult> {
     // The room's events are kept from before its last seq is read: one stored meanwhile is neither lost nor waited for.
@@ -71,7 +73,11 @@ export class RoomSessionService {
     // Subscribe first, then read: a message stored in between arrives as an event or in the backlog.
     await socket.subscribe();
     try {
-      const backlog = await this.messages.page(actor, roomId, { afterSeq: page.afterSeq, limit: page.limit ?? 50 });
+      const limit = page.limit ?? 50;
+      const backlog: { messages: MessageDto[]; hasMore: boolean; lastRev?: number } =
+        page.afterRev === undefined
+          ? await this.messages.page(actor, roomId, { afterSeq: page.afterSeq, limit })
+          : await this.messages.changes(actor, roomId, page.afterRev, limit);
       // A reply still streaming comes with the text its deltas have carried so far, wherever it is generated.
       const messages = await Promise.all(
         backlog.messages.map(async (m) =>
@@ -80,7 +86,9 @@ export class RoomSessionService {
       );
       // Who is online in the room now (the joiner included); `presence` events tell the changes from here on.
       await this.presence.settled(roomId, actor.id);
-      return { room, messages, hasMore: backlog.hasMore, online: await this.presence.online(roomId) };
+      const online = await this.presence.online(roomId);
+      const result = { room, messages, hasMore: backlog.hasMore, online };
+      return backlog.lastRev === undefined ? result : { ...result, lastRev: backlog.lastRev };
     } catch (error) {
       await socket.unsubscribe();
       throw error;

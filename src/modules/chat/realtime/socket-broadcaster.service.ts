@@ -21,7 +21,9 @@ type Target = BroadcastOperator<Record<string, (payload: unknown) => void>, unkn
  *
  * Every stored message (a new one, and an assistant reply's final status) is also told once to the room's
  * inbox — its members' sockets that have not joined the room — as `room:activity`, and to the listeners
- * (push notifications). Only the instance that stored the message calls these, so each happens once.
+ * (push notifications). A change to a stored message (edit, delete, reaction) is neither: it refreshes the inbox's
+ * preview only when it is the room's last message, and never reaches the listeners. Only the instance that made
+ * the change calls these, so each happens once.
  */
 @Injectable()
 export class SocketBroadcaster implements RealtimeBroadcaster {
@@ -53,22 +55,36 @@ export class SocketBroadcaster implements RealtimeBroadcaster {
     this.listeners.push(listener);
   }
 
-  toRoom<E extends keyof RoomEvents>(roomId: string, event: E, payload: RoomEvents[E], exceptProfileId?: string): void {
-    if (event === 'message:delta' || event === 'message:updated' || event === 'typing') {
-      const feedPayload = payload as RoomEvents['message:delta' | 'message:updated' | 'typing'];
+  toRoom<E extends Exclude<keyof RoomEvents, 'message:new' | 'message:updated'>>(
+    roomId: string,
+    event: E,
+    payload: RoomEvents[E],
+    exceptProfileId?: string,
+  ): void {
+    if (event === 'message:delta' || event === 'typing') {
+      const feedPayload = payload as RoomEvents['message:delta' | 'typing'];
       this.feed.publish({ roomId, event, payload: feedPayload, except: exceptProfileId });
-      if (event === 'message:updated') {
-        this.stored((payload as RoomEvents['message:updated']).message);
-      }
       return;
     }
     const except = exceptProfileId ? [userChannel(exceptProfileId)] : [];
     this.everywhere(roomChannel(roomId), except, (target) => target.emit(event, payload));
   }
 
-  toRoomInOrder(roomId: string, seq: number, event: 'message:new', payload: RoomEvents['message:new']): void {
+  toRoomInOrder(roomId: string, seq: number, event: 'message:new', payload: { message: MessageDto }): void {
     this.feed.publish({ roomId, event, payload, seq });
     this.stored(payload.message);
+  }
+
+  replyEnded(message: MessageDto): void {
+    this.feed.publish({ roomId: message.roomId, event: 'message:updated', payload: { message } });
+    this.stored(message);
+  }
+
+  messageChanged(message: MessageDto, lastSeq: number): void {
+    this.feed.publish({ roomId: message.roomId, event: 'message:updated', payload: { message } });
+    if (message.seq === lastSeq) {
+      this.toInbox({ roomId: message.roomId, lastSeq, lastMessage: lastMessageOf(message) });
+    }
   }
 
   toUser<E extends keyof UserEvents>(profileId: string, event: E, payload: UserEvents[E]): void {
@@ -97,17 +113,16 @@ export class SocketBroadcaster implements RealtimeBroadcaster {
    * activity too (the room moved); the listeners hear only of messages that reached their final status.
    */
   private stored(message: MessageDto): void {
-    const activity: InboxEvents['room:activity'] = {
-      roomId: message.roomId,
-      lastSeq: message.seq,
-      lastMessage: lastMessageOf(message),
-    };
-    this.everywhere(inboxChannel(message.roomId), [roomChannel(message.roomId)], (target) =>
-      target.emit('room:activity', activity),
-    );
+    this.toInbox({ roomId: message.roomId, lastSeq: message.seq, lastMessage: lastMessageOf(message) });
     if (message.status !== 'streaming') {
       this.listeners.forEach((listener) => listener(message));
     }
+  }
+
+  private toInbox(activity: InboxEvents['room:activity']): void {
+    this.everywhere(inboxChannel(activity.roomId), [roomChannel(activity.roomId)], (target) =>
+      target.emit('room:activity', activity),
+    );
   }
 
   /** Applies `act` to the sockets in `channel` (but those in `except`): here at once, then on the other instances. */

@@ -38,6 +38,13 @@ export class JoinRoomEvent {
   @Max(Number.MAX_SAFE_INTEGER, SEQ)
   afterSeq?: number;
 
+  /** Resume by change number instead: the messages changed after it, in rev order (not with afterSeq). */
+  @Optional()
+  @IsInt(SEQ)
+  @Min(0, SEQ)
+  @Max(Number.MAX_SAFE_INTEGER, SEQ)
+  afterRev?: number;
+
   @Optional()
   @IsInt(LIMIT)
   @Min(1, LIMIT)
