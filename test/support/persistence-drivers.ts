@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { PoolClient } from 'pg';
+import type { PoolClient, PoolConfig } from 'pg';
 import { startEmbeddedDatabase } from '../../src/modules/persistence/drivers/embedded.database';
 import { PgDatabase } from '../../src/modules/persistence/drivers/pg.database';
 import { runMigrations } from '../../src/modules/persistence/migration-runner';
@@ -24,13 +24,16 @@ export async function openEmbeddedDriver(): Promise<RawSqlDriver> {
   }
 }
 
-/** A fresh database on the test PostgreSQL server (TEST_PG_URL, started by the jest global setup), migrated. */
-export async function openPostgresDriver(): Promise<RawSqlDriver> {
+/**
+ * A fresh database on the test PostgreSQL server (TEST_PG_URL, started by the jest global setup), migrated; or, given
+ * `via`, the database it names (a pooler in front of that server).
+ */
+export async function openPostgresDriver(via?: PoolConfig): Promise<RawSqlDriver> {
   const adminUrl = process.env.TEST_PG_URL;
   if (!adminUrl) {
     throw new Error('TEST_PG_URL is not set: is test/global-setup.ts configured as jest globalSetup?');
   }
-  const db = new PgDatabase('postgres', { connectionString: await createDatabase(adminUrl), max: 10 });
+  const db = new PgDatabase('postgres', { ...(via ?? { connectionString: await createDatabase(adminUrl) }), max: 10 });
   return migrated(db, () => Promise.resolve());
 }
 

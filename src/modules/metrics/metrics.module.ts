@@ -5,6 +5,7 @@ import { DATABASE, type Database } from '../persistence/database.port';
 import { HttpMetricsMiddleware } from './http-metrics.middleware';
 import { MetricsController } from './metrics.controller';
 import { MetricsService } from './metrics.service';
+import { watchPool } from './pool-metrics';
 
 @Module({
   controllers: [MetricsController],
@@ -19,9 +20,11 @@ export class MetricsModule implements NestModule, OnModuleInit {
   ) {}
 
   onModuleInit(): void {
+    const acquire = watchPool(this.metrics.registry, this.db);
     this.db.observe(
       (fn, durationMs, outcome) => this.metrics.databaseCalls.observe({ function: fn, outcome }, durationMs / 1000),
       (fn, size) => this.metrics.databaseGroups.observe({ function: fn }, size),
+      (durationMs) => acquire.observe(durationMs / 1000),
     );
     // The same question readiness asks, so an alert and the load balancer agree on when the database is down.
     this.metrics.watchDependency('database', () => this.db.ping(DATABASE_PING_TIMEOUT_MS).then(() => true));

@@ -25,6 +25,17 @@ export type CallObserver = (fn: string, durationMs: number, outcome: 'ok' | 'err
 /** Told of every group commit: which function, how many calls it held. */
 export type GroupObserver = (fn: GroupableFunction, size: number) => void;
 
+/** Told of every wait for a pooled connection: how long it took. */
+export type AcquireObserver = (durationMs: number) => void;
+
+/** A connection pool now: its size limit, connections open and idle, calls waiting for one. */
+export interface PoolState {
+  max: number;
+  total: number;
+  idle: number;
+  waiting: number;
+}
+
 /** The functions a driver may group-commit (`callGrouped`). */
 export type GroupableFunction = 'post_message';
 
@@ -44,8 +55,13 @@ export interface Database {
   ): Promise<Row[]>;
   /** Resolves when the database answers within the time, rejects otherwise. */
   ping(timeoutMs: number): Promise<void>;
-  /** Registers the observer of every call (metrics), and of every group commit. */
-  observe(observer: CallObserver, groups?: GroupObserver): void;
+  /** Registers the observer of every call (metrics), of every group commit, and of every wait for a connection. */
+  observe(observer: CallObserver, groups?: GroupObserver, acquire?: AcquireObserver): void;
+  /**
+   * The driver's connection pool, for drivers that hold one (not Supabase's HTTP calls). The embedded engine serves
+   * one session: its pool has one connection, and `waiting` is the engine's queue.
+   */
+  poolState?(): PoolState;
   close(): Promise<void>;
 }
 

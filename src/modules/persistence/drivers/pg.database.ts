@@ -7,11 +7,13 @@ import {
   assertIdentifiers,
   claimsOf,
   type Actor,
+  type AcquireObserver,
   type CallObserver,
   type Database,
   type GroupableFunction,
   type GroupObserver,
   type UserActor,
+  type PoolState,
 } from '../database.port';
 import { GroupCommitter, type GroupCommitOptions, type GroupOutcome } from './group-commit';
 import { CallTimeoutError, within } from './pg-connection';
@@ -48,6 +50,8 @@ export class PgDatabase implements Database {
   private readonly committers = new Map<GroupableFunction, GroupCommitter<GroupedCall, Record<string, unknown>>>();
   private observer?: CallObserver;
   private groupObserver?: GroupObserver;
+  private acquireObserver?: AcquireObserver;
+  private readonly maxConnections: number;
 
   /** A server cancels a statement past its time itself (statement_timeout); the embedded engine cannot. */
   private readonly serverCancels: boolean;
@@ -68,15 +72,22 @@ export class PgDatabase implements Database {
   ) {
     this.serverCancels = driver !== 'pglite';
     this.pool = new Pool({ ...config, types: typeParsers });
+    this.maxConnections = config.max ?? 10; // pg's default
     // A connection's error (the server went away) must not crash the process: the pool's own listener covers only an
     // idle one, so each connection gets one of ours for its life; a call on it fails, and the pool drops it on release.
     this.pool.on('error', () => undefined);
     this.pool.on('connect', (client) => client.on('error', () => undefined));
   }
 
-  observe(observer: CallObserver, groups?: GroupObserver): void {
+  observe(observer: CallObserver, groups?: GroupObserver, acquire?: AcquireObserver): void {
     this.observer = observer;
     this.groupObserver = groups;
+    this.acquireObserver = acquire;
+  }
+
+  poolState(): PoolState {
+    const { totalCount, idleCount, waitingCount } = this.pool;
+    return { max: this.maxConnections, total: totalCount, idle: idleCount, waiting: waitingCount };
   }
 
   async callGrouped<Row = Record<string, unknown>>(
@@ -257,9 +268,12 @@ export class PgDatabase implements Database {
 
   /** A connection of the pool by `deadline`; one that comes later goes straight back, unused. */
   private async checkout(deadline: number, timeoutMs: number): Promise<PoolClient> {
+    const started = performance.now();
     const pending = this.pool.connect();
     try {
-      return await within(pending, deadline, timeoutMs);
+      const client = await within(pending, deadline, timeoutMs);
+      this.acquireObserver?.(performance.now() - started);
+      return client;
     } catch (error) {
       pending.then(
         (client) => client.release(),
