@@ -5,6 +5,13 @@ import type { InboxEvents, Message, Room } from './protocol';
 import type { RoomState } from './room-state';
 
 const UNREAD_CAP = 100;
+/** The server's preview length, in characters (code points). */
+const PREVIEW_LENGTH = 140;
+
+/** The first PREVIEW_LENGTH characters of a text, as the server cuts `lastMessage.preview` (never half a character). */
+function previewOf(content: string): string {
+  return content.length <= PREVIEW_LENGTH ? content : Array.from(content).slice(0, PREVIEW_LENGTH).join('');
+}
 
 /**
  * The home screen's state (PROTOCOL.md §3, §4): each room's `lastMessage` and `unread`, read by `load` and kept by
@@ -68,6 +75,8 @@ export class Inbox {
   private listen(): void {
     const socket = this.connection.socket;
     socket.on('message:new', ({ message }) => this.noteActivity(message));
+    // A joined room's reply gets its text at its final status: the last message's preview follows it.
+    socket.on('message:updated', ({ message }) => this.noteActivity(message));
     socket.on('room:updated', ({ room }) => {
       const entry = this.entries.get(room.id);
       if (entry) {
@@ -98,7 +107,7 @@ export class Inbox {
         seq: message.seq,
         role: message.role,
         senderId: message.senderId,
-        preview: message.content.slice(0, 140),
+        preview: previewOf(message.content),
         createdAt: message.createdAt,
       },
     });
