@@ -52,6 +52,13 @@ export interface Message {
   updatedAt: string;
   /** On a `failed` assistant message. */
   error?: { code: string; message: string };
+  /** When its author last edited it (present only on an edited message). */
+  editedAt?: string;
+  /** On a deleted message (a tombstone: `content` is empty, seq and rev stay): when, and by whom. */
+  deletedAt?: string;
+  deletedBy?: string | null;
+  /** Reaction counts by emoji (present only when it has any). */
+  reactions?: Record<string, number>;
 }
 
 /** `GET /api/rooms/:id/changes`: the messages changed after `afterRev`, each once, in rev order. */
@@ -117,6 +124,17 @@ export interface RoomEvents {
   'member:removed': MemberEvent;
   /** A member read the room up to `seq` (only while the room's readReceipts is on). */
   'read:receipt': ReadPointer & { profileId: string };
+  /** A member added or took back a reaction: a delta of the message's counts, with the change's rev. */
+  'message:reaction': {
+    roomId: string;
+    messageId: string;
+    emoji: string;
+    profileId: string;
+    added: boolean;
+    /** The emoji's count on the message after this change. */
+    count: number;
+    rev: number;
+  };
 }
 
 /** Events sent to every socket of one person, whatever rooms they joined. */
@@ -162,6 +180,10 @@ export interface ClientCalls {
   'typing:update': { payload: { roomId: string; isTyping: boolean }; result: object };
   'room:read': { payload: ReadPointer; result: { roomId: string; lastReadSeq: number; unread: number } };
   'ai:stop': { payload: { roomId: string; messageId: string }; result: object };
+  'message:edit': { payload: { roomId: string; messageId: string; content: string }; result: { message: Message } };
+  'message:delete': { payload: { roomId: string; messageId: string }; result: { message: Message } };
+  'reaction:add': { payload: { roomId: string; messageId: string; emoji: string }; result: { message: Message } };
+  'reaction:remove': { payload: { roomId: string; messageId: string; emoji: string }; result: { message: Message } };
   'auth:refresh': { payload: { token: string }; result: { expiresAt: string } };
 }
 

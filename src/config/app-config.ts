@@ -47,7 +47,8 @@ export interface AppConfig {
     maxConcurrent: number;
     maxConcurrentPerUser: number;
   };
-  messages: { maxLength: number };
+  /** editWindowSeconds: how long after sending an author may edit a message (the database caps it at a day). */
+  messages: { maxLength: number; editWindowSeconds: number };
   rates: {
     httpPerMinute: number;
     authPerMinute: number;
@@ -55,6 +56,8 @@ export interface AppConfig {
     typingPer10s: number;
     /** Read-pointer moves per user (room:read and PUT /api/rooms/:id/read). */
     readPer10s: number;
+    /** Reactions added or removed per user. */
+    reactPer10s: number;
     aiPerMinute: number;
     /** Every socket event of a user (all their sockets), and of one socket, per 10 s: the flood budget. */
     eventsPer10s: number;
@@ -197,13 +200,14 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       maxConcurrent: env.AI_MAX_CONCURRENT,
       maxConcurrentPerUser: env.AI_MAX_CONCURRENT_PER_USER,
     },
-    messages: { maxLength: env.MESSAGE_MAX_LENGTH },
+    messages: { maxLength: env.MESSAGE_MAX_LENGTH, editWindowSeconds: env.MESSAGE_EDIT_WINDOW_SECONDS },
     rates: {
       httpPerMinute: env.RATE_HTTP_PER_MINUTE,
       authPerMinute: env.RATE_AUTH_PER_MINUTE,
       sendPer10s: env.RATE_SEND_PER_10S,
       typingPer10s: env.RATE_TYPING_PER_10S,
       readPer10s: env.RATE_READ_PER_10S,
+      reactPer10s: env.RATE_REACT_PER_10S,
       aiPerMinute: env.RATE_AI_PER_MINUTE,
       eventsPer10s: env.RATE_EVENTS_PER_10S,
       socketEventsPer10s: env.RATE_SOCKET_EVENTS_PER_10S,

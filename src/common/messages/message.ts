@@ -57,6 +57,18 @@ export class MessageDto implements Message {
 
   @ApiPropertyOptional({ type: MessageErrorDto })
   error?: MessageErrorDto;
+
+  @ApiPropertyOptional({ format: 'date-time', description: 'only on an edited message' })
+  editedAt?: string;
+
+  @ApiPropertyOptional({ format: 'date-time', description: 'only on a deleted message (a tombstone, content empty)' })
+  deletedAt?: string;
+
+  @ApiPropertyOptional({ type: String, format: 'uuid', nullable: true, description: 'only on a deleted message' })
+  deletedBy?: string | null;
+
+  @ApiPropertyOptional({ description: 'reaction counts by emoji, only when there are any' })
+  reactions?: Record<string, number>;
 }
 
 export interface MessageRow {
@@ -74,6 +86,11 @@ export interface MessageRow {
   error_message: string | null;
   created_at: Date | string;
   updated_at: Date | string;
+  /** Absent from a send's row (a new message has none of them). */
+  edited_at?: Date | string | null;
+  deleted_at?: Date | string | null;
+  deleted_by?: string | null;
+  reactions?: Record<string, number> | null;
 }
 
 export function toMessage(row: MessageRow): MessageDto {
@@ -91,5 +108,8 @@ export function toMessage(row: MessageRow): MessageDto {
     createdAt: isoTimestamp(row.created_at),
     updatedAt: isoTimestamp(row.updated_at),
     ...(row.error_code ? { error: { code: row.error_code, message: row.error_message ?? '' } } : {}),
+    ...(row.edited_at ? { editedAt: isoTimestamp(row.edited_at) } : {}),
+    ...(row.deleted_at ? { deletedAt: isoTimestamp(row.deleted_at), deletedBy: row.deleted_by ?? null } : {}),
+    ...(row.reactions && Object.keys(row.reactions).length > 0 ? { reactions: row.reactions } : {}),
   };
 }

@@ -8,6 +8,7 @@ import { PushService } from '../push/push.service';
 import { ChangesController } from './changes.controller';
 import { DrainService } from './drain.service';
 import { MembersController } from './members.controller';
+import { MessageChangesService } from './message-changes.service';
 import { MessageSenderService } from './message-sender.service';
 import { MessagesController } from './messages.controller';
 import { MessagesRepository } from './messages.repository';
@@ -34,6 +35,7 @@ import { RoomsService } from './rooms.service';
     MessagesRepository,
     RoomsService,
     MessageSenderService,
+    MessageChangesService,
     ChatGateway,
     SocketEventRunner,
     FloodGuard,

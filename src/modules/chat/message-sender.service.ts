@@ -10,6 +10,7 @@ import { MetricsService } from '../metrics/metrics.service';
 import type { UserActor } from '../persistence/database.port';
 import type { MessageDto, SentMessageDto } from './dto/message.dto';
 import type { AiMode } from '../ai/mentions';
+import { checkedContent } from './message-content';
 import { MessagesRepository } from './messages.repository';
 import { TypingService } from './realtime/typing.service';
 
@@ -42,7 +43,7 @@ export class MessageSenderService {
   ): Promise<SentMessageDto> {
     const started = performance.now();
     try {
-      const text = this.checkContent(content);
+      const text = checkedContent(content, this.config.messages.maxLength);
       const rate = await this.rateLimiter.consume('send', actor.id, this.config.rates.sendPer10s, SEND_WINDOW_MS);
       if (!rate.allowed) {
         // A retry of a send that was stored is answered as the duplicate it is, even over the limit; looking
@@ -88,19 +89,6 @@ export class MessageSenderService {
     } catch (error) {
       this.logger.error({ err: error, roomId: message.roomId, messageId: message.id }, 'AI reply not queued');
     }
-  }
-
-  private checkContent(content: string): string {
-    const text = content.trim();
-    if (text.length === 0) {
-      throw AppException.validation([{ field: 'content', message: 'must not be empty' }]);
-    }
-    if (text.length > this.config.messages.maxLength) {
-      throw AppException.validation([
-        { field: 'content', message: `must be at most ${this.config.messages.maxLength} characters` },
-      ]);
-    }
-    return text;
   }
 }
 

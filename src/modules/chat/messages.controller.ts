@@ -1,9 +1,17 @@
-import { Body, Controller, Get, Param, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Param, Patch, Post, Put, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { CurrentActor } from '../auth/current-user.decorator';
 import type { UserActor } from '../persistence/database.port';
-import { MessagePageDto, MessagePageQueryDto, SendMessageDto, SentMessageDto } from './dto/message.dto';
+import {
+  ChangedMessageDto,
+  EditMessageDto,
+  MessagePageDto,
+  MessagePageQueryDto,
+  SendMessageDto,
+  SentMessageDto,
+} from './dto/message.dto';
+import { MessageChangesService } from './message-changes.service';
 import { MessageSenderService } from './message-sender.service';
 import { MessagesRepository } from './messages.repository';
 import { uuidPipe } from './uuid.pipe';
@@ -15,6 +23,7 @@ export class MessagesController {
   constructor(
     private readonly messages: MessagesRepository,
     private readonly sender: MessageSenderService,
+    private readonly changes: MessageChangesService,
   ) {}
 
   @Get()
@@ -45,5 +54,52 @@ export class MessagesController {
     const result = await this.sender.send(actor, id, body.content, body.clientId, 'http');
     res.status(result.duplicate ? 200 : 201);
     return result;
+  }
+
+  @Patch(':messageId')
+  @ApiOperation({ summary: 'Edit one’s own message within MESSAGE_EDIT_WINDOW_SECONDS' })
+  @ApiResponse({ status: 200, type: ChangedMessageDto })
+  async edit(
+    @CurrentActor() actor: UserActor,
+    @Param('id', uuidPipe('Room')) id: string,
+    @Param('messageId', uuidPipe('Message')) messageId: string,
+    @Body() body: EditMessageDto,
+  ): Promise<ChangedMessageDto> {
+    return { message: await this.changes.edit(actor, id, messageId, body.content) };
+  }
+
+  @Delete(':messageId')
+  @ApiOperation({ summary: 'Delete a message (its author, or the room’s owner): a tombstone stays' })
+  @ApiResponse({ status: 200, type: ChangedMessageDto })
+  async delete(
+    @CurrentActor() actor: UserActor,
+    @Param('id', uuidPipe('Room')) id: string,
+    @Param('messageId', uuidPipe('Message')) messageId: string,
+  ): Promise<ChangedMessageDto> {
+    return { message: await this.changes.delete(actor, id, messageId) };
+  }
+
+  @Put(':messageId/reactions/:emoji')
+  @ApiOperation({ summary: 'Add the caller’s reaction (the emoji URL-encoded); a repeat changes nothing' })
+  @ApiResponse({ status: 200, type: ChangedMessageDto })
+  async addReaction(
+    @CurrentActor() actor: UserActor,
+    @Param('id', uuidPipe('Room')) id: string,
+    @Param('messageId', uuidPipe('Message')) messageId: string,
+    @Param('emoji') emoji: string,
+  ): Promise<ChangedMessageDto> {
+    return { message: await this.changes.react(actor, id, messageId, emoji, true) };
+  }
+
+  @Delete(':messageId/reactions/:emoji')
+  @ApiOperation({ summary: 'Take back the caller’s reaction; none to take changes nothing' })
+  @ApiResponse({ status: 200, type: ChangedMessageDto })
+  async removeReaction(
+    @CurrentActor() actor: UserActor,
+    @Param('id', uuidPipe('Room')) id: string,
+    @Param('messageId', uuidPipe('Message')) messageId: string,
+    @Param('emoji') emoji: string,
+  ): Promise<ChangedMessageDto> {
+    return { message: await this.changes.react(actor, id, messageId, emoji, false) };
   }
 }

@@ -67,6 +67,37 @@ export class MessagesRepository {
     return { messages: page.map(toMessage), hasMore };
   }
 
+  /** The author's edit of their message within `windowSeconds`; the room's last seq tells whether it is the last. */
+  async edit(actor: UserActor, roomId: string, messageId: string, content: string, windowSeconds: number) {
+    const [row] = await this.db.call<{ room_last_seq: number; message: MessageRow }>(actor, 'edit_message', {
+      p_room_id: roomId,
+      p_message_id: messageId,
+      p_content: content,
+      p_window_seconds: windowSeconds,
+    });
+    return { message: toMessage(row.message), lastSeq: Number(row.room_last_seq), changed: true };
+  }
+
+  /** Deletes a message (its author, or the room's owner): the tombstone, and whether this call deleted it. */
+  async delete(actor: UserActor, roomId: string, messageId: string) {
+    const [row] = await this.db.call<{ room_last_seq: number; changed: boolean; message: MessageRow }>(
+      actor,
+      'delete_message',
+      { p_room_id: roomId, p_message_id: messageId },
+    );
+    return { message: toMessage(row.message), lastSeq: Number(row.room_last_seq), changed: row.changed };
+  }
+
+  /** Adds or takes back the caller's reaction; `changed` is false when it was already so. */
+  async react(actor: UserActor, roomId: string, messageId: string, emoji: string, add: boolean) {
+    const [row] = await this.db.call<{ changed: boolean; message: MessageRow }>(
+      actor,
+      add ? 'add_reaction' : 'remove_reaction',
+      { p_room_id: roomId, p_message_id: messageId, p_emoji: emoji },
+    );
+    return { message: toMessage(row.message), changed: row.changed };
+  }
+
   /** The room's messages changed after `afterRev`, each once, in rev order, and the room's last rev. */
   async changes(actor: Actor, roomId: string, afterRev: number, limit: number): Promise<ChangesPageDto> {
     const rows = await this.db.call<{ last_rev: number; message: MessageRow | null }>(actor, 'list_changes', {

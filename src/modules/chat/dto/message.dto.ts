@@ -37,6 +37,17 @@ export class SentMessageDto {
   duplicate!: boolean;
 }
 
+export class ChangedMessageDto {
+  @ApiProperty({ type: MessageDto, description: 'the message as it is after the change' })
+  message!: MessageDto;
+}
+
+export class EditMessageDto {
+  @ApiProperty({ description: 'trimmed; 1 to MESSAGE_MAX_LENGTH (default 4000) characters' })
+  @IsString()
+  content!: string;
+}
+
 export class SendMessageDto {
   @ApiProperty({ description: 'trimmed; 1 to MESSAGE_MAX_LENGTH (default 4000) characters' })
   @IsString()

@@ -17,9 +17,13 @@ import { SocketAuthMiddleware } from '../../auth/socket-auth.middleware';
 import { MetricsService } from '../../metrics/metrics.service';
 import { userActor, type UserActor } from '../../persistence/database.port';
 import { MessageSenderService } from '../message-sender.service';
+import { MessageChangesService } from '../message-changes.service';
 import {
+  DeleteMessageEvent,
+  EditMessageEvent,
   JoinRoomEvent,
   LeaveRoomEvent,
+  ReactionEvent,
   ReadRoomEvent,
   RefreshSessionEvent,
   SEND_MESSAGE_EVENT,
@@ -59,6 +63,7 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
     private readonly drain: DrainService,
     private readonly sessions: SocketSessionService,
     private readonly rooms: RoomsService,
+    private readonly changes: MessageChangesService,
   ) {}
 
   afterInit(namespace: Namespace): void {
@@ -149,6 +154,32 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
     });
   }
 
+  @SubscribeMessage('message:edit')
+  edit(@ConnectedSocket() socket: ChatSocket, @MessageBody() payload: unknown): Promise<Ack | ErrorAck> {
+    return this.runner.run('message:edit', socket, async () => {
+      const { roomId, messageId, content } = await validatePayload(EditMessageEvent, payload);
+      return { message: await this.changes.edit(this.actorOf(socket), roomId, messageId, content) };
+    });
+  }
+
+  @SubscribeMessage('message:delete')
+  remove(@ConnectedSocket() socket: ChatSocket, @MessageBody() payload: unknown): Promise<Ack | ErrorAck> {
+    return this.runner.run('message:delete', socket, async () => {
+      const { roomId, messageId } = await validatePayload(DeleteMessageEvent, payload);
+      return { message: await this.changes.delete(this.actorOf(socket), roomId, messageId) };
+    });
+  }
+
+  @SubscribeMessage('reaction:add')
+  addReaction(@ConnectedSocket() socket: ChatSocket, @MessageBody() payload: unknown): Promise<Ack | ErrorAck> {
+    return this.react('reaction:add', socket, payload, true);
+  }
+
+  @SubscribeMessage('reaction:remove')
+  removeReaction(@ConnectedSocket() socket: ChatSocket, @MessageBody() payload: unknown): Promise<Ack | ErrorAck> {
+    return this.react('reaction:remove', socket, payload, false);
+  }
+
   @SubscribeMessage('typing:update')
   typingUpdate(@ConnectedSocket() socket: ChatSocket, @MessageBody() payload: unknown): Promise<Ack | ErrorAck> {
     return this.runner.run('typing:update', socket, async () => {
@@ -172,6 +203,13 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
     return this.runner.run('auth:refresh', socket, async () => {
       const { token } = await validatePayload(RefreshSessionEvent, payload);
       return this.sessions.renew(socket, token);
+    });
+  }
+
+  private react(event: string, socket: ChatSocket, payload: unknown, add: boolean): Promise<Ack | ErrorAck> {
+    return this.runner.run(event, socket, async () => {
+      const { roomId, messageId, emoji } = await validatePayload(ReactionEvent, payload);
+      return { message: await this.changes.react(this.actorOf(socket), roomId, messageId, emoji, add) };
     });
   }
 

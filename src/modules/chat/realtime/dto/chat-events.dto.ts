@@ -122,3 +122,38 @@ export class RefreshSessionEvent {
   @Length(1, MAX_TOKEN_LENGTH, TOKEN)
   token!: string;
 }
+
+const MESSAGE_ID = { message: 'must be a message id (UUID)' };
+
+/** `message:edit` */
+export class EditMessageEvent {
+  @IsUUID('all', ROOM_ID)
+  roomId!: string;
+
+  @IsUUID('all', MESSAGE_ID)
+  messageId!: string;
+
+  @IsString(STRING)
+  content!: string;
+}
+
+/** `message:delete` */
+export class DeleteMessageEvent {
+  @IsUUID('all', ROOM_ID)
+  roomId!: string;
+
+  @IsUUID('all', MESSAGE_ID)
+  messageId!: string;
+}
+
+/** `reaction:add` / `reaction:remove` (the emoji itself is checked by MessageChangesService). */
+export class ReactionEvent {
+  @IsUUID('all', ROOM_ID)
+  roomId!: string;
+
+  @IsUUID('all', MESSAGE_ID)
+  messageId!: string;
+
+  @IsString(STRING)
+  emoji!: string;
+}
