@@ -7,14 +7,13 @@
  * order does not matter; the validation checks every foreign key afterwards instead.
  * - `empty` (the default) refuses a database that holds app data, `replace` empties it first: both load in one
  *   transaction that commits only when the validation passes, so a failure leaves the target as it was.
- * - `merge` (migrate-data) commits batch by batch and skips rows already there, so an interrupted run resumes where
- *   it stopped and a second run copies only what is new; it takes a database that holds data only when that data
+ * - `merge` (migrate-data) commits batch by batch and leaves rows already there alone unless the file's differ, so an
+ *   interrupted run resumes where it stopped and a second run copies only what is new or changed; it takes a database that holds data only when that data
  *   came from the same source (chat_meta.data_imports).
  */
 import type { PoolClient } from 'pg';
 import type { PgDatabase } from '../persistence/drivers/pg.database';
 import { appTables, quoteIdent, type AppTable } from './app-tables';
-import { ROOMS } from './data-exporter';
 import { validateData, type ValidationReport } from './data-validator';
 import { ExportFileError, type ExportHeader, type ExportTrailer } from './export-format';
 import { readExportLines, splitRowLine, verifyExportFile } from './export-file';
@@ -33,7 +32,7 @@ export interface ImportOptions {
 export interface ImportResult {
   header: ExportHeader;
   trailer: ExportTrailer;
-  /** Rows inserted per table (merge: new rows only). */
+  /** Rows inserted per table (merge: new rows, and rows whose values changed since the last run). */
   inserted: Record<string, number>;
   validation: ValidationReport;
   /** Whether the rows stayed (a failed validation of `empty`/`replace` rolls them back). */
@@ -169,13 +168,14 @@ function insertSql(table: AppTable, columns: string[], merge: boolean): string {
   const list = columns.map(quoteIdent).join(', ');
   let conflict = '';
   if (merge) {
-    // A room's counter moves on with the messages a later run brings; any other row already there stays as it is.
-    conflict =
-      table.name === ROOMS
-        ? ' on conflict (id) do update set last_seq = greatest(t.last_seq, excluded.last_seq), ' +
-          'last_activity_at = greatest(t.last_activity_at, excluded.last_activity_at) ' +
-          'where t.last_seq < excluded.last_seq'
-        : ' on conflict do nothing';
+    // A row already there takes the file's values when they differ (a message edited, a room's counters moved on
+    // since the last run); one that is the same is left alone, so a run with nothing new writes nothing.
+    const changeable = columns.filter((c) => !table.primaryKey.includes(c)).map(quoteIdent);
+    const values = (prefix: string) => changeable.map((c) => `${prefix}.${c}`).join(', ');
+    conflict = changeable.length
+      ? ` on conflict (${table.primaryKey.map(quoteIdent).join(', ')}) do update set (${changeable.join(', ')}) = ` +
+        `row(${values('excluded')}) where row(${values('t')}) is distinct from row(${values('excluded')})`
+      : ' on conflict do nothing';
   }
   return (
     `with ins as (insert into ${table.sql} as t (${list}) overriding system value ` +
