@@ -141,6 +141,32 @@ describe('backup and restore of a running embedded server', () => {
     expect(next.body.message.seq).toBe(inFile.length + 1);
   });
 
+  it('should export a PostgreSQL database and restore it into an empty embedded DATA_DIR', async () => {
+    const url = await createDatabase(PG_URL);
+    const dir = await tempDir();
+    expect((await runDataCommand('import', [file], { DATABASE_URL: url, DATA_DIR: dir })).code).toBe(0);
+    const fromPostgres = join(dir, 'from-postgres.ndjson.gz');
+    const dataDir2 = await tempDir();
+
+    const exported = await runDataCommand('export', ['--out', fromPostgres], { DATABASE_URL: url, DATA_DIR: dir });
+    const imported = await runDataCommand('import', [fromPostgres], { DATA_DIR: dataDir2 });
+
+    expect(exported.report).toMatchObject({ via: 'direct', rows: expect.objectContaining({ 'public.profiles': 1 }) });
+    expect(imported.stderr).toBe('');
+    expect(imported.report).toMatchObject({ ok: true, committed: true });
+    const embedded = await startServerProcess({ DATA_DIR: dataDir2, ...UNLIMITED });
+    try {
+      const again = await signIn(embedded.url, owner);
+      const room = (await again.http.get(`/api/rooms/${roomId}`)).body;
+      expect((await readAll(again, roomId)).map((m) => m.seq)).toEqual(
+        Array.from({ length: room.lastSeq }, (_, i) => i + 1),
+      );
+      expect((await new HttpClient(embedded.url, owner.token).get('/api/profiles/me')).status).toBe(200);
+    } finally {
+      await embedded.stop();
+    }
+  });
+
   it('should refuse a truncated or altered file and a database that holds data, with a clear error, exit 1 and nothing written', async () => {
     const dir = await tempDir();
     const whole = await readFile(file);
