@@ -113,6 +113,8 @@ describe('backup and restore of a running embedded server', () => {
     const seqs = messages.map((m) => m.seq).sort((a, b) => a - b);
     expect(seqs).toEqual(Array.from({ length: room.last_seq }, (_, i) => i + 1));
     expect((await stat(file)).mode & 0o777).toBe(0o600);
+    // The channel the export went through: only the server's own user may open it.
+    expect((await stat(join(dataDir, 'admin.sock'))).mode & 0o777).toBe(0o600);
     expect((await owner.http.get(`/api/rooms/${roomId}`)).status).toBe(200);
   });
 
