@@ -35,7 +35,10 @@ create policy message_reactions_insert on public.message_reactions for insert to
 create policy message_reactions_delete on public.message_reactions for delete to authenticated
   using (profile_id = (select auth.uid()));
 
--- A reaction belongs to the message's room and to its writer; a deleted message takes none.
+-- A reaction belongs to the message's room and to its writer; a deleted message takes none. The message's row is
+-- locked here, first: the reaction's foreign key takes a key-share lock on it and the count's update (a new rev, a
+-- uniquely indexed column) needs the full lock, so two reactions that each took the first would wait for each other
+-- (a deadlock). Locked up front, reactions to one message take turns.
 create function chat_private.prepare_reaction() returns trigger
   language plpgsql security definer set search_path = ''
   as $$
@@ -43,7 +46,8 @@ create function chat_private.prepare_reaction() returns trigger
     v_room uuid;
     v_deleted timestamptz;
   begin
-    select m.chatroom_id, m.deleted_at into v_room, v_deleted from public.messages m where m.id = new.message_id;
+    select m.chatroom_id, m.deleted_at into v_room, v_deleted from public.messages m where m.id = new.message_id
+      for update;
     if v_room is null
       or (coalesce(auth.role(), '') <> 'service_role' and not chat_private.is_member(v_room)) then
       raise exception using errcode = 'CH404', message = 'Message not found';

@@ -127,12 +127,17 @@ describe('editing, deleting and reacting', () => {
     const room = await createAiRoom(owner, { mode: 'off' });
     await addMembers(owner, room.id, ...members);
     const message = await postMessage(owner, room.id, 'react to me');
+    // Two watchers (one per instance when the app runs as several): each gets every delta.
     const watcher = await watchRoom(t.sockets, owner, room.id);
+    const second = await watchRoom(t.sockets, members[7], room.id);
 
-    await Promise.all(
+    const added = await Promise.all(
       members.flatMap((m) => [react(m, room.id, message.id, '👍'), react(m, room.id, message.id, '🎉')]),
     );
-    await Promise.all(members.slice(0, 3).map((m) => react(m, room.id, message.id, '🎉', false)));
+    const removed = await Promise.all(members.slice(0, 3).map((m) => react(m, room.id, message.id, '🎉', false)));
+    expect([...added, ...removed].map((res) => [res.status, res.body?.code ?? 'ok'])).toEqual(
+      Array.from({ length: 19 }, () => [200, 'ok']),
+    );
     // A repeat and a removal of nothing change nothing.
     const again = await react(members[7], room.id, message.id, '👍');
     const none = await react(members[0], room.id, message.id, '🎉', false);
@@ -149,6 +154,13 @@ describe('editing, deleting and reacting', () => {
     await settle(watcher.socket);
     const deltas = watcher.log.of('message:reaction');
     expect(deltas.map((d) => d.rev).sort((a, b) => a - b)).toEqual(range(2, 20));
+    await second.log.waitFor(
+      (e) => e === 'message:reaction' && second.log.of('message:reaction').length >= 19,
+      'the deltas on the second watcher',
+    );
+    await settle(second.socket);
+    const byRev = (list: any[]) => [...list].sort((a, b) => a.rev - b.rev);
+    expect(byRev(second.log.of('message:reaction'))).toEqual(byRev(deltas));
     expect(
       deltas
         .filter((d) => !d.added)
