@@ -5,7 +5,6 @@ import { loadConfig, loadDotEnv } from './config/app-config';
 import { exportTo, openDirect } from './modules/data/command-database';
 import { importFile } from './modules/data/data-importer';
 import { printReport } from './modules/data/report';
-import { runMigrations } from './modules/persistence/migration-runner';
 
 /**
  * `npm run migrate-data -- --to postgres://…`: moves the embedded database of DATA_DIR (running or stopped) to a
@@ -30,7 +29,6 @@ async function main(): Promise<void> {
   process.stderr.write(`${JSON.stringify({ exported: exported.rows, via: exported.via, bytes: exported.bytes })}\n`);
   const target = await openDirect(config, values.to);
   try {
-    await runMigrations(target);
     const supabase = (
       await target.query<{ found: boolean }>(`select to_regclass('auth.users') is not null as found`)
     )[0].found;

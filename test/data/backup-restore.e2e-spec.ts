@@ -8,7 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { Client, type QueryResult } from 'pg';
-import { readExportLines, splitRowLine, verifyExportFile } from '../../src/modules/data/export-file';
+import { exportLines } from '../../src/modules/data/data-exporter';
+import { readExportLines, splitRowLine, verifyExportFile, writeExportFile } from '../../src/modules/data/export-file';
+import { PgDatabase } from '../../src/modules/persistence/drivers/pg.database';
+import { listMigrations, runMigrations } from '../../src/modules/persistence/migration-runner';
 import { startEmbeddedDatabase } from '../../src/modules/persistence/drivers/embedded.database';
 import { eventually } from '../support/eventually';
 import { HttpClient, signIn, signUp, type TestUser } from '../support/http-client';
@@ -185,7 +188,8 @@ describe('backup and restore of a running embedded server', () => {
     expect(cut.stderr).toMatch(/^import failed: .*truncated/m);
     expect(changed.code).toBe(1);
     expect(changed.stderr).toMatch(/^import failed: .*checksum mismatch: the file was altered or damaged/m);
-    expect(await scalar(url, 'select count(*) from public.profiles')).toBe('0');
+    // Checked before anything is written: the target is as it was, not even migrated.
+    expect(await scalar(url, `select to_regclass('public.profiles') is null`)).toBe('true');
 
     await expect(runDataCommand('import', [file], { DATABASE_URL: url, DATA_DIR: dir })).resolves.toMatchObject({
       code: 0,
@@ -231,6 +235,43 @@ describe('backup and restore of a running embedded server', () => {
     expect(run.code).toBe(1);
     expect(run.report.ok).toBe(false);
     expect(run.stderr).toContain(`validation: room ${roomId}: last_seq`);
+  });
+});
+
+describe('a file from an older version of the app', () => {
+  it('should load at its own migration level, then run the later migrations (their data steps too) on its rows', async () => {
+    const migrations = await listMigrations();
+    const feed = migrations.findIndex((m) => m.name === 'change_feed');
+    const level = migrations[(feed > 0 ? feed : migrations.length - 1) - 1].version;
+    const sourceUrl = await createDatabase(PG_URL);
+    const source = new PgDatabase('postgres', { connectionString: sourceUrl, max: 1 });
+    const file = join(await tempDir(), 'old.ndjson.gz');
+    try {
+      await runMigrations(source, undefined, level);
+      await source.withClient(async (client) => {
+        await client.query('set session_replication_role = replica');
+        await client.query(`with p as (insert into public.profiles (username, display_name) values ('old_one', 'Old')
+            returning id),
+          r as (insert into public.chatrooms (name, owner_id, last_seq) select 'old room', id, 2 from p returning id, owner_id)
+          insert into public.messages (chatroom_id, seq, role, sender_id, content)
+          select r.id, g, 'user', r.owner_id, 'old ' || g from r cross join generate_series(1, 2) g`);
+        await client.query('set session_replication_role = origin');
+      });
+      await writeExportFile(file, exportLines(source, { driver: 'postgres' }));
+    } finally {
+      await source.close();
+    }
+    const url = await createDatabase(PG_URL);
+
+    const run = await runDataCommand('import', [file], { DATABASE_URL: url, DATA_DIR: await tempDir() });
+
+    expect(run.stderr).toBe('');
+    expect(run.report).toMatchObject({ ok: true, committed: true, migration: level });
+    expect(run.report.migratedAfter).toEqual(migrations.filter((m) => m.version > level).map((m) => m.version));
+    expect(run.report.tables['public.messages']).toBe(2);
+    expect(await scalar(url, 'select count(*) from chat_meta.migrations')).toBe(String(migrations.length));
+    // change_feed's data step numbered the loaded messages' revs.
+    expect(await scalar(url, 'select count(*) from public.messages where rev = seq')).toBe('2');
   });
 });
 

@@ -13,6 +13,7 @@
  */
 import type { PoolClient } from 'pg';
 import type { PgDatabase } from '../persistence/drivers/pg.database';
+import { listMigrations, runMigrations } from '../persistence/migration-runner';
 import { appTables, quoteIdent, type AppTable } from './app-tables';
 import { validateData, type ValidationReport } from './data-validator';
 import { ExportFileError, type ExportHeader, type ExportTrailer } from './export-format';
@@ -27,6 +28,8 @@ export interface ImportOptions {
   batchSize?: number;
   /** Told after each batch (merge: after its commit). */
   onBatch?: (progress: { table: string; rows: number; inserted: number }) => void;
+  /** The app's migrations (tests: another set). */
+  migrationsDir?: string;
 }
 
 export interface ImportResult {
@@ -37,6 +40,8 @@ export interface ImportResult {
   validation: ValidationReport;
   /** Whether the rows stayed (a failed validation of `empty`/`replace` rolls them back). */
   committed: boolean;
+  /** Migrations newer than the file that ran on its rows after the load. */
+  migratedAfter?: string[];
 }
 
 /** The target holds data it was not told to take, or is older than the file. */
@@ -44,10 +49,62 @@ export class ImportRefusedError extends Error {
   override readonly name = 'ImportRefusedError';
 }
 
+/**
+ * Verifies the file, brings the target to the file's migration level (so its rows fit the tables as they were),
+ * loads and validates them, then runs the later migrations — their data steps too — on the loaded rows and validates
+ * again.
+ */
 export async function importFile(target: PgDatabase, path: string, options: ImportOptions = {}): Promise<ImportResult> {
-  const mode = options.mode ?? 'empty';
   const { header, trailer } = await verifyExportFile(path);
-  await checkMigrations(target, header);
+  const known = new Set((await listMigrations(options.migrationsDir)).map((m) => m.version));
+  const unknown = header.migrations.filter((v) => !known.has(v));
+  if (unknown.length) {
+    throw new ImportRefusedError(
+      `the file comes from a newer version of the app (migration ${unknown[unknown.length - 1]} is not known here): import it with that version`,
+    );
+  }
+  await runMigrations(target, options.migrationsDir, header.migration || undefined);
+  const ahead = (await target.query<{ version: string }>('select version from chat_meta.migrations'))
+    .map((r) => r.version)
+    .filter((v) => v > header.migration);
+  let loaded: ImportResult;
+  try {
+    loaded = await load(target, path, header, trailer, options);
+  } catch (error) {
+    if (ahead.length && !(error instanceof ImportRefusedError)) {
+      throw new ImportRefusedError(
+        `${(error as Error).message} (the file is at migration ${header.migration}, the target already past it at ` +
+          `${ahead[ahead.length - 1]}: import into a fresh database, which is brought to the file's level first)`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+  const later = loaded.committed ? await runMigrations(target, options.migrationsDir) : [];
+  if (!later.length) {
+    return loaded;
+  }
+  // Later migrations may add rows of their own (a table filled from existing ones): counts were checked before them.
+  const after = await validateData(target);
+  return {
+    ...loaded,
+    migratedAfter: later,
+    validation: {
+      ok: loaded.validation.ok && after.ok,
+      tables: after.tables,
+      problems: [...loaded.validation.problems, ...after.problems],
+    },
+  };
+}
+
+async function load(
+  target: PgDatabase,
+  path: string,
+  header: ExportHeader,
+  trailer: ExportTrailer,
+  options: ImportOptions,
+): Promise<ImportResult> {
+  const mode = options.mode ?? 'empty';
   const tables = await appTables(target);
   const plan = header.tables.map((fileTable) => {
     const table = tables.find((t) => t.name === fileTable.name);
@@ -182,18 +239,6 @@ function insertSql(table: AppTable, columns: string[], merge: boolean): string {
     `select ${list} from jsonb_populate_recordset(null::${table.sql}, $1::jsonb)${conflict} returning 1) ` +
     `select count(*) as n from ins`
   );
-}
-
-async function checkMigrations(target: PgDatabase, header: ExportHeader): Promise<void> {
-  const applied = new Set(
-    (await target.query<{ version: string }>('select version from chat_meta.migrations')).map((r) => r.version),
-  );
-  const unknown = header.migrations.filter((v) => !applied.has(v));
-  if (unknown.length) {
-    throw new ImportRefusedError(
-      `the file comes from a newer version of the app (migration ${unknown[unknown.length - 1]} is not known here): import it with that version`,
-    );
-  }
 }
 
 async function refuseUnlessAllowed(

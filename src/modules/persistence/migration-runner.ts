@@ -26,12 +26,13 @@ export async function listMigrations(dir = MIGRATIONS_DIR): Promise<MigrationFil
 }
 
 /**
- * Applies the pending migrations in order, each in its own transaction together with its record.
+ * Applies the pending migrations in order, each in its own transaction together with its record; with `until`, only
+ * those up to that version (an import loads a file at its own level, then the rest run on its rows).
  * A transaction-scoped advisory lock makes it safe from several processes at once: the second waits,
  * then sees the file recorded and skips it. Returns the versions this call applied.
  */
-export async function runMigrations(db: PgDatabase, dir = MIGRATIONS_DIR): Promise<string[]> {
-  const migrations = await listMigrations(dir);
+export async function runMigrations(db: PgDatabase, dir = MIGRATIONS_DIR, until?: string): Promise<string[]> {
+  const migrations = (await listMigrations(dir)).filter((m) => until === undefined || m.version <= until);
   return db.withClient(async (client) => {
     await client.query('begin');
     try {
