@@ -2,7 +2,7 @@
  * How long backups, restores and the move to PostgreSQL take (README "Backups and moving to PostgreSQL/Supabase"):
  * an embedded DATA_DIR seeded with --messages messages in --rooms rooms, then, timed, the commands as an operator
  * runs them: `export` of the stopped DATA_DIR, `export` through a running server's admin channel, `import` into an
- * empty PostgreSQL database (validation included), `migrate-data` into another.
+ * empty PostgreSQL database and into an empty DATA_DIR (validation included), `migrate-data` into PostgreSQL.
  *
  *   npm run build && tsc -p bench/tsconfig.json && node bench/dist/bench/data-transfer.js --messages 100000 --rooms 100
  */
@@ -50,10 +50,10 @@ async function seed(dataDir: string, messages: number, rooms: number): Promise<v
     await db.query(`insert into public.chatroom_members (chatroom_id, profile_id, role)
       select c.id, c.owner_id, 'owner' from public.chatrooms c`);
     const perRoom = Math.ceil(messages / rooms);
-    await db.query(`insert into public.messages (chatroom_id, seq, role, sender_id, content)
-      select c.id, g, 'user', c.owner_id, repeat('a message of about a hundred characters ', 2) || g
+    await db.query(`insert into public.messages (chatroom_id, seq, rev, role, sender_id, content)
+      select c.id, g, g, 'user', c.owner_id, repeat('a message of about a hundred characters ', 2) || g
       from public.chatrooms c cross join generate_series(1, ${perRoom}) g`);
-    await db.query(`update public.chatrooms c set last_seq = ${perRoom}`);
+    await db.query(`update public.chatrooms c set last_seq = ${perRoom}, last_rev = ${perRoom}`);
   } finally {
     await db.close();
   }
@@ -102,6 +102,9 @@ async function main(): Promise<void> {
       DATA_DIR: join(dir, 'import'),
     });
     console.log(`import + validation, Postgres: ${rows(imported)}`);
+
+    const embedded = await command('import.js', [file], { DATA_DIR: join(dir, 'import-embedded') });
+    console.log(`import + validation, embedded: ${rows(embedded)}`);
 
     const moved = await command('migrate-data.js', ['--to', await createDatabase(pg.url)], { DATA_DIR: dataDir });
     console.log(`migrate-data to Postgres:      ${rows(moved)}`);
