@@ -291,6 +291,8 @@ describe.each([
         status: 'failed',
         error: { code: 'AI_FAILED', message: 'The server writing this reply stopped' },
         updatedAt: expect.any(String),
+        // Its final status is the room's next change (its checkpoint was not one).
+        rev: reply.rev + 1,
       },
     ]);
     // The old holder can neither renew, write nor end it any more.

@@ -93,6 +93,8 @@ describe('AI reply resilience (PROTOCOL.md §5)', () => {
       expect(expectContiguous(seen.deltas, room.id, seen.created.id)).toBe('Second time lucky');
       expect(seen.final).toEqual({
         ...seen.created,
+        // Its final status is the room's next change.
+        rev: seen.created.rev + 1,
         status: 'complete',
         content: 'Second time lucky',
         updatedAt: expect.stringMatching(ISO_UTC),
