@@ -56,12 +56,14 @@ describe(loadConfig.name, () => {
         connectTimeoutMs: 60_000,
       });
       expect(sut.messages.maxLength).toBe(4000);
+      expect(sut.messages.editWindowSeconds).toBe(900);
       expect(sut.rates).toEqual({
         httpPerMinute: 600,
         authPerMinute: 10,
         sendPer10s: 20,
         typingPer10s: 30,
         readPer10s: 50,
+        reactPer10s: 30,
         aiPerMinute: 20,
         eventsPer10s: 500,
         socketEventsPer10s: 300,
