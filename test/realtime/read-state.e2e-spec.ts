@@ -5,11 +5,11 @@
  * user reaches them with raw SQL (row-level security, the column grants and the clamping trigger).
  */
 import type { Socket } from 'socket.io-client';
-import { userActor, SERVICE_ACTOR, type Database } from '../../src/modules/persistence/database.port';
 import { watchRoom, useAiApp } from '../support/ai-helpers';
 import { expectProblem, signUp, type HttpResult, type TestUser } from '../support/http-client';
 import { openOncePerFile, type RawQuery } from '../persistence/persistence-contract';
 import { openPostgresDriver } from '../support/persistence-drivers';
+import { rawFixtures } from '../support/raw-fixtures';
 import {
   ackOnce,
   collectAll,
@@ -821,45 +821,6 @@ describe('read state (PROTOCOL §3, §4, §7)', () => {
     });
   });
 });
-
-/** Test data made through the database's own functions, as the service or as a user (like the app's calls). */
-function rawFixtures(db: () => Database) {
-  let n = 0;
-  const unique = (prefix: string) => `${prefix}_${process.pid}_${Date.now().toString(36)}_${(n += 1)}`;
-  return {
-    async user(): Promise<{ id: string; username: string }> {
-      const username = unique('rr');
-      const [row] = await db().call<{ id: string }>(SERVICE_ACTOR, 'local_register', {
-        p_username: username,
-        p_display_name: username,
-        p_password_hash: `hash-of-${username}`,
-      });
-      return { id: row.id, username };
-    },
-    async room(ownerId: string): Promise<string> {
-      const [row] = await db().call<{ id: string }>(userActor(ownerId), 'create_room', {
-        p_name: unique('room'),
-        p_visibility: 'private',
-        p_ai_mode: 'off',
-        p_ai_system_prompt: null,
-        p_ai_model: null,
-      });
-      return row.id;
-    },
-    async add(ownerId: string, roomId: string, username: string): Promise<void> {
-      await db().call(userActor(ownerId), 'add_member', { p_room_id: roomId, p_username: username });
-    },
-    async post(senderId: string, roomId: string, count: number): Promise<void> {
-      for (let i = 0; i < count; i += 1) {
-        await db().call(userActor(senderId), 'post_message', {
-          p_room_id: roomId,
-          p_content: `m${i}`,
-          p_client_id: null,
-        });
-      }
-    },
-  };
-}
 
 describe('room_reads beneath the API (row-level security, raw SQL)', () => {
   // A fresh migrated database on the test PostgreSQL server, as the persistence suites open it: the app's own database
