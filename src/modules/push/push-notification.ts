@@ -1,8 +1,6 @@
 import type { MessageDto } from '../../common/messages/message';
+import { previewOf } from '../../common/messages/preview';
 import type { PushMessage } from './expo-push.client';
-
-/** A preview holds the first this many characters of a message (code points: an emoji is never cut in two). */
-export const PUSH_PREVIEW_LENGTH = 140;
 
 /** What a notification says of a message: where, from whom, and (PUSH_PREVIEW) what. */
 export interface PushSubject {
@@ -12,8 +10,8 @@ export interface PushSubject {
 }
 
 /**
- * The notifications of one message to one member, one per device: titled "<room> · <sender>", the message's first
- * 140 characters as the body (or "New message" without previews), `{ roomId, seq, messageId }` as data, and the
+ * The notifications of one message to one member, one per device: titled "<room> · <sender>", the message's
+ * preview (its first 140 characters, as the room list shows it) as the body (or "New message" without previews), `{ roomId, seq, messageId }` as data, and the
  * room as the collapse key, so a newer push of the room replaces the older one on the device. `folded` messages
  * (the rate rule held some back) are counted in a body without preview.
  */
@@ -24,12 +22,7 @@ export function notificationsFor(
 ): PushMessage[] {
   const { message, roomName, senderName } = subject;
   const collapse = `room-${message.roomId}`;
-  const body =
-    options.preview && message.content.trim()
-      ? Array.from(message.content.slice(0, PUSH_PREVIEW_LENGTH * 2))
-          .slice(0, PUSH_PREVIEW_LENGTH)
-          .join('')
-      : bodyWithout(message, options);
+  const body = options.preview && message.content.trim() ? previewOf(message.content) : bodyWithout(message, options);
   return tokens.map((to) => ({
     to,
     title: `${roomName} · ${senderName}`,
