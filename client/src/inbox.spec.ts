@@ -89,6 +89,17 @@ describe(Inbox.name, () => {
     expect(inbox.list[0].lastMessage?.preview).toBe(`${'😀'.repeat(100)}${'x'.repeat(40)}`);
   });
 
+  it('should keep the caller’s own role, mute and counts when room:updated (which carries none of them) renames the room', async () => {
+    const { inbox, deliver } = setUp({ name: 'old', myRole: 'owner', muted: true, unread: 2, lastReadSeq: 1 });
+    await inbox.load();
+
+    deliver('room:updated', {
+      room: { id: ROOM, name: 'new', lastSeq: 1, myRole: null, muted: null, unread: null, lastReadSeq: null },
+    });
+
+    expect(inbox.list[0].room).toMatchObject({ name: 'new', myRole: 'owner', muted: true, unread: 2, lastReadSeq: 1 });
+  });
+
   it('should not count the caller’s own message, and move their pointer to it', async () => {
     const { inbox, deliver } = setUp({ unread: 3, lastReadSeq: 0 });
     await inbox.load();

@@ -80,8 +80,9 @@ export class Inbox {
     socket.on('room:updated', ({ room }) => {
       const entry = this.entries.get(room.id);
       if (entry) {
-        // room:updated carries no caller state (lastReadSeq, unread, muted are null): keep ours.
-        this.put({ ...entry, room: { ...room, lastReadSeq: entry.lastReadSeq, unread: entry.unread } });
+        // room:updated carries nothing of the caller's own (myRole, lastReadSeq, unread, muted are null): keep ours.
+        const mine = { myRole: entry.room?.myRole ?? null, muted: entry.room?.muted ?? null };
+        this.put({ ...entry, room: { ...room, ...mine, lastReadSeq: entry.lastReadSeq, unread: entry.unread } });
       }
     });
     socket.on('member:added', ({ profileId }) => {
