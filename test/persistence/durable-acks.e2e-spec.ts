@@ -160,19 +160,19 @@ describe('durable acks on the embedded database (strace)', () => {
     const passed = join(dataDir, 'data', 'db', 'pgdata');
     const ready = calls.findIndex((call) => stdoutText(call) === 'ready\\n');
     const renamed = calls.findIndex(
-      (call) => call.name === 'rename' && call.path === `${passed}.initdb` && call.to === passed,
+      (call) => call.name === 'rename' && /\.initdb-[0-9a-f]{12}$/.test(call.path ?? '') && call.to === passed,
     );
     expect(renamed).toBeGreaterThan(-1);
     expect(renamed).toBeLessThan(ready);
+    const passedFresh = calls[renamed].path!;
     const pgdata = join(await realpath(dataDir), 'data', 'db', 'pgdata');
-    const fresh = `${pgdata}.initdb`;
+    const fresh = pgdata + passedFresh.slice(passed.length);
 
     // Each file the first start wrote is synced after its last write, before the rename.
     const made = calls.slice(0, renamed);
     const inFresh = (call: Call) => (call.path ?? '').startsWith(`${fresh}/`);
     const lastWrite = new Map<string, number>();
-    const real = (path: string) =>
-      path.startsWith(`${passed}.initdb/`) ? fresh + path.slice(`${passed}.initdb`.length) : path;
+    const real = (path: string) => (path.startsWith(`${passedFresh}/`) ? fresh + path.slice(passedFresh.length) : path);
     made.forEach((call, index) => {
       if (inFresh(call) && isWrite(call)) {
         lastWrite.set(call.path!, index);

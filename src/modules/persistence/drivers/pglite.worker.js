@@ -1,9 +1,12 @@
 // @ts-check
 // The embedded Postgres (PGlite) in its own thread, serving the Postgres wire protocol on a Unix socket
 // in a private directory, so the thread that serves HTTP and sockets never waits on the engine.
-// Started with `{ initdb: true }` instead, it only creates a data directory (see `createDataDir`).
+// Started as a process of its own instead (`node pglite.worker.js <dir>`), it only creates a data directory there
+// (see `createDataDir`).
 'use strict';
-const { parentPort, workerData, Worker } = require('node:worker_threads');
+const { fork } = require('node:child_process');
+const { randomBytes } = require('node:crypto');
+const { isMainThread, parentPort, workerData } = require('node:worker_threads');
 const fs = require('node:fs');
 const { basename, dirname, join } = require('node:path');
 // Before the engine loads: it must open its files through the watched node:fs.
@@ -11,8 +14,8 @@ const { watchDurability } = require('./durable-files');
 const { MemoryFS, PGlite } = require('@electric-sql/pglite');
 const { PGLiteSocketServer } = require('@electric-sql/pglite-socket');
 
-/** @type {{ dataDir: string, socketPath?: string, initdb?: boolean }} */
-const { dataDir, socketPath, initdb: initdbOnly } = workerData;
+/** @type {{ dataDir: string, socketPath?: string }} */
+const { dataDir, socketPath } = isMainThread ? { dataDir: process.argv[2] } : workerData;
 
 /**
  * Memory. The engine's WebAssembly memory starts at 128 MB (its floor) and never shrinks; Postgres's shared buffers
@@ -56,34 +59,31 @@ async function main() {
 
 /**
  * The first start. PGlite's initdb runs a second engine whose 128 MB heap it copies and restores around each step,
- * beside the first; their garbage outlives `PGlite.create` by minutes. So the directory is made in a thread of its
- * own, which takes all of it along when it ends, and the engine then opens the directory as on any restart.
+ * beside the first; their garbage outlives `PGlite.create` by minutes. So the directory is made by a process of its
+ * own, which hands all of it back to the system when it exits, and the engine then opens the directory as on any
+ * restart. A process, not a thread (as in 178a676): a first start once died of SIGSEGV in CI (Node 24)
+ * with the thread, ended by `terminate()` while this one compiled its own engine, the likeliest cause (ending a worker
+ * that holds WebAssembly has crashed Node before, nodejs/node#47748); a process shares nothing with this one, and
+ * should it crash, the server reports it instead of dying.
  *
- * Durability: the directory is made beside its place (`pgdata.initdb`; a leftover of an interrupted first start is
- * removed first), every file and directory of it fsynced, then renamed into place, and the directories holding it
- * fsynced: once the engine is ready (before any ack) the whole cluster is on disk, and a crash at any point before
- * leaves either no `pgdata` or a complete one (Postgres's initdb syncs its directory at the end the same way).
+ * Durability: the directory is made beside its place (`pgdata.initdb-<random>`), every file and directory of it
+ * fsynced, then renamed into place, and the directories holding it fsynced: once the engine is ready (before any ack)
+ * the whole cluster is on disk, and a crash at any point before leaves either no `pgdata` or a complete one
+ * (Postgres's initdb syncs its directory at the end the same way). Leftovers of interrupted first starts are removed
+ * first. Each start has a name of its own because an initdb process may outlive a server killed with SIGKILL by a few
+ * seconds (it notices between steps only): writing by path, it would write into the next start's directory were it of
+ * the same name; its own removed, it fails instead.
  */
 async function createDataDir() {
   const parent = dirname(dataDir);
-  const fresh = join(parent, `${basename(dataDir)}.initdb`);
-  fs.rmSync(fresh, { recursive: true, force: true });
-  const thread = new Worker(__filename, { workerData: { dataDir: fresh, initdb: true } });
-  try {
-    await new Promise((resolve, reject) => {
-      thread.once('message', (message) => {
-        if (message && message.type === 'created') {
-          resolve(undefined);
-        } else {
-          reject(new Error(`initdb: ${message && message.message ? message.message : 'failed'}`));
-        }
-      });
-      thread.once('error', reject);
-      thread.once('exit', (code) => reject(new Error(`initdb thread exited with code ${code}`)));
-    });
-  } finally {
-    await thread.terminate();
+  const prefix = `${basename(dataDir)}.initdb`;
+  for (const name of fs.readdirSync(parent)) {
+    if (name.startsWith(prefix)) {
+      fs.rmSync(join(parent, name), { recursive: true, force: true, maxRetries: 5 });
+    }
   }
+  const fresh = join(parent, `${prefix}-${randomBytes(6).toString('hex')}`);
+  await runInitdbProcess(fresh);
   // rename(2) replaces an empty directory.
   fs.renameSync(fresh, dataDir);
   syncPath(parent);
@@ -91,13 +91,42 @@ async function createDataDir() {
   syncPath(dirname(parent));
 }
 
-/** In the initdb thread: a new cluster at `dataDir` (which must not exist), every file and directory of it synced. */
+/**
+ * `node pglite.worker.js <dir>`, resolved when it exited with 0. What it printed to stderr (the end of it) is in the
+ * error otherwise. No inherited flags (`execArgv`): it needs none.
+ * @param {string} dir
+ * @returns {Promise<void>}
+ */
+function runInitdbProcess(dir) {
+  return new Promise((resolve, reject) => {
+    const child = fork(__filename, [dir], { execArgv: [], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    let stderr = '';
+    child.stderr?.setEncoding('utf8').on('data', (chunk) => {
+      stderr = (stderr + chunk).slice(-2000);
+    });
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      if (code === 0) {
+        resolve();
+      } else {
+        const how = signal ? `signal ${signal}` : `code ${code}`;
+        reject(new Error(`initdb process exited with ${how}${stderr.trim() ? `: ${stderr.trim()}` : ''}`));
+      }
+    });
+  });
+}
+
+/**
+ * In the initdb process: a new cluster at `dataDir` (which must not exist), every file and directory of it synced.
+ * It gives up when the server that started it is gone (its IPC channel closed): a server killed during its first start
+ * leaves no process behind writing into the directory the next start clears.
+ */
 async function initdb() {
+  process.once('disconnect', () => process.exit(1));
   fs.mkdirSync(dataDir, { mode: 0o700 });
   const db = await PGlite.create({ ...ENGINE_OPTIONS, fs: new InitdbFS(dataDir) });
   await db.close();
   syncTree(dataDir);
-  parentPort?.postMessage({ type: 'created' });
 }
 
 /**
@@ -176,6 +205,16 @@ async function stop(server, db, durability) {
   }
 }
 
-(initdbOnly ? initdb() : main()).catch((error) => {
-  parentPort?.postMessage({ type: 'error', message: error instanceof Error ? error.message : String(error) });
-});
+if (isMainThread) {
+  initdb().then(
+    () => process.exit(0),
+    (error) => {
+      process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+} else {
+  main().catch((error) => {
+    parentPort?.postMessage({ type: 'error', message: error instanceof Error ? error.message : String(error) });
+  });
+}
