@@ -7,7 +7,9 @@
  * kernel's own high-water mark, so no peak between two samples is missed). Figures: `peak` is VmHWM when
  * `/health/ready` first answers 200, `ready` the RSS then, `idle N s` the RSS N seconds after ready. The embedded
  * engine is a worker thread of the same process, so its memory is in the figures; with --db postgres the server's
- * own processes are not.
+ * own processes are not. A first start's initdb is a process the server starts (pglite.worker.js): `initdb peak` is
+ * its VmHWM as last read, and `peak with children` the highest sampled sum of the server's RSS and its children's
+ * (what a container's memory limit counts; sampled, so a peak between two samples can be missed).
  *
  * Flags (defaults in brackets):
  *   --db embedded|postgres  the embedded engine in DATA_DIR, or a PostgreSQL server (one is started for the run
@@ -26,7 +28,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -131,6 +133,17 @@ interface Status {
   hwmKb: number;
 }
 
+/** The pids of `pid`'s children (every thread's, from /proc), [] when it is gone. */
+function childrenOf(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
+      readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
+    );
+  } catch {
+    return []; // the process or a thread is gone
+  }
+}
+
 function status(pid: number): Status | undefined {
   try {
     const text = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -151,6 +164,10 @@ interface StartResult {
   idleMiB: Record<string, number>;
   /** VmHWM when stopped: the peak over the whole start, idle included. */
   peakOverallMiB: number;
+  /** The highest VmHWM read of a child process (a first start's initdb); 0 when there was none. */
+  childPeakMiB: number;
+  /** The highest sampled RSS of the server and its children together. */
+  peakWithChildrenMiB: number;
   /** The samples: [ms since spawn, RSS MiB]. */
   samples: [number, number][];
   /** --breakdown: resident MiB by class of mapping at the highest sample before ready, and at each idle mark. */
@@ -179,11 +196,23 @@ async function measureStart(kind: Kind, flags: Flags, env: Record<string, string
   const samples: [number, number][] = [];
   let last: Status | undefined;
   let ready = false;
+  let childPeakKb = 0;
+  let treePeakKb = 0;
   let peakClasses: { rssKb: number; classes: Record<string, number> } | undefined;
   const sample = (): Status | undefined => {
     const s = status(child.pid!);
     if (s) {
       last = s;
+      let treeKb = s.rssKb;
+      for (const pid of childrenOf(child.pid!)) {
+        const c = status(pid);
+        // A child that has exited but is not yet reaped has no VmRSS.
+        if (c && Number.isFinite(c.rssKb)) {
+          treeKb += c.rssKb;
+          childPeakKb = Math.max(childPeakKb, c.hwmKb);
+        }
+      }
+      treePeakKb = Math.max(treePeakKb, treeKb);
       samples.push([Math.round(nowMs() - spawnedAt), mib(s.rssKb)]);
       // Reading smaps takes a few ms: only when the RSS is 10 MiB above the highest breakdown so far.
       if (flags.breakdown && !ready && s.rssKb > (peakClasses?.rssKb ?? 0) + 10 * 1024) {
@@ -232,6 +261,8 @@ async function measureStart(kind: Kind, flags: Flags, env: Record<string, string
       readyMiB: mib(atReady.rssKb),
       idleMiB,
       peakOverallMiB: mib(end.hwmKb),
+      childPeakMiB: mib(childPeakKb),
+      peakWithChildrenMiB: mib(treePeakKb),
       samples,
       ...(peakClasses
         ? {
@@ -339,6 +370,8 @@ function figures(flags: Flags): Figure[] {
     ['ready', (r) => r.readyMiB],
     ...flags.idle.map((s): Figure => [`idle ${s} s`, (r) => r.idleMiB[s]]),
     ['peak overall', (r) => r.peakOverallMiB],
+    ['initdb peak', (r) => r.childPeakMiB],
+    ['peak with children', (r) => r.peakWithChildrenMiB],
     ['ready after (s)', (r) => r.readyAfterS],
   ];
 }
