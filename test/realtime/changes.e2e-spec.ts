@@ -5,7 +5,7 @@
  */
 import { ackOnce, expectErrorAck, postMessage, range, UNKNOWN_ROOM_ID } from '../support/realtime-helpers';
 import { createAiRoom, useAiApp, watchRoom } from '../support/ai-helpers';
-import { expectProblem, signUp, type TestUser } from '../support/http-client';
+import { expectProblem, HttpClient, signUp, type TestUser } from '../support/http-client';
 import { addMembers } from '../support/chat-api';
 import { connectSocket, joinRoom } from '../support/socket-client';
 
@@ -60,17 +60,41 @@ describe('the change feed (rev)', () => {
     expect(got.body.lastRev).toBe(3);
   });
 
-  it('should keep rev gapless and unique under concurrent senders', async () => {
+  it('should keep rev gapless and unique under concurrent sends, edits and reactions, on every instance', async () => {
     const owner = await signUp(t.url, 'cf_c');
     const others = await Promise.all(range(1, 4).map(() => signUp(t.url, 'cf_s')));
     const room = await createAiRoom(owner, { mode: 'off' });
     await addMembers(owner, room.id, ...others);
+    // Each user through its own instance when the app runs as several (the cluster project): one each here.
+    const via = (user: TestUser, i: number) => new HttpClient(t.urls[i % t.urls.length], user.token);
+    const clients = others.map(via);
 
-    await Promise.all(others.flatMap((user) => range(1, 5).map((i) => postMessage(user, room.id, `m${i}`))));
+    const sent = await Promise.all(
+      clients.flatMap((http) =>
+        range(1, 5).map((i) => http.post(`/api/rooms/${room.id}/messages`, { content: `m${i}` })),
+      ),
+    );
+    expect(sent.map((res) => res.status)).toEqual(Array.from({ length: 20 }, () => 201));
+    const changed = await Promise.all(
+      sent.flatMap((res, i) => {
+        const http = clients[Math.floor(i / 5)];
+        const path = `/api/rooms/${room.id}/messages/${res.body.message.id}`;
+        return [
+          http.patch(path, { content: `m${i} fixed` }),
+          http.request('PUT', `${path}/reactions/${encodeURIComponent('👍')}`),
+        ];
+      }),
+    );
+    expect(changed.map((res) => res.status)).toEqual(Array.from({ length: 40 }, () => 200));
 
     const feed = await allChanges(owner, room.id, 0, 7);
-    expect(feed.messages.map((m) => m.rev)).toEqual(range(1, 20));
-    expect(feed.lastRev).toBe(20);
+    // Each message once, at the rev of its latest change; every rev of the 60 changes taken by exactly one change.
+    expect(feed.messages).toHaveLength(20);
+    expect(feed.lastRev).toBe(60);
+    const revs = feed.messages.map((m) => m.rev);
+    expect(revs).toEqual([...revs].sort((a, b) => a - b));
+    const ofChanges = changed.map((res) => res.body.message.rev).sort((a, b) => a - b);
+    expect([...sent.map((res) => res.body.message.rev), ...ofChanges].sort((a, b) => a - b)).toEqual(range(1, 60));
   });
 
   it('should resume with room:join { afterRev } over a socket: the changes in rev order with lastRev', async () => {
