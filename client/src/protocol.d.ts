@@ -59,6 +59,11 @@ export interface Message {
   deletedBy?: string | null;
   /** Reaction counts by emoji (present only when it has any). */
   reactions?: Record<string, number>;
+  /**
+   * On an assistant reply to a question: its place among the answers to that question (1, 2, …; `ai:regenerate`
+   * and an edit's `rerun` add one). The answers are the assistant messages with the same `replyToId`.
+   */
+  version?: number;
 }
 
 /** `GET /api/rooms/:id/changes`: the messages changed after `afterRev`, each once, in rev order. */

@@ -245,6 +245,7 @@ export function expectStartedReply(message: any, question: { id: string; roomId:
     replyToId: question.id,
     createdAt: expect.stringMatching(ISO_UTC),
     updatedAt: expect.stringMatching(ISO_UTC),
+    version: 1,
   });
 }
 

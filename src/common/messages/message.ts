@@ -69,6 +69,12 @@ export class MessageDto implements Message {
 
   @ApiPropertyOptional({ description: 'reaction counts by emoji, only when there are any' })
   reactions?: Record<string, number>;
+
+  @ApiPropertyOptional({
+    minimum: 1,
+    description: 'only on an assistant reply to a question: its place among the answers to that question (1, 2, …)',
+  })
+  version?: number;
 }
 
 export interface MessageRow {
@@ -91,6 +97,7 @@ export interface MessageRow {
   deleted_at?: Date | string | null;
   deleted_by?: string | null;
   reactions?: Record<string, number> | null;
+  reply_version?: number | null;
 }
 
 export function toMessage(row: MessageRow): MessageDto {
@@ -111,5 +118,6 @@ export function toMessage(row: MessageRow): MessageDto {
     ...(row.edited_at ? { editedAt: isoTimestamp(row.edited_at) } : {}),
     ...(row.deleted_at ? { deletedAt: isoTimestamp(row.deleted_at), deletedBy: row.deleted_by ?? null } : {}),
     ...(row.reactions && Object.keys(row.reactions).length > 0 ? { reactions: row.reactions } : {}),
+    ...(row.reply_version ? { version: Number(row.reply_version) } : {}),
   };
 }

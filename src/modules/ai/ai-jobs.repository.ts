@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { toMessage, type MessageDto, type MessageRow } from '../../common/messages/message';
-import { DATABASE, SERVICE_ACTOR, type Database } from '../persistence/database.port';
+import { DATABASE, SERVICE_ACTOR, type Database, type UserActor } from '../persistence/database.port';
 import type { ReplyOutcome } from './reply-outcome';
 
 /** One reply asked for, as a claimed job carries it (migrations/20261130000100_ai_jobs.sql). */
@@ -18,6 +18,12 @@ export interface NewReplyJob {
   questionId: string;
   askedBy: string;
   overLimitMs?: number;
+}
+
+/** A request for a new answer: the question it answers, and whether it was queued now (false: one already waits). */
+export interface AnswerRequest {
+  questionId: string;
+  queued: boolean;
 }
 
 interface ClaimedRow {
@@ -45,6 +51,19 @@ export class AiJobsRepository {
       p_over_limit_ms: job.overLimitMs === undefined ? null : Math.ceil(job.overLimitMs),
     });
     return rows.length > 0;
+  }
+
+  /**
+   * A member's request for a new answer (`request_answer`): to the question an assistant reply answers, or to a user
+   * message itself. The database checks membership and that the question is there and the room's assistant on.
+   * `queued` is false when a request for that question already waits (it answers the question as it stands).
+   */
+  async request(actor: UserActor, roomId: string, messageId: string): Promise<AnswerRequest> {
+    const [row] = await this.db.call<{ question_id: string; queued: boolean }>(actor, 'request_answer', {
+      p_room_id: roomId,
+      p_message_id: messageId,
+    });
+    return { questionId: row.question_id, queued: row.queued };
   }
 
   /**

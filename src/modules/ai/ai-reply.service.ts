@@ -1,9 +1,11 @@
 import { beforeDeadline } from '../../common/async/before-deadline';
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { AppException } from '../../common/errors/app.exception';
 import { RateLimiter } from '../../common/rate-limit/rate-limiter.service';
 import type { MessageDto } from '../../common/messages/message';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
-import { AiJobsRepository } from './ai-jobs.repository';
+import type { UserActor } from '../persistence/database.port';
+import { AiJobsRepository, type AnswerRequest } from './ai-jobs.repository';
 import { asksForReply, type AiMode } from './mentions';
 import { PartialReplies } from './partial-replies.store';
 import { ReplyScheduler } from './reply-scheduler.service';
@@ -87,6 +89,36 @@ export class AiReplyService implements OnApplicationBootstrap, BeforeApplication
     if (queued && !this.scheduler.wake()) {
       this.signals.wake();
     }
+  }
+
+  /**
+   * A new answer asked for (`ai:regenerate`): to the question `messageId` answers, or to the user message
+   * `messageId`. It comes as the question's next version. Refused over the caller's AI reply limit (see `admit`).
+   */
+  async regenerate(actor: UserActor, roomId: string, messageId: string): Promise<AnswerRequest> {
+    await this.admit(actor.id);
+    return this.request(actor, roomId, messageId);
+  }
+
+  /**
+   * A request for an answer counts against the caller's AI reply limit, checked before any database work: over it,
+   * it is refused (`RATE_LIMITED`) and nothing is queued. (A question over the limit is stored and answered failed
+   * instead: see `consider`.)
+   */
+  async admit(userId: string): Promise<void> {
+    const rate = await this.rateLimiter.consume('ai', userId, this.config.rates.aiPerMinute, AI_WINDOW_MS);
+    if (!rate.allowed) {
+      throw AppException.rateLimited(rate.retryAfterMs);
+    }
+  }
+
+  /** Queues a new answer to the question of `messageId` (the caller was admitted); the database checks the rest. */
+  async request(actor: UserActor, roomId: string, messageId: string): Promise<AnswerRequest> {
+    const request = await this.jobs.request(actor, roomId, messageId);
+    if (request.queued && !this.scheduler.wake()) {
+      this.signals.wake();
+    }
+    return request;
   }
 
   /** The text clients have been sent so far of a streaming reply, wherever it is generated; undefined if unknown. */

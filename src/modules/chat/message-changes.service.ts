@@ -2,7 +2,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import { AppException } from '../../common/errors/app.exception';
 import { RateLimiter } from '../../common/rate-limit/rate-limiter.service';
 import { REALTIME_BROADCASTER, type RealtimeBroadcaster } from '../../common/realtime/realtime-broadcaster';
+import { ErrorCode } from '../../common/errors/error-code';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
+import { AiReplyService } from '../ai/ai-reply.service';
 import type { UserActor } from '../persistence/database.port';
 import type { MessageDto } from './dto/message.dto';
 import { checkedContent, checkedEmoji } from './message-content';
@@ -23,15 +25,46 @@ export class MessageChangesService {
     private readonly rateLimiter: RateLimiter,
     private readonly messages: MessagesRepository,
     @Inject(REALTIME_BROADCASTER) private readonly broadcaster: RealtimeBroadcaster,
+    private readonly aiReplies: AiReplyService,
   ) {}
 
-  async edit(actor: UserActor, roomId: string, messageId: string, content: string): Promise<MessageDto> {
+  /**
+   * The author's edit. With `rerun`, the assistant is asked again for an answer to the edited message (its next
+   * version); `rerun` in the result tells whether it was (false: the room's assistant is off, or the message is no
+   * question). The AI reply limit is checked with the edit's, before anything is stored.
+   */
+  async edit(
+    actor: UserActor,
+    roomId: string,
+    messageId: string,
+    content: string,
+    rerun = false,
+  ): Promise<{ message: MessageDto; rerun?: boolean }> {
     const text = checkedContent(content, this.config.messages.maxLength);
     await this.admit('edit', actor, this.config.rates.sendPer10s);
+    if (rerun) {
+      await this.aiReplies.admit(actor.id);
+    }
     const window = this.config.messages.editWindowSeconds;
     const { message, lastSeq } = await this.messages.edit(actor, roomId, messageId, text, window);
     this.broadcaster.messageChanged(message, lastSeq);
-    return message;
+    if (!rerun) {
+      return { message };
+    }
+    try {
+      await this.aiReplies.request(actor, roomId, messageId);
+      return { message, rerun: true };
+    } catch (error) {
+      if (error instanceof AppException && error.code === ErrorCode.CONFLICT) {
+        return { message, rerun: false };
+      }
+      throw error;
+    }
+  }
+
+  /** `ai:regenerate`: a new answer to the question of `messageId` (PROTOCOL.md §3 "Answering again"). */
+  regenerate(actor: UserActor, roomId: string, messageId: string): Promise<{ questionId: string; queued: boolean }> {
+    return this.aiReplies.regenerate(actor, roomId, messageId);
   }
 
   async delete(actor: UserActor, roomId: string, messageId: string): Promise<MessageDto> {

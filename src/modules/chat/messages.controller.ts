@@ -1,10 +1,12 @@
-import { Body, Controller, Delete, Get, Param, Patch, Post, Put, Query, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { CurrentActor } from '../auth/current-user.decorator';
 import type { UserActor } from '../persistence/database.port';
 import {
+  AnswerRequestDto,
   ChangedMessageDto,
+  EditedMessageDto,
   EditMessageDto,
   MessagePageDto,
   MessagePageQueryDto,
@@ -57,15 +59,17 @@ export class MessagesController {
   }
 
   @Patch(':messageId')
-  @ApiOperation({ summary: 'Edit one’s own message within MESSAGE_EDIT_WINDOW_SECONDS' })
-  @ApiResponse({ status: 200, type: ChangedMessageDto })
+  @ApiOperation({
+    summary: 'Edit one’s own message within MESSAGE_EDIT_WINDOW_SECONDS (rerun: ask the assistant again)',
+  })
+  @ApiResponse({ status: 200, type: EditedMessageDto })
   async edit(
     @CurrentActor() actor: UserActor,
     @Param('id', uuidPipe('Room')) id: string,
     @Param('messageId', uuidPipe('Message')) messageId: string,
     @Body() body: EditMessageDto,
-  ): Promise<ChangedMessageDto> {
-    return { message: await this.changes.edit(actor, id, messageId, body.content) };
+  ): Promise<EditedMessageDto> {
+    return this.changes.edit(actor, id, messageId, body.content, body.rerun);
   }
 
   @Delete(':messageId')
@@ -77,6 +81,18 @@ export class MessagesController {
     @Param('messageId', uuidPipe('Message')) messageId: string,
   ): Promise<ChangedMessageDto> {
     return { message: await this.changes.delete(actor, id, messageId) };
+  }
+
+  @Post(':messageId/regenerate')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Ask the assistant for a new answer (the next version) to the question a reply answers' })
+  @ApiResponse({ status: 202, type: AnswerRequestDto })
+  regenerate(
+    @CurrentActor() actor: UserActor,
+    @Param('id', uuidPipe('Room')) id: string,
+    @Param('messageId', uuidPipe('Message')) messageId: string,
+  ): Promise<AnswerRequestDto> {
+    return this.changes.regenerate(actor, id, messageId);
   }
 
   @Put(':messageId/reactions/:emoji')

@@ -1,7 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { IsBoolean, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import type { ChangesPage } from '../../../../client/src/protocol';
 import { MessageDto } from '../../../common/messages/message';
 
@@ -46,6 +46,24 @@ export class EditMessageDto {
   @ApiProperty({ description: 'trimmed; 1 to MESSAGE_MAX_LENGTH (default 4000) characters' })
   @IsString()
   content!: string;
+
+  @ApiPropertyOptional({ description: 'true: ask the assistant again for an answer to the edited message' })
+  @IsOptional()
+  @IsBoolean()
+  rerun?: boolean;
+}
+
+export class EditedMessageDto extends ChangedMessageDto {
+  @ApiPropertyOptional({ description: 'only when rerun was asked: whether a new answer was asked for' })
+  rerun?: boolean;
+}
+
+export class AnswerRequestDto {
+  @ApiProperty({ format: 'uuid', description: 'the question the new answer will answer' })
+  questionId!: string;
+
+  @ApiProperty({ description: 'false when a request for that question already waited (it answers it as it stands)' })
+  queued!: boolean;
 }
 
 export class SendMessageDto {

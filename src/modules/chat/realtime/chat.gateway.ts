@@ -157,8 +157,8 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
   @SubscribeMessage('message:edit')
   edit(@ConnectedSocket() socket: ChatSocket, @MessageBody() payload: unknown): Promise<Ack | ErrorAck> {
     return this.runner.run('message:edit', socket, async () => {
-      const { roomId, messageId, content } = await validatePayload(EditMessageEvent, payload);
-      return { message: await this.changes.edit(this.actorOf(socket), roomId, messageId, content) };
+      const { roomId, messageId, content, rerun } = await validatePayload(EditMessageEvent, payload);
+      return this.changes.edit(this.actorOf(socket), roomId, messageId, content, rerun);
     });
   }
 
@@ -195,6 +195,14 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
       const { roomId, messageId } = await validatePayload(StopReplyEvent, payload);
       await this.session.stopReply(this.actorOf(socket), roomId, messageId);
       return {};
+    });
+  }
+
+  @SubscribeMessage('ai:regenerate')
+  regenerate(@ConnectedSocket() socket: ChatSocket, @MessageBody() payload: unknown): Promise<Ack | ErrorAck> {
+    return this.runner.run('ai:regenerate', socket, async () => {
+      const { roomId, messageId } = await validatePayload(StopReplyEvent, payload);
+      return this.changes.regenerate(this.actorOf(socket), roomId, messageId);
     });
   }
 

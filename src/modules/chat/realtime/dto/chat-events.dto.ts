@@ -107,7 +107,7 @@ export const TYPING_EVENT: FastSchema<TypingEvent> = {
   isTyping: [{ test: isBoolean, ...BOOLEAN }],
 };
 
-/** `ai:stop` */
+/** `ai:stop`, and `ai:regenerate` (the same fields) */
 export class StopReplyEvent {
   @IsUUID('all', ROOM_ID)
   roomId!: string;
@@ -135,6 +135,10 @@ export class EditMessageEvent {
 
   @IsString(STRING)
   content!: string;
+
+  @Optional()
+  @IsBoolean(BOOLEAN)
+  rerun?: boolean;
 }
 
 /** `message:delete` */
