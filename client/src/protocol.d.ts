@@ -60,6 +60,11 @@ export interface Message {
   /** Reaction counts by emoji (present only when it has any). */
   reactions?: Record<string, number>;
   /**
+   * The emoji the reader reacted with ("mine"), on messages it reads (pages, `changes`, `room:join` backlogs), only
+   * when there are any. Never in room broadcasts: a live client keeps its own from the reaction deltas' `profileId`.
+   */
+  myReactions?: string[];
+  /**
    * On an assistant reply to a question: its place among the answers to that question (1, 2, …; `ai:regenerate`
    * and an edit's `rerun` add one). The answers are the assistant messages with the same `replyToId`.
    */

@@ -146,6 +146,11 @@ describe('editing, deleting and reacting', () => {
     expect(none.body.message.rev).toBe(again.body.message.rev);
     const stored = (await fullReload(owner, room.id)).get(message.id);
     expect(stored.reactions).toEqual({ '👍': 8, '🎉': 5 });
+    // Each reader's own ("mine") on what it reads, in the order added; nothing for one who did not react.
+    expect(stored).not.toHaveProperty('myReactions');
+    expect((await fullReload(members[7], room.id)).get(message.id).myReactions).toEqual(['👍', '🎉']);
+    const changesOfFirst = await members[0].http.get(`/api/rooms/${room.id}/changes?afterRev=0`);
+    expect(changesOfFirst.body.messages[0]).toMatchObject({ id: message.id, myReactions: ['👍'] });
     // One delta per change, revs 2..20 each once (16 adds and 3 removes after the message's rev 1).
     await watcher.log.waitFor(
       (e) => e === 'message:reaction' && watcher.log.of('message:reaction').length >= 19,
@@ -216,6 +221,8 @@ describe('editing, deleting and reacting', () => {
         afterRev = revs[revs.length - 1];
       }
       expect(state).toEqual(await fullReload(member, room.id));
+      expect(state.get(held[1].id)).toMatchObject({ reactions: { '❤️': 1 }, myReactions: ['❤️'] });
+      expect((await fullReload(owner, room.id)).get(held[1].id)).not.toHaveProperty('myReactions');
       expectErrorAck(
         await ackOnce(socket, 'message:delete', { roomId: room.id, messageId: 'nope' }),
         'VALIDATION_FAILED',

@@ -71,6 +71,13 @@ export class MessageDto implements Message {
   reactions?: Record<string, number>;
 
   @ApiPropertyOptional({
+    type: [String],
+    description:
+      "the caller's own reactions, on messages a caller reads (pages, changes, join backlogs); never broadcast",
+  })
+  myReactions?: string[];
+
+  @ApiPropertyOptional({
     minimum: 1,
     description: 'only on an assistant reply to a question: its place among the answers to that question (1, 2, …)',
   })

@@ -64,7 +64,7 @@ export class MessagesRepository {
     const hasMore = rows.length > request.limit;
     // The function returns one row more than asked for on the far side of the page.
     const page = hasMore ? (request.afterSeq !== undefined ? rows.slice(0, request.limit) : rows.slice(1)) : rows;
-    return { messages: page.map(toMessage), hasMore };
+    return { messages: await this.withMine(actor, roomId, page.map(toMessage)), hasMore };
   }
 
   /** The author's edit of their message within `windowSeconds`; the room's last seq tells whether it is the last. */
@@ -108,6 +108,30 @@ export class MessagesRepository {
     // Every row carries the room's last rev; an empty page is one row without a message.
     const messages = rows.flatMap((row) => (row.message ? [toMessage(row.message)] : []));
     const hasMore = messages.length > limit;
-    return { messages: messages.slice(0, limit), hasMore, lastRev: Number(rows[0]?.last_rev ?? afterRev) };
+    return {
+      messages: await this.withMine(actor, roomId, messages.slice(0, limit)),
+      hasMore,
+      lastRev: Number(rows[0]?.last_rev ?? afterRev),
+    };
+  }
+
+  /**
+   * The messages with `myReactions`, the emoji the caller reacted with, on those it reacted to. One query, and
+   * none when no message of the page has reactions. Not for the service (it reacts as nobody).
+   */
+  private async withMine(actor: Actor, roomId: string, messages: MessageDto[]): Promise<MessageDto[]> {
+    const reacted = messages.filter((m) => m.reactions);
+    if (actor.kind !== 'user' || reacted.length === 0) {
+      return messages;
+    }
+    const rows = await this.db.call<{ message_id: string; emoji: string }>(actor, 'my_reactions', {
+      p_room_id: roomId,
+      p_message_ids: reacted.map((m) => m.id),
+    });
+    const mine = new Map<string, string[]>();
+    for (const row of rows) {
+      mine.set(row.message_id, [...(mine.get(row.message_id) ?? []), row.emoji]);
+    }
+    return messages.map((m) => (mine.has(m.id) ? { ...m, myReactions: mine.get(m.id) } : m));
   }
 }
