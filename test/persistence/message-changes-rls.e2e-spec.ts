@@ -127,4 +127,34 @@ describe('message_reactions and deletes beneath the API (row-level security, raw
       { content: '', reactions: {}, deleted: true, deleted_by: owner.id, reaction_rows: 0, anywhere: 0 },
     ]);
   });
+  it('should show a report to its reporter only, and let nobody write one but through report_message', async () => {
+    const { owner, member, stranger, roomId, messageId } = await reacted();
+    const [made] = await driver.current.db.call<{ created: boolean; report: { id: string } }>(
+      userActor(member.id),
+      'report_message',
+      { p_message_id: messageId, p_reason: 'rude' },
+    );
+    expect(made.created).toBe(true);
+
+    const seen = async (userId: string) =>
+      driver.current.raw.asUser(userId, async (q) => ({
+        visible: (await q('select reporter_id, reason from public.message_reports where chatroom_id = $1', [roomId]))
+          .rows,
+        inserted: await outcome(
+          q,
+          'insert into public.message_reports (message_id, chatroom_id, reporter_id, reason) values ($1, $2, $3, $4)',
+          [messageId, roomId, userId, 'direct'],
+        ),
+        updated: await outcome(q, "update public.message_reports set status = 'resolved' where chatroom_id = $1", [
+          roomId,
+        ]),
+        deleted: await outcome(q, 'delete from public.message_reports where chatroom_id = $1', [roomId]),
+      }));
+
+    // The owner (the reported author here) and a stranger see no row; the reporter sees theirs; nobody writes.
+    const none = { visible: [], inserted: '42501', updated: '42501', deleted: '42501' };
+    expect(await seen(owner.id)).toEqual(none);
+    expect(await seen(stranger.id)).toEqual(none);
+    expect(await seen(member.id)).toEqual({ ...none, visible: [{ reporter_id: member.id, reason: 'rude' }] });
+  });
 });

@@ -15,6 +15,8 @@ import { MessagesRepository } from './messages.repository';
 import { ProfilesController } from './profiles.controller';
 import { ProfilesRepository } from './profiles.repository';
 import { ChatGateway } from './realtime/chat.gateway';
+import { ReportsController } from './reports/reports.controller';
+import { ReportsService } from './reports/reports.service';
 import { FloodGuard } from './realtime/flood-guard.service';
 import { SocketCapMiddleware } from './realtime/socket-cap.middleware';
 import { PresenceService } from './realtime/presence.service';
@@ -28,8 +30,16 @@ import { RoomsService } from './rooms.service';
 
 @Module({
   imports: [AuthModule, AiModule, MetricsModule, HealthModule, PushModule],
-  controllers: [ProfilesController, RoomsController, MembersController, MessagesController, ChangesController],
+  controllers: [
+    ProfilesController,
+    RoomsController,
+    MembersController,
+    MessagesController,
+    ChangesController,
+    ReportsController,
+  ],
   providers: [
+    ReportsService,
     ProfilesRepository,
     RoomsRepository,
     MessagesRepository,

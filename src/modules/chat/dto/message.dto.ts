@@ -82,7 +82,7 @@ const SEQ_MESSAGE = 'must be a whole number from 0';
 const LIMIT_MESSAGE = 'must be a whole number from 1 to 100';
 
 /** A query's `limit`: 1–100, default 50 (PROTOCOL.md §3). */
-const PageLimit = (): PropertyDecorator =>
+export const PageLimit = (): PropertyDecorator =>
   applyDecorators(
     ApiPropertyOptional({ minimum: 1, maximum: 100, default: 50 }),
     IsOptional(),
