@@ -3,6 +3,7 @@ import { Emitter } from './emitter';
 import type { ClientEvents, ConnectionStatus, InboxEntry } from './events';
 import { Inbox } from './inbox';
 import { Outbox, type OutboxEntry, type OutboxEvents } from './outbox';
+import type { ClientCalls, Message } from './protocol';
 import type { RoomState } from './room-state';
 import { RoomSync } from './room-sync';
 import { memoryStorage, type StorageAdapter } from './storage';
@@ -153,6 +154,25 @@ export class ChatClient {
     await this.connection.call('ai:stop', { roomId, messageId });
   }
 
+  /** Edits the caller's own message (within the server's edit window); resolves with it as stored. */
+  editMessage(roomId: string, messageId: string, content: string): Promise<Message> {
+    return this.change('message:edit', { roomId, messageId, content });
+  }
+
+  /** Deletes a message (the caller's own; the room owner's: anyone's); resolves with its tombstone. */
+  deleteMessage(roomId: string, messageId: string): Promise<Message> {
+    return this.change('message:delete', { roomId, messageId });
+  }
+
+  /** Adds the caller's reaction (one per emoji); `room(roomId).myReactions(messageId)` then holds it. */
+  addReaction(roomId: string, messageId: string, emoji: string): Promise<Message> {
+    return this.change('reaction:add', { roomId, messageId, emoji }, { emoji, mine: true });
+  }
+
+  removeReaction(roomId: string, messageId: string, emoji: string): Promise<Message> {
+    return this.change('reaction:remove', { roomId, messageId, emoji }, { emoji, mine: false });
+  }
+
   /** Reads the caller's rooms (`GET /api/rooms`) into the inbox; the SDK reads it again after each reconnect. */
   loadInbox(): Promise<readonly InboxEntry[]> {
     return this.inboxState.load();
@@ -177,6 +197,17 @@ export class ChatClient {
         this.forget(roomId);
       }
     });
+  }
+
+  /** A change to a stored message: its ack (the message as it is now) applied to the room at once. */
+  private async change<E extends 'message:edit' | 'message:delete' | 'reaction:add' | 'reaction:remove'>(
+    event: E,
+    payload: ClientCalls[E]['payload'],
+    reaction?: { emoji: string; mine: boolean },
+  ): Promise<Message> {
+    const { message } = await this.connection.call(event, payload);
+    this.rooms.applyOwn(message, reaction);
+    return message;
   }
 
   private forget(roomId: string): void {

@@ -1,24 +1,8 @@
+import { makeMessage } from './message.factory';
 import type { Message } from './protocol';
 import { RoomState } from './room-state';
 
-let ids = 0;
-function message(seq: number, overrides: Partial<Message> = {}): Message {
-  ids++;
-  return {
-    id: `m${ids}-${seq}`,
-    roomId: 'room',
-    seq,
-    role: 'user',
-    senderId: 'alice',
-    content: `message ${seq}`,
-    status: 'complete',
-    clientId: null,
-    replyToId: null,
-    createdAt: '2026-01-01T00:00:00.000Z',
-    updatedAt: '2026-01-01T00:00:00.000Z',
-    ...overrides,
-  };
-}
+const message = makeMessage;
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => message(from + i));
 const seqs = (sut: RoomState) => sut.messages.map((m) => m.seq);
 
@@ -121,5 +105,131 @@ describe(RoomState.name, () => {
     expect(sut.messages).toBe(before);
     sut.applyNew(message(3));
     expect(sut.messages).not.toBe(before);
+  });
+});
+
+describe(`${RoomState.name} change feed`, () => {
+  const user = (seq: number, rev: number, overrides: Partial<Message> = {}) => message(seq, { rev, ...overrides });
+  const reaction = (target: Message, emoji: string, profileId: string, added: boolean, count: number, rev: number) => ({
+    roomId: 'room',
+    messageId: target.id,
+    emoji,
+    profileId,
+    added,
+    count,
+    rev,
+  });
+
+  function loaded(...messages: Message[]): RoomState {
+    const sut = new RoomState('room');
+    sut.mergePage(messages, { hasMore: false });
+    sut.settleRev(Math.max(0, ...messages.map((m) => m.rev ?? 0)));
+    return sut;
+  }
+
+  it('should follow the highest rev held and report a change skipped as a gap', () => {
+    const first = user(1, 1);
+    const sut = loaded(first);
+
+    expect(sut.applyUpdated({ ...first, content: 'edited', editedAt: first.createdAt, rev: 2 })).toBe('added');
+    expect(sut.lastRev).toBe(2);
+    expect(sut.applyNew(user(2, 4))).toBe('gap');
+
+    expect(sut.hasRevGap).toBe(true);
+    expect(sut.lastRev).toBe(2);
+    expect(seqs(sut)).toEqual([1, 2]);
+  });
+
+  it('should close a rev gap with the catch-up page, each message once in its newest state', () => {
+    const first = user(1, 1);
+    const second = user(2, 2);
+    const sut = loaded(first, second);
+    sut.applyNew(user(3, 5)); // rev 3 (an edit of 1) and 4 (a reaction on 2) were missed
+
+    const edited = { ...first, content: 'fixed typo', editedAt: first.createdAt, rev: 3 };
+    const reacted = { ...second, reactions: { '👍': 1 }, rev: 4 };
+    sut.mergePage([edited, reacted], { hasMore: false });
+    sut.settleRev(5);
+
+    expect(sut.hasRevGap).toBe(false);
+    expect(sut.lastRev).toBe(5);
+    expect(sut.messages.map((m) => [m.seq, m.content, m.reactions])).toEqual([
+      [1, 'fixed typo', undefined],
+      [2, 'message 2', { '👍': 1 }],
+      [3, 'message 3', undefined],
+    ]);
+  });
+
+  it('should keep what it holds when the same or an older change comes again', () => {
+    const first = user(1, 1);
+    const sut = loaded(first);
+    const edited = { ...first, content: 'second version', editedAt: first.createdAt, rev: 2 };
+    sut.applyUpdated(edited);
+    const before = sut.messages;
+
+    expect(sut.applyUpdated({ ...edited })).toBe('duplicate');
+    expect(sut.applyUpdated(first)).toBe('duplicate');
+    sut.mergePage([{ ...first, content: 'first version' }, { ...edited }]);
+
+    expect(sut.messages).toBe(before);
+    expect(sut.messages[0].content).toBe('second version');
+    expect(sut.lastRev).toBe(2);
+  });
+
+  it('should replace a deleted message by its tombstone and forget its reactions', () => {
+    const first = user(1, 1, { reactions: { '🎉': 2 } });
+    const sut = loaded(first, user(2, 2));
+    sut.applyReaction(reaction(first, '👍', 'me', true, 1, 3), 'me');
+
+    const tombstone: Message = {
+      ...first,
+      content: '',
+      rev: 4,
+      deletedAt: '2026-01-01T00:01:00.000Z',
+      deletedBy: 'alice',
+    };
+    delete tombstone.reactions;
+    expect(sut.applyUpdated(tombstone)).toBe('added');
+
+    expect(sut.messages[0]).toEqual(tombstone);
+    expect(seqs(sut)).toEqual([1, 2]);
+    expect([...sut.myReactions(first.id)]).toEqual([]);
+    // A reaction delta that arrives after the delete changes nothing on the tombstone.
+    sut.applyReaction(reaction(first, '👍', 'bob', true, 1, 3), 'me');
+    expect(sut.messages[0].reactions).toBeUndefined();
+  });
+
+  it("should count reaction deltas, know the caller's own, and take each delta once", () => {
+    const target = user(1, 1);
+    const sut = loaded(target);
+
+    expect(sut.applyReaction(reaction(target, '👍', 'bob', true, 1, 2), 'me')).toBe('added');
+    expect(sut.applyReaction(reaction(target, '👍', 'me', true, 2, 3), 'me')).toBe('added');
+    expect(sut.applyReaction(reaction(target, '❤️', 'me', true, 1, 4), 'me')).toBe('added');
+    expect(sut.applyReaction(reaction(target, '👍', 'me', true, 2, 3), 'me')).toBe('duplicate');
+    expect(sut.messages[0].reactions).toEqual({ '👍': 2, '❤️': 1 });
+    expect([...sut.myReactions(target.id)].sort()).toEqual(['❤️', '👍']);
+
+    expect(sut.applyReaction(reaction(target, '❤️', 'me', false, 0, 5), 'me')).toBe('added');
+    expect(sut.messages[0].reactions).toEqual({ '👍': 2 });
+    expect([...sut.myReactions(target.id)]).toEqual(['👍']);
+    expect(sut.lastRev).toBe(5);
+  });
+
+  it("should take the caller's own reaction from its ack, and not let an older delta undo a newer one", () => {
+    const target = user(1, 1);
+    const sut = loaded(target);
+
+    expect(sut.applyOwn({ ...target, reactions: { '😂': 1 }, rev: 3 }, { emoji: '😂', mine: true })).toBe(true);
+    expect(sut.messages[0].reactions).toEqual({ '😂': 1 });
+    expect([...sut.myReactions(target.id)]).toEqual(['😂']);
+    // A late delta of an earlier change (the caller took it back at rev 2, then added it again at rev 3).
+    expect(sut.applyReaction(reaction(target, '😂', 'me', false, 0, 2), 'me')).toBe('duplicate');
+
+    expect([...sut.myReactions(target.id)]).toEqual(['😂']);
+    expect(sut.messages[0].reactions).toEqual({ '😂': 1 });
+    expect(sut.lastRev).toBe(2); // the ack's rev 3 comes to the feed with its own event
+    expect(sut.applyReaction(reaction(target, '😂', 'me', true, 1, 3), 'me')).toBe('duplicate');
+    expect(sut.lastRev).toBe(3);
   });
 });

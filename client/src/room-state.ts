@@ -1,155 +1,96 @@
+import { MessageWindow, type NewOutcome } from './message-window';
+import { MyReactions, withCount } from './my-reactions';
 import type { Message, RoomEvents } from './protocol';
+import { RevCursor } from './rev-cursor';
 
-/** What a live `message:new` did: taken in order, already held, or held back behind a gap (catch up). */
-export type NewOutcome = 'added' | 'duplicate' | 'gap';
-
-/** What a `message:delta` did: applied (or stale), or it shows a missed delta (re-join with `afterSeq`). */
-export type DeltaOutcome = 'applied' | 'missed';
+export type { DeltaOutcome, NewOutcome } from './message-window';
 
 /**
- * One room's messages, kept gapless by seq, with its presence and typing. Pure state: it never talks to the
- * server, it says when the client must (a gap, a missed delta). `messages` is a new array after each change and
- * the same array otherwise, so a UI can compare snapshots by identity.
- *
- * Messages held are seq `low..high` without holes; messages above `high + 1` wait in `held` until the hole is
- * filled (`hasGap`).
+ * One room's state: its messages (a window gapless by seq, each in its latest state), the room's change feed followed
+ * by `rev` (`lastRev`, `hasRevGap`), the caller's own reactions (`myReactions`), presence and typing. Pure state: it
+ * never talks to the server, it says when the client must (a gap in seq or rev, a missed delta).
  */
-export class RoomState {
-  private readonly held = new Map<number, Message>();
-  private readonly seqOf = new Map<string, number>();
-  private low = 0;
-  private high = 0;
-  private loaded = false;
-  private snapshot: readonly Message[] = [];
-  /** Whether older messages exist below the oldest held (from the join ack's or a page's `hasMore`). */
-  hasOlder = false;
+export class RoomState extends MessageWindow {
+  private readonly revs = new RevCursor();
+  private readonly mine = new MyReactions();
   readonly online = new Set<string>();
   readonly typing = new Set<string>();
 
-  constructor(readonly roomId: string) {}
-
-  /** The messages held, ascending by seq, without gaps. */
-  get messages(): readonly Message[] {
-    return this.snapshot;
+  constructor(readonly roomId: string) {
+    super();
   }
 
-  /** Whether a join ack has filled this room yet. */
-  get isLoaded(): boolean {
-    return this.loaded;
+  /** The rev up to which every change of the room is held: the `afterRev` to resume with. */
+  get lastRev(): number {
+    return this.revs.rev;
   }
 
-  /** The highest seq held without a gap below it (0 for none). */
-  get lastSeq(): number {
-    return this.high;
+  /** Whether the room's rev is known (resume with `afterRev`) rather than only its seqs. */
+  get followsRev(): boolean {
+    return this.revs.isKnown;
   }
 
-  /** The lowest seq held (the `beforeSeq` of the next older page); 0 when none is held. */
-  get firstSeq(): number {
-    return this.low;
+  /** A change's rev came more than one above `lastRev`: catch up with `afterRev = lastRev`. */
+  get hasRevGap(): boolean {
+    return this.revs.hasGap;
   }
 
-  /** Messages wait above a hole: catch up with `afterSeq = resumeAfterSeq`. */
-  get hasGap(): boolean {
-    return [...this.held.keys()].some((seq) => seq > this.high);
+  /** The emoji the caller reacted with on a message (from live deltas and the caller's own calls). */
+  myReactions(messageId: string): ReadonlySet<string> {
+    return this.mine.of(messageId);
   }
 
-  /**
-   * The `afterSeq` to join with: the last seq held, or just below the oldest reply still streaming (so the ack
-   * brings its text so far, PROTOCOL.md §7 "A missed delta").
-   */
-  get resumeAfterSeq(): number {
-    let after = this.high;
-    for (const message of this.snapshot) {
-      if (message.status === 'streaming') {
-        after = Math.min(after, message.seq - 1);
-        break;
-      }
-    }
-    return after;
+  /** Every change up to `rev` is held (the room's `lastRev` in a join ack, a changes page's). */
+  settleRev(rev: number | null | undefined): void {
+    this.revs.settle(rev);
   }
 
-  /**
-   * A page from a join ack or a history read, ascending. The first one places the window; later ones extend it
-   * (newer after `lastSeq`, older before `firstSeq`) or refresh what is held (a reply's text so far).
-   */
-  mergePage(messages: readonly Message[], options: { older?: boolean; hasMore?: boolean } = {}): void {
-    if (!this.loaded) {
-      this.loaded = true;
-      if (messages.length > 0) {
-        this.low = messages[0].seq;
-        this.high = this.low - 1;
-      }
-      this.hasOlder = this.low > 1 && (options.hasMore ?? true);
-    }
-    for (const message of messages) {
-      // Below the window only a page of older history extends it.
-      if (options.older || message.seq >= this.low) {
-        this.put(message);
-      }
-    }
-    if (options.older) {
-      while (this.held.has(this.low - 1)) {
-        this.low--;
-      }
-      this.hasOlder = this.low > 1 && (options.hasMore ?? false);
-    }
-    this.advance();
-    this.publish();
+  /** A live `message:new` (`live` false: the caller's own send's ack, whose rev its event brings). */
+  applyNew(message: Message, live = true): NewOutcome {
+    const rev = live ? this.revs.observe(message.rev) : 'held';
+    const outcome = this.takeNew(message);
+    return rev === 'gap' ? 'gap' : outcome;
   }
 
-  /** A live `message:new`. */
-  applyNew(message: Message): NewOutcome {
-    if (this.held.has(message.seq) || (this.loaded && message.seq < this.low)) {
-      return 'duplicate';
-    }
-    this.put(message);
-    if (!this.loaded) {
-      return 'gap';
-    }
-    this.advance();
-    if (message.seq > this.high) {
-      return 'gap';
-    }
-    this.publish();
-    return 'added';
-  }
-
-  /** A live `message:updated` (a reply's final state, or any later change). */
+  /** A live `message:updated` (a reply's final state, an edit, a delete, or any later change). */
   applyUpdated(message: Message): NewOutcome {
-    if (this.loaded && message.seq < this.low) {
-      return 'duplicate';
-    }
-    const known = this.held.has(message.seq);
-    this.held.set(message.seq, message);
-    this.seqOf.set(message.id, message.seq);
-    if (!known) {
-      this.advance();
-      if (message.seq > this.high) {
-        return 'gap';
-      }
-    }
-    this.publish();
-    return 'added';
+    const rev = this.revs.observe(message.rev);
+    const outcome = this.takeUpdated(message);
+    return rev === 'gap' ? 'gap' : outcome;
   }
 
-  /** A live `message:delta`: `delta` goes at `offset` of the content; a longer offset means one was missed. */
-  applyDelta(event: RoomEvents['message:delta']): DeltaOutcome {
+  /** A live `message:reaction`: the emoji's count on the message held, and "mine" when `myId` reacted. */
+  applyReaction(event: RoomEvents['message:reaction'], myId: string | undefined): NewOutcome {
     const seq = this.seqOf.get(event.messageId);
     const message = seq === undefined ? undefined : this.held.get(seq);
-    if (!message) {
-      return 'missed';
+    let changed = false;
+    if (seq !== undefined && message && !message.deletedAt && (message.rev ?? 0) < event.rev) {
+      this.held.set(seq, withCount(message, event.emoji, event.count, event.rev));
+      changed = true;
     }
-    if (message.status !== 'streaming') {
-      return 'applied';
+    if (event.profileId === myId) {
+      changed = this.mine.set(event.messageId, event.emoji, event.added, event.rev) || changed;
     }
-    if (event.offset > message.content.length) {
-      return 'missed';
+    const rev = this.revs.observe(event.rev);
+    if (changed) {
+      this.publish(true); // "mine" may be all that changed
     }
-    const content =
-      message.content.slice(0, event.offset) + event.delta + message.content.slice(event.offset + event.delta.length);
-    this.held.set(message.seq, { ...message, content });
-    this.publish();
-    return 'applied';
+    return rev === 'gap' ? 'gap' : changed ? 'added' : 'duplicate';
+  }
+
+  /**
+   * The ack of the caller's own edit, delete or reaction: the message as it is now (its event brings the rev to the
+   * feed), and for a reaction whether the caller now has it.
+   */
+  applyOwn(message: Message, reaction?: { emoji: string; mine: boolean }): boolean {
+    let changed = this.held.has(message.seq) && this.put(message);
+    if (reaction && message.rev !== undefined) {
+      changed = this.mine.set(message.id, reaction.emoji, reaction.mine, message.rev) || changed;
+    }
+    if (changed) {
+      this.publish(true); // "mine" may be all that changed
+    }
+    return changed;
   }
 
   /** The join ack's `online` list: who is in the room now. */
@@ -175,37 +116,12 @@ export class RoomState {
     }
   }
 
-  /** Puts a message, keeping the newer of two copies of one seq (a final status, or more streamed text). */
-  private put(message: Message): void {
-    const current = this.held.get(message.seq);
-    if (current && !isNewer(message, current)) {
-      return;
+  /** A tombstone takes the caller's reactions with it. */
+  protected override put(message: Message): boolean {
+    const taken = super.put(message);
+    if (taken && message.deletedAt) {
+      this.mine.forget(message.id);
     }
-    this.held.set(message.seq, message);
-    this.seqOf.set(message.id, message.seq);
+    return taken;
   }
-
-  private advance(): void {
-    while (this.held.has(this.high + 1)) {
-      this.high++;
-    }
-    if (this.low === 0 && this.high > 0) {
-      this.low = 1;
-    }
-  }
-
-  private publish(): void {
-    const list: Message[] = [];
-    for (let seq = this.low; seq <= this.high && seq > 0; seq++) {
-      list.push(this.held.get(seq)!);
-    }
-    this.snapshot = list;
-  }
-}
-
-function isNewer(incoming: Message, current: Message): boolean {
-  if (current.status !== 'streaming') {
-    return incoming.status !== 'streaming' && incoming.updatedAt >= current.updatedAt;
-  }
-  return incoming.status !== 'streaming' || incoming.content.length >= current.content.length;
 }

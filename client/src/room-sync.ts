@@ -3,18 +3,22 @@ import type { Emitter } from './emitter';
 import { ChatError } from './errors';
 import type { ClientEvents } from './events';
 import type { Message } from './protocol';
-import { RoomState } from './room-state';
+import { RoomState, type NewOutcome } from './room-state';
 
 const CATCH_UP_LIMIT = 100;
 
 /**
- * The joined rooms kept gapless: joins with `afterSeq` after every reconnect, a catch-up on a gap or a missed delta,
- * older pages with `beforeSeq`, and the live events applied to each room's state.
+ * The joined rooms kept gapless and current: after every reconnect and on a gap in `seq` or `rev`, a room joins again
+ * with `afterRev` (the change feed: every message changed since, in its current state) once it holds a rev, else with
+ * `afterSeq`; a missed delta joins with `afterSeq` below the streaming reply; older pages come with `beforeSeq`; the
+ * live events are applied to each room's state.
  */
 export class RoomSync {
   private readonly rooms = new Map<string, RoomState>();
   private readonly joined = new Set<string>();
   private readonly syncing = new Map<string, { again: boolean; done: Promise<void> }>();
+  /** Rooms whose next join reads by seq: a streaming reply's text is not a change (it has no rev). */
+  private readonly bySeq = new Set<string>();
 
   constructor(
     private readonly connection: Connection,
@@ -69,14 +73,25 @@ export class RoomSync {
   /** After a reconnect: every joined room joins again from where it was. */
   resyncAll(): void {
     for (const roomId of this.joined) {
+      if (this.rooms.get(roomId)?.messages.some((m) => m.status === 'streaming')) {
+        this.bySeq.add(roomId); // deltas may have been missed meanwhile
+      }
       this.resync(roomId);
     }
   }
 
   /** A message the caller's own send stored (its ack), in case it arrives before its `message:new`. */
   applySent(message: Message): void {
-    const room = this.rooms.get(message.roomId);
-    if (room && this.joined.has(message.roomId) && room.applyNew(message) === 'added') {
+    const room = this.joinedRoom(message.roomId);
+    if (room && room.applyNew(message, false) === 'added') {
+      this.emitter.emit('room', room);
+    }
+  }
+
+  /** The ack of the caller's own edit, delete or reaction (its event may come later). */
+  applyOwn(message: Message, reaction?: { emoji: string; mine: boolean }): void {
+    const room = this.joinedRoom(message.roomId);
+    if (room?.applyOwn(message, reaction)) {
       this.emitter.emit('room', room);
     }
   }
@@ -88,34 +103,18 @@ export class RoomSync {
 
   private listen(): void {
     const socket = this.connection.socket;
-    socket.on('message:new', ({ message }) => {
-      const room = this.joinedRoom(message.roomId);
-      if (!room) {
-        return;
-      }
-      const outcome = room.applyNew(message);
-      if (outcome === 'added') {
-        this.emitter.emit('room', room);
-      } else if (outcome === 'gap') {
-        this.resync(message.roomId);
-      }
-    });
-    socket.on('message:updated', ({ message }) => {
-      const room = this.joinedRoom(message.roomId);
-      if (room) {
-        if (room.applyUpdated(message) === 'gap') {
-          this.resync(message.roomId);
-        } else {
-          this.emitter.emit('room', room);
-        }
-      }
-    });
+    socket.on('message:new', ({ message }) => this.live(message.roomId, (room) => room.applyNew(message)));
+    socket.on('message:updated', ({ message }) => this.live(message.roomId, (room) => room.applyUpdated(message)));
+    socket.on('message:reaction', (event) =>
+      this.live(event.roomId, (room) => room.applyReaction(event, this.connection.userId)),
+    );
     socket.on('message:delta', (event) => {
       const room = this.joinedRoom(event.roomId);
       if (!room) {
         return;
       }
       if (room.applyDelta(event) === 'missed') {
+        this.bySeq.add(event.roomId);
         this.resync(event.roomId);
       } else {
         this.emitter.emit('room', room);
@@ -125,14 +124,29 @@ export class RoomSync {
     socket.on('presence', (event) => this.touch(event.roomId, (room) => room.applyPresence(event)));
   }
 
+  /** A live change to a joined room: shown when it changed something, caught up after when it showed a gap. */
+  private live(roomId: string, apply: (room: RoomState) => NewOutcome): void {
+    const room = this.joinedRoom(roomId);
+    if (!room) {
+      return;
+    }
+    const outcome = apply(room);
+    if (outcome !== 'duplicate') {
+      this.emitter.emit('room', room);
+    }
+    if (outcome === 'gap') {
+      this.resync(roomId);
+    }
+  }
+
   private joinedRoom(roomId: string): RoomState | undefined {
     return this.joined.has(roomId) ? this.rooms.get(roomId) : undefined;
   }
 
   /**
-   * Brings a room up to date: joins with `afterSeq` (the newest page the first time), again while the ack says
-   * more, while messages wait above a gap, or after a missed delta. One run per room at a time; a call during a run
-   * makes it go once more.
+   * Brings a room up to date: the newest page the first time, then joins with `afterRev` (or `afterSeq`, see
+   * `bySeq`), again while the ack says more, while messages wait above a gap in seq or rev, or after a missed delta.
+   * One run per room at a time; a call during a run makes it go once more.
    */
   private sync(roomId: string): Promise<void> {
     const running = this.syncing.get(roomId);
@@ -150,19 +164,27 @@ export class RoomSync {
             return; // the next connect syncs
           }
           const first = !room.isLoaded;
+          const byRev = !first && room.followsRev && !this.bySeq.delete(roomId);
           const ack = await this.connection.call('room:join', {
             roomId,
             limit: first ? 50 : CATCH_UP_LIMIT,
-            ...(first ? {} : { afterSeq: room.resumeAfterSeq }),
+            ...(first ? {} : byRev ? { afterRev: room.lastRev } : { afterSeq: room.resumeAfterSeq }),
           });
           room.mergePage(ack.messages, { hasMore: ack.hasMore });
           room.setOnline(ack.online);
-          this.emitter.emit('room', room);
-          if (!first && ack.hasMore) {
-            run.again = true;
+          if (first) {
+            room.settleRev(ack.room.lastRev); // read before the page: a change in between comes again, held once
+          } else if (byRev) {
+            // In rev order: every change up to the page's last one is held; the whole feed once it says no more.
+            room.settleRev(ack.hasMore ? ack.messages.at(-1)?.rev : ack.lastRev);
           }
+          this.emitter.emit('room', room);
+          run.again = (!first && ack.hasMore) || room.hasRevGap;
           if (room.hasGap) {
             run.again = true;
+            if (byRev && !ack.hasMore) {
+              this.bySeq.add(roomId); // the feed did not fill the hole: read it by position
+            }
           }
         } while (run.again);
       } finally {

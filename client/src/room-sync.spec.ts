@@ -1,0 +1,69 @@
+import type { Connection } from './connection';
+import { Emitter } from './emitter';
+import type { ClientEvents } from './events';
+import { makeMessage } from './message.factory';
+import type { ClientCalls, Message, Room } from './protocol';
+import { RoomSync } from './room-sync';
+
+type Join = ClientCalls['room:join'];
+
+const message = (seq: number, rev: number, overrides: Partial<Message> = {}) => makeMessage(seq, { rev, ...overrides });
+
+/** A connection whose joins answer the pages given, in turn, and whose socket events the test fires. */
+function fakeConnection(pages: Omit<Join['result'], 'room' | 'online'>[], lastRev: number) {
+  const listeners = new Map<string, (payload: unknown) => void>();
+  const joins: Join['payload'][] = [];
+  const room = { id: 'room', lastRev } as Room;
+  const connection = {
+    connected: true,
+    userId: 'me',
+    socket: { on: (event: string, listener: (payload: unknown) => void) => listeners.set(event, listener) },
+    connectedOnce: () => Promise.resolve(),
+    report: (error: unknown) => {
+      throw error;
+    },
+    call: (_event: 'room:join', payload: Join['payload']) => {
+      joins.push(payload);
+      const page = pages.shift();
+      return page ? Promise.resolve({ room, online: [], ...page }) : Promise.reject(new Error('no page left'));
+    },
+  };
+  const fire = (event: string, payload: unknown) => listeners.get(event)!(payload);
+  return { connection: connection as unknown as Connection, joins, fire };
+}
+
+describe(RoomSync.name, () => {
+  it('should catch up with afterRev, page by page, when a live change skips a rev', async () => {
+    const [one, two] = [message(1, 1), message(2, 2)];
+    const edited = { ...one, content: 'edited', editedAt: one.updatedAt, rev: 4 };
+    const reacted = { ...two, reactions: { '👍': 1 }, rev: 5 };
+    const fake = fakeConnection(
+      [
+        { messages: [one, two], hasMore: false },
+        { messages: [message(3, 3)], hasMore: true, lastRev: 6 },
+        { messages: [edited, reacted], hasMore: false, lastRev: 6 },
+      ],
+      2,
+    );
+    const emitter = new Emitter<ClientEvents>();
+    const sut = new RoomSync(fake.connection, emitter);
+    const room = await sut.join('room');
+    const caughtUp = new Promise<void>((resolve) => emitter.on('room', () => fake.joins.length === 3 && resolve()));
+
+    fake.fire('message:updated', { message: { ...reacted, rev: 6 } }); // revs 3 to 5 were missed
+    await caughtUp;
+
+    expect(fake.joins).toEqual([
+      { roomId: 'room', limit: 50 },
+      { roomId: 'room', limit: 100, afterRev: 2 },
+      { roomId: 'room', limit: 100, afterRev: 3 },
+    ]);
+    expect(room.messages.map((m) => [m.seq, m.content, m.rev])).toEqual([
+      [1, 'edited', 4],
+      [2, 'message 2', 6],
+      [3, 'message 3', 3],
+    ]);
+    expect(room.lastRev).toBe(6);
+    expect(room.hasRevGap).toBe(false);
+  });
+});
