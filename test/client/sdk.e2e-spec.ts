@@ -1,11 +1,19 @@
 /**
  * The SDK (client/) against the real server: two clients keep the same gapless room through drops from outside
  * them (the network cut by a proxy, the server disconnecting a socket), a reply streamed while one was away is
- * whole when it is back, and the outbox delivers what was queued offline once, after a restart.
+ * whole when it is back, the outbox delivers what was queued offline once, after a restart, and edits, deletes and
+ * reactions reach the other client live and, for one that was away, through the change feed (`afterRev`).
  */
-import { type ChatClient, connect, memoryStorage, type ClientEvents, type StorageAdapter } from '../../client/src';
+import {
+  type ChatClient,
+  ChatError,
+  connect,
+  memoryStorage,
+  type ClientEvents,
+  type StorageAdapter,
+} from '../../client/src';
 import { createAiRoom, gate, uniqueTag, useAiApp, within } from '../support/ai-helpers';
-import { addMembers, storedMessages } from '../support/chat-api';
+import { addMembers, postMessage, storedMessages } from '../support/chat-api';
 import { signUp, type TestUser } from '../support/http-client';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
 
@@ -161,5 +169,80 @@ describe('client SDK (e2e)', () => {
     expect(restarted.room(room.id).messages.map((m) => m.content)).toEqual(texts);
     expect((await storedMessages(alice, room.id)).map((m) => m.content)).toEqual(texts);
     expect(await storage.getItem('chat-sdk:outbox')).toBeNull();
+  });
+
+  it("should show the other client's edit, delete and reactions live, its own reactions as mine", async () => {
+    const { alice, room, a, b } = await twoClientsInRoom('off');
+    const [first, second] = [await postMessage(alice, room.id, 'helo'), await postMessage(alice, room.id, 'oops')];
+    const held = (id: string) => b.room(room.id).messages.find((m) => m.id === id);
+    await until(b, 'room', () => held(second.id) !== undefined, 'bob holds both');
+
+    const edited = await a.editMessage(room.id, first.id, 'hello');
+    const tombstone = await a.deleteMessage(room.id, second.id);
+    await a.addReaction(room.id, first.id, '👍');
+    await b.addReaction(room.id, first.id, '👍');
+    await b.addReaction(room.id, first.id, '🎉');
+    await b.removeReaction(room.id, first.id, '🎉');
+
+    const counted = () => held(first.id)?.reactions?.['👍'] === 2 && held(first.id)?.reactions?.['🎉'] === undefined;
+    await until(b, 'room', counted, 'bob holds both 👍 and no 🎉');
+    await until(a, 'room', () => a.room(room.id).lastRev === b.room(room.id).lastRev, 'alice holds the same revs');
+    expect(held(first.id)).toMatchObject({ content: 'hello', editedAt: edited.editedAt, reactions: { '👍': 2 } });
+    expect(held(second.id)).toEqual(tombstone);
+    expect(tombstone).toMatchObject({ content: '', deletedAt: expect.any(String), deletedBy: alice.id });
+    expect([...b.room(room.id).myReactions(first.id)]).toEqual(['👍']);
+    expect([...a.room(room.id).myReactions(first.id)]).toEqual(['👍']);
+    expect(a.room(room.id).messages).toEqual(b.room(room.id).messages);
+    const refused = await b.editMessage(room.id, first.id, 'not mine').catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(ChatError);
+    expect(refused).toMatchObject({ code: 'FORBIDDEN' });
+  });
+
+  it('should bring a client that was away up to what a full reload holds, through afterRev', async () => {
+    const { bob, room, network, a, b } = await twoClientsInRoom('off');
+    const tag = uniqueTag();
+    for (let i = 1; i <= 4; i++) {
+      a.send(room.id, `${tag} before ${i}`);
+    }
+    await until(b, 'room', () => b.room(room.id).lastSeq === 4, 'bob holds the first four');
+    const joins: unknown[] = [];
+    b.socket.onAnyOutgoing((event, payload) => event === 'room:join' && joins.push(payload));
+    network.block();
+    await until(b, 'status', () => b.status === 'disconnected', 'bob is away');
+
+    // While bob is away: new messages, edits of one he holds and one he does not, deletes, reactions.
+    const [one, two, three] = a.room(room.id).messages;
+    for (let i = 1; i <= 3; i++) {
+      a.send(room.id, `${tag} away ${i}`);
+    }
+    await until(a, 'change', () => a.outbox.length === 0, 'alice sent while bob was away');
+    const awayOne = a.room(room.id).messages[4];
+    await a.editMessage(room.id, one.id, `${tag} before 1, edited`);
+    await a.editMessage(room.id, awayOne.id, `${tag} away 1, edited`);
+    await a.deleteMessage(room.id, two.id);
+    await a.addReaction(room.id, three.id, '❤️');
+    await a.addReaction(room.id, awayOne.id, '😂');
+    await a.addReaction(room.id, three.id, '🎉');
+    await a.removeReaction(room.id, three.id, '🎉');
+    const lastRev = a.room(room.id).lastRev;
+    network.unblock();
+
+    await until(b, 'room', () => b.room(room.id).lastRev === lastRev, 'bob holds every change');
+    expect(joins).toEqual([{ roomId: room.id, limit: 100, afterRev: expect.any(Number) }]);
+    const reload = client(t.url, bob);
+    await reload.joinRoom(room.id);
+    const held = b.room(room.id).messages;
+    expect(held).toEqual(reload.room(room.id).messages);
+    expect(held).toEqual(await storedMessages(bob, room.id));
+    expect(held.map((m) => [m.content, m.reactions])).toEqual([
+      [`${tag} before 1, edited`, undefined],
+      ['', undefined],
+      [`${tag} before 3`, { '❤️': 1 }],
+      [`${tag} before 4`, undefined],
+      [`${tag} away 1, edited`, { '😂': 1 }],
+      [`${tag} away 2`, undefined],
+      [`${tag} away 3`, undefined],
+    ]);
+    expect(new Set(held.map((m) => m.id)).size).toBe(7);
   });
 });
