@@ -426,6 +426,61 @@ describe('chat page (public/, in Chromium)', () => {
       expectNoPageErrors(page);
     });
 
+    it('should edit, delete and react, seen live by the other member and after a reload', async () => {
+      const { ada, bob } = await twoInARoom({ mode: 'off' }, `Changes ${viewport}`, viewport);
+      await ada.send('Helo everyone');
+      await ada.send('Wrong room, sorry');
+      await bob.send('Bob was here');
+      await bob.send('Spam from Bob');
+      await ada.messages('Spam from Bob', 'complete').waitFor();
+      await bob.messages('Wrong room, sorry', 'complete').waitFor();
+      const edit = (page: ChatPage, text: string) => page.messages(text).getByRole('button', { name: 'Edit message' });
+      const del = (page: ChatPage, text: string) => page.messages(text).getByRole('button', { name: 'Delete message' });
+      // Bob may change his own messages only; Ada, the owner, may delete anyone's.
+      expect(await edit(bob, 'Helo everyone').count()).toBe(0);
+      expect(await del(bob, 'Helo everyone').count()).toBe(0);
+      expect([await edit(bob, 'Bob was here').count(), await del(bob, 'Bob was here').count()]).toEqual([1, 1]);
+      expect([await edit(ada, 'Bob was here').count(), await del(ada, 'Bob was here').count()]).toEqual([0, 1]);
+
+      await edit(ada, 'Helo everyone').click();
+      await ada.page.getByRole('textbox', { name: 'Edit message' }).fill('Hello everyone');
+      await ada.page.getByRole('button', { name: 'Save' }).click();
+      for (const text of ['Wrong room, sorry', 'Spam from Bob']) {
+        await del(ada, text).click();
+        await ada.messages(text).getByRole('button', { name: 'Delete for everyone' }).click();
+        await ada.messages(text).waitFor({ state: 'detached' });
+      }
+      const react = (page: ChatPage, emoji: string) =>
+        page.messages('Hello everyone').getByRole('button', { name: `React with ${emoji}` });
+      await react(bob, '👍').click();
+      await react(ada, '👍').filter({ hasText: '👍 1' }).waitFor();
+      await react(ada, '👍').click();
+      await react(ada, '🎉').click();
+      await react(ada, '🎉').filter({ hasText: '🎉 1' }).waitFor();
+      await react(ada, '🎉').click(); // taken back
+
+      const expectChanged = async (page: ChatPage, mine: string[]) => {
+        await react(page, '🎉').filter({ hasText: /^🎉$/ }).waitFor();
+        await react(page, '👍').filter({ hasText: '👍 2' }).waitFor();
+        expect(await bodies(page)).toEqual(['Hello everyone', 'Message deleted', 'Bob was here', 'Message deleted']);
+        expect(await page.messages('Hello everyone').locator('.edited').textContent()).toBe('(edited)');
+        expect(await page.page.locator('#messages li.deleted .reactions').count()).toBe(0);
+        const pressed = page.messages('Hello everyone').locator('button.reaction[aria-pressed="true"]');
+        expect(await pressed.allTextContents()).toEqual(mine);
+      };
+      await expectChanged(ada, ['👍 2']);
+      await expectChanged(bob, ['👍 2']);
+      await bob.expectFitsViewport();
+      await bob.page.screenshot({ path: join(ARTIFACTS, `chat-changes-${viewport}.png`) });
+
+      await bob.page.reload();
+      await bob.waitSignedIn();
+      await bob.messages('Bob was here').waitFor();
+      // After a reload the page knows the counts, not whose they are: the server's Message carries counts only.
+      await expectChanged(bob, []);
+      expectNoPageErrors(ada, bob);
+    });
+
     it("should bring the owner's settings changes to the other member live, and a removal", async () => {
       const { ada, bob } = await twoInARoom({ mode: 'always' }, `Settings ${viewport}`, viewport);
       await bob.page.locator('#room-info').filter({ hasText: 'AI replies: Every message' }).waitFor();

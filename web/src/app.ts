@@ -2,7 +2,8 @@ import { connect, type ChatClient, type InboxEntry, type Message, type Room } fr
 import { createApi, type Api, type Profile } from './api';
 import { Composer } from './composer';
 import type { ConnectionView } from './connection-view';
-import { byId, field, messageOf, showAlert } from './dom';
+import { byId, field, reportError as report, showAlert } from './dom';
+import { clientActions } from './message-actions-view';
 import { MessagesView } from './messages-view';
 import { RoomsView } from './rooms-view';
 import type { SessionStore } from './session';
@@ -50,6 +51,7 @@ export class ChatApp {
       onDiscard: (entry) => this.client.discardSend(entry.clientId),
       onTop: () => this.openId && void this.client.loadOlder(this.openId).catch(report),
       onBottom: () => this.markRead(),
+      actions: clientActions(this.client, (roomId) => this.entry(roomId)?.room?.myRole === 'owner'),
     });
     this.settings = new SettingsView(this.api, { myId: () => this.me.id, left: (id, why) => this.gone(id, why) });
     this.composer = new Composer({
@@ -279,8 +281,4 @@ export class ChatApp {
     }
     return this.settings.nameOf(message.senderId) ?? 'Someone';
   }
-}
-
-function report(error: unknown): void {
-  showAlert(messageOf(error));
 }

@@ -42,6 +42,11 @@ export function hideAlert(): void {
   byId('alert').hidden = true;
 }
 
+/** Shows anything thrown in the alert line. */
+export function reportError(error: unknown): void {
+  showAlert(messageOf(error));
+}
+
 /** Describes anything thrown for people. */
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

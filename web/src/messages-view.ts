@@ -1,5 +1,6 @@
 import type { Message, OutboxEntry } from '../../client/src';
 import { button, el } from './dom';
+import { actionButtons, actionsKey, editedMark, reactionBar, type MessageActions } from './message-actions-view';
 import { renderMarkdown } from './markdown';
 
 const STATUS_LABELS: Partial<Record<Message['status'], string>> = {
@@ -22,6 +23,8 @@ export interface MessageHooks {
   onTop(): void;
   /** The newest message is in view. */
   onBottom(): void;
+  /** Edit, delete and react. */
+  actions: MessageActions;
 }
 
 function statusText(message: Message): string {
@@ -40,7 +43,7 @@ function timeOf(iso: string): string {
  * acknowledged yet (the outbox). Items are kept per message id and redrawn only when their message changed.
  */
 export class MessagesView {
-  private readonly items = new Map<string, { message: Message; item: HTMLLIElement; name: string }>();
+  private readonly items = new Map<string, { message: Message; item: HTMLLIElement; key: string }>();
   private firstUnread = Infinity;
 
   constructor(
@@ -113,34 +116,42 @@ export class MessagesView {
 
   private itemFor(message: Message): HTMLLIElement {
     const name = this.hooks.nameOf(message);
+    const key = `${name}|${actionsKey(message, this.hooks.actions)}`;
     const held = this.items.get(message.id);
-    if (held && held.message === message && held.name === name) {
+    if (held && held.message === message && held.key === key) {
       return held.item;
     }
     const item = held?.item ?? el('li');
-    this.items.set(message.id, { message, item, name });
+    this.items.set(message.id, { message, item, key });
     this.render(item, message, name);
     return item;
   }
 
   private render(item: HTMLLIElement, message: Message, name: string): void {
     const mine = message.role === 'user' && message.senderId === this.hooks.myId();
-    item.className = `message ${message.role} ${message.status}${mine ? ' mine' : ''}`;
+    item.className = `message ${message.role} ${message.status}${mine ? ' mine' : ''}${message.deletedAt ? ' deleted' : ''}`;
     item.dataset.seq = String(message.seq);
     item.dataset.status = message.status;
     item.setAttribute('aria-busy', String(message.status === 'streaming'));
     const meta = el('div', 'meta');
     meta.append(el('span', 'author', name), el('time', 'time', timeOf(message.createdAt)));
-    const status = statusText(message);
+    const status = message.deletedAt ? '' : statusText(message);
     if (status) {
       meta.append(el('span', 'status', status));
     }
+    meta.append(...editedMark(message));
     if (message.role === 'assistant' && message.status === 'streaming') {
       meta.append(button('Stop', 'small secondary', () => this.hooks.onStop(message), 'Stop this reply'));
     }
+    meta.append(...actionButtons(item, message, this.hooks.actions));
     const body = el('div', 'body');
-    renderMarkdown(body, message.content);
-    item.replaceChildren(meta, body);
+    if (message.deletedAt) {
+      body.classList.add('tombstone');
+      body.textContent = 'Message deleted';
+    } else {
+      renderMarkdown(body, message.content);
+    }
+    item.replaceChildren(meta, body, ...reactionBar(message, this.hooks.actions));
   }
 
   private pendingItem(entry: OutboxEntry): HTMLLIElement {
