@@ -3,7 +3,7 @@ import { Emitter } from './emitter';
 import type { ClientEvents, ConnectionStatus, InboxEntry } from './events';
 import { Inbox } from './inbox';
 import { Outbox, type OutboxEntry, type OutboxEvents } from './outbox';
-import type { ClientCalls, Message } from './protocol';
+import type { Message } from './protocol';
 import type { RoomState } from './room-state';
 import { RoomSync } from './room-sync';
 import { memoryStorage, type StorageAdapter } from './storage';
@@ -156,21 +156,21 @@ export class ChatClient {
 
   /** Edits the caller's own message (within the server's edit window); resolves with it as stored. */
   editMessage(roomId: string, messageId: string, content: string): Promise<Message> {
-    return this.change('message:edit', { roomId, messageId, content });
+    return this.rooms.change('message:edit', { roomId, messageId, content });
   }
 
   /** Deletes a message (the caller's own; the room owner's: anyone's); resolves with its tombstone. */
   deleteMessage(roomId: string, messageId: string): Promise<Message> {
-    return this.change('message:delete', { roomId, messageId });
+    return this.rooms.change('message:delete', { roomId, messageId });
   }
 
   /** Adds the caller's reaction (one per emoji); `room(roomId).myReactions(messageId)` then holds it. */
   addReaction(roomId: string, messageId: string, emoji: string): Promise<Message> {
-    return this.change('reaction:add', { roomId, messageId, emoji }, { emoji, mine: true });
+    return this.rooms.change('reaction:add', { roomId, messageId, emoji }, { emoji, mine: true });
   }
 
   removeReaction(roomId: string, messageId: string, emoji: string): Promise<Message> {
-    return this.change('reaction:remove', { roomId, messageId, emoji }, { emoji, mine: false });
+    return this.rooms.change('reaction:remove', { roomId, messageId, emoji }, { emoji, mine: false });
   }
 
   /** Reads the caller's rooms (`GET /api/rooms`) into the inbox; the SDK reads it again after each reconnect. */
@@ -197,17 +197,6 @@ export class ChatClient {
         this.forget(roomId);
       }
     });
-  }
-
-  /** A change to a stored message: its ack (the message as it is now) applied to the room at once. */
-  private async change<E extends 'message:edit' | 'message:delete' | 'reaction:add' | 'reaction:remove'>(
-    event: E,
-    payload: ClientCalls[E]['payload'],
-    reaction?: { emoji: string; mine: boolean },
-  ): Promise<Message> {
-    const { message } = await this.connection.call(event, payload);
-    this.rooms.applyOwn(message, reaction);
-    return message;
   }
 
   private forget(roomId: string): void {

@@ -66,4 +66,51 @@ describe(RoomSync.name, () => {
     expect(room.lastRev).toBe(6);
     expect(room.hasRevGap).toBe(false);
   });
+
+  it('should read by seq from below a streaming reply after a missed delta, though it holds a rev', async () => {
+    const question = message(1, 1);
+    const reply = message(2, 2, { role: 'assistant', senderId: null, content: '', status: 'streaming' });
+    const fake = fakeConnection(
+      [
+        { messages: [question, reply], hasMore: false },
+        { messages: [{ ...reply, content: 'Hello there' }], hasMore: false },
+      ],
+      2,
+    );
+    const emitter = new Emitter<ClientEvents>();
+    const sut = new RoomSync(fake.connection, emitter);
+    const room = await sut.join('room');
+    const caughtUp = new Promise<void>((resolve) => emitter.on('room', () => fake.joins.length === 2 && resolve()));
+
+    fake.fire('message:delta', { roomId: 'room', messageId: reply.id, offset: 5, delta: ' there' });
+    await caughtUp;
+
+    expect(fake.joins[1]).toEqual({ roomId: 'room', limit: 100, afterSeq: 1 });
+    expect(room.messages[1]).toMatchObject({ content: 'Hello there', status: 'streaming' });
+    expect(room.lastRev).toBe(2);
+  });
+
+  it('should read by seq when the change feed leaves a hole in seq', async () => {
+    const fake = fakeConnection(
+      [
+        { messages: [message(1, 1)], hasMore: false },
+        { messages: [], hasMore: false, lastRev: 3 },
+        { messages: [message(2, 2), message(3, 3)], hasMore: false },
+      ],
+      1,
+    );
+    const emitter = new Emitter<ClientEvents>();
+    const sut = new RoomSync(fake.connection, emitter);
+    const room = await sut.join('room');
+    const caughtUp = new Promise<void>((resolve) => emitter.on('room', () => fake.joins.length === 3 && resolve()));
+
+    fake.fire('message:new', { message: message(3, 3) }); // 2 missed; the feed's answer has nothing
+    await caughtUp;
+
+    expect(fake.joins.slice(1)).toEqual([
+      { roomId: 'room', limit: 100, afterRev: 1 },
+      { roomId: 'room', limit: 100, afterSeq: 1 },
+    ]);
+    expect(room.messages.map((m) => m.seq)).toEqual([1, 2, 3]);
+  });
 });

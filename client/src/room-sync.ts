@@ -2,10 +2,9 @@ import type { Connection } from './connection';
 import type { Emitter } from './emitter';
 import { ChatError } from './errors';
 import type { ClientEvents } from './events';
-import type { Message } from './protocol';
+import type { ClientCalls, Message } from './protocol';
+import { applyJoin, joinModeOf, joinPayload } from './room-join';
 import { RoomState, type NewOutcome } from './room-state';
-
-const CATCH_UP_LIMIT = 100;
 
 /**
  * The joined rooms kept gapless and current: after every reconnect and on a gap in `seq` or `rev`, a room joins again
@@ -88,12 +87,18 @@ export class RoomSync {
     }
   }
 
-  /** The ack of the caller's own edit, delete or reaction (its event may come later). */
-  applyOwn(message: Message, reaction?: { emoji: string; mine: boolean }): void {
+  /** The caller's own edit, delete or reaction: the message as its ack has it is held at once (its event may lag). */
+  async change<E extends 'message:edit' | 'message:delete' | 'reaction:add' | 'reaction:remove'>(
+    event: E,
+    payload: ClientCalls[E]['payload'],
+    reaction?: { emoji: string; mine: boolean },
+  ): Promise<Message> {
+    const { message } = await this.connection.call(event, payload);
     const room = this.joinedRoom(message.roomId);
     if (room?.applyOwn(message, reaction)) {
       this.emitter.emit('room', room);
     }
+    return message;
   }
 
   forget(roomId: string): void {
@@ -163,29 +168,14 @@ export class RoomSync {
           if (!this.connection.connected || !this.joined.has(roomId)) {
             return; // the next connect syncs
           }
-          const first = !room.isLoaded;
-          const byRev = !first && room.followsRev && !this.bySeq.delete(roomId);
-          const ack = await this.connection.call('room:join', {
-            roomId,
-            limit: first ? 50 : CATCH_UP_LIMIT,
-            ...(first ? {} : byRev ? { afterRev: room.lastRev } : { afterSeq: room.resumeAfterSeq }),
-          });
-          room.mergePage(ack.messages, { hasMore: ack.hasMore });
-          room.setOnline(ack.online);
-          if (first) {
-            room.settleRev(ack.room.lastRev); // read before the page: a change in between comes again, held once
-          } else if (byRev) {
-            // In rev order: every change up to the page's last one is held; the whole feed once it says no more.
-            room.settleRev(ack.hasMore ? ack.messages.at(-1)?.rev : ack.lastRev);
-          }
+          const mode = joinModeOf(room, this.bySeq.delete(roomId));
+          const ack = await this.connection.call('room:join', joinPayload(room, mode));
+          const next = applyJoin(room, ack, mode);
           this.emitter.emit('room', room);
-          run.again = (!first && ack.hasMore) || room.hasRevGap;
-          if (room.hasGap) {
-            run.again = true;
-            if (byRev && !ack.hasMore) {
-              this.bySeq.add(roomId); // the feed did not fill the hole: read it by position
-            }
+          if (next === 'seq') {
+            this.bySeq.add(roomId);
           }
+          run.again ||= next !== 'done';
         } while (run.again);
       } finally {
         this.syncing.delete(roomId);
