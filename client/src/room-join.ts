@@ -47,5 +47,8 @@ export function applyJoin(room: RoomState, ack: Join['result'], mode: JoinMode):
   if (room.hasGap && mode === 'rev' && !ack.hasMore) {
     return 'seq'; // the feed did not fill the hole: read it by position
   }
+  if (mode === 'seq' && room.followsRev) {
+    return 'again'; // then the feed: what else changed meanwhile (edits, deletes, reactions) is not in a seq page
+  }
   return (mode !== 'first' && ack.hasMore) || room.hasRevGap || room.hasGap ? 'again' : 'done';
 }

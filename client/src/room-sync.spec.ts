@@ -74,18 +74,22 @@ describe(RoomSync.name, () => {
       [
         { messages: [question, reply], hasMore: false },
         { messages: [{ ...reply, content: 'Hello there' }], hasMore: false },
+        { messages: [], hasMore: false, lastRev: 2 },
       ],
       2,
     );
     const emitter = new Emitter<ClientEvents>();
     const sut = new RoomSync(fake.connection, emitter);
     const room = await sut.join('room');
-    const caughtUp = new Promise<void>((resolve) => emitter.on('room', () => fake.joins.length === 2 && resolve()));
+    const caughtUp = new Promise<void>((resolve) => emitter.on('room', () => fake.joins.length === 3 && resolve()));
 
     fake.fire('message:delta', { roomId: 'room', messageId: reply.id, offset: 5, delta: ' there' });
     await caughtUp;
 
-    expect(fake.joins[1]).toEqual({ roomId: 'room', limit: 100, afterSeq: 1 });
+    expect(fake.joins.slice(1)).toEqual([
+      { roomId: 'room', limit: 100, afterSeq: 1 },
+      { roomId: 'room', limit: 100, afterRev: 2 }, // and what else changed meanwhile
+    ]);
     expect(room.messages[1]).toMatchObject({ content: 'Hello there', status: 'streaming' });
     expect(room.lastRev).toBe(2);
   });
@@ -96,13 +100,14 @@ describe(RoomSync.name, () => {
         { messages: [message(1, 1)], hasMore: false },
         { messages: [], hasMore: false, lastRev: 3 },
         { messages: [message(2, 2), message(3, 3)], hasMore: false },
+        { messages: [], hasMore: false, lastRev: 3 },
       ],
       1,
     );
     const emitter = new Emitter<ClientEvents>();
     const sut = new RoomSync(fake.connection, emitter);
     const room = await sut.join('room');
-    const caughtUp = new Promise<void>((resolve) => emitter.on('room', () => fake.joins.length === 3 && resolve()));
+    const caughtUp = new Promise<void>((resolve) => emitter.on('room', () => fake.joins.length === 4 && resolve()));
 
     fake.fire('message:new', { message: message(3, 3) }); // 2 missed; the feed's answer has nothing
     await caughtUp;
@@ -110,6 +115,7 @@ describe(RoomSync.name, () => {
     expect(fake.joins.slice(1)).toEqual([
       { roomId: 'room', limit: 100, afterRev: 1 },
       { roomId: 'room', limit: 100, afterSeq: 1 },
+      { roomId: 'room', limit: 100, afterRev: 3 },
     ]);
     expect(room.messages.map((m) => m.seq)).toEqual([1, 2, 3]);
   });
