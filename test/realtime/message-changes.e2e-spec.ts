@@ -251,4 +251,14 @@ describe('the edit window (MESSAGE_EDIT_WINDOW_SECONDS=0)', () => {
     // Deleting has no window.
     expect((await remove(author, room.id, message.id)).status).toBe(200);
   });
+
+  it('should tell clients the window, and the other limits they must keep, at GET /api/limits', async () => {
+    const user = await signUp(t.url, 'ew_l');
+    const limits = await user.http.get('/api/limits');
+    expect([limits.status, limits.body]).toEqual([
+      200,
+      { messageMaxLength: 4000, editWindowSeconds: 0, reactionMaxLength: 32 },
+    ]);
+    expectProblem(await user.http.as(undefined).get('/api/limits'), 401, 'UNAUTHENTICATED');
+  });
 });

@@ -7,6 +7,7 @@ import { PushModule } from '../push/push.module';
 import { PushService } from '../push/push.service';
 import { ChangesController } from './changes.controller';
 import { DrainService } from './drain.service';
+import { LimitsController } from './limits.controller';
 import { MembersController } from './members.controller';
 import { MessageChangesService } from './message-changes.service';
 import { MessageSenderService } from './message-sender.service';
@@ -37,6 +38,7 @@ import { RoomsService } from './rooms.service';
     MessagesController,
     ChangesController,
     ReportsController,
+    LimitsController,
   ],
   providers: [
     ReportsService,
