@@ -3,7 +3,7 @@ import { Emitter } from './emitter';
 import type { ClientEvents, ConnectionStatus, InboxEntry } from './events';
 import { Inbox } from './inbox';
 import { Outbox, type OutboxEntry, type OutboxEvents } from './outbox';
-import type { Message } from './protocol';
+import type { Limits, Message, Report } from './protocol';
 import type { RoomState } from './room-state';
 import { RoomSync } from './room-sync';
 import { memoryStorage, type StorageAdapter } from './storage';
@@ -155,22 +155,60 @@ export class ChatClient {
   }
 
   /** Edits the caller's own message (within the server's edit window); resolves with it as stored. */
-  editMessage(roomId: string, messageId: string, content: string): Promise<Message> {
-    return this.rooms.change('message:edit', { roomId, messageId, content });
+  editMessage(roomId: string, messageId: string, content: string): Promise<Message>;
+  /**
+   * With `rerun: true`, the assistant also answers the edited message again (its next version, see `regenerate`);
+   * resolves with the message and whether an answer was asked for (false: the room's assistant is off).
+   */
+  editMessage(
+    roomId: string,
+    messageId: string,
+    content: string,
+    options: { rerun: boolean },
+  ): Promise<{ message: Message; rerun: boolean }>;
+  async editMessage(
+    roomId: string,
+    messageId: string,
+    content: string,
+    options?: { rerun: boolean },
+  ): Promise<Message | { message: Message; rerun: boolean }> {
+    const ack = await this.rooms.change('message:edit', { roomId, messageId, content, ...options });
+    return options ? { message: ack.message, rerun: ack.rerun ?? false } : ack.message;
   }
 
   /** Deletes a message (the caller's own; the room owner's: anyone's); resolves with its tombstone. */
-  deleteMessage(roomId: string, messageId: string): Promise<Message> {
-    return this.rooms.change('message:delete', { roomId, messageId });
+  async deleteMessage(roomId: string, messageId: string): Promise<Message> {
+    return (await this.rooms.change('message:delete', { roomId, messageId })).message;
   }
 
   /** Adds the caller's reaction (one per emoji); `room(roomId).myReactions(messageId)` then holds it. */
-  addReaction(roomId: string, messageId: string, emoji: string): Promise<Message> {
-    return this.rooms.change('reaction:add', { roomId, messageId, emoji }, { emoji, mine: true });
+  async addReaction(roomId: string, messageId: string, emoji: string): Promise<Message> {
+    return (await this.rooms.change('reaction:add', { roomId, messageId, emoji }, { emoji, mine: true })).message;
   }
 
-  removeReaction(roomId: string, messageId: string, emoji: string): Promise<Message> {
-    return this.rooms.change('reaction:remove', { roomId, messageId, emoji }, { emoji, mine: false });
+  async removeReaction(roomId: string, messageId: string, emoji: string): Promise<Message> {
+    return (await this.rooms.change('reaction:remove', { roomId, messageId, emoji }, { emoji, mine: false })).message;
+  }
+
+  /**
+   * Asks the assistant for a new answer to the question of `messageId` (an answer, or the question itself): it
+   * arrives as a new assistant message, the question's next `version` (`room(roomId).versionsOf(questionId)`).
+   * `queued` is false when a new answer to it was already waiting.
+   */
+  async regenerate(roomId: string, messageId: string): Promise<{ questionId: string; queued: boolean }> {
+    const { questionId, queued } = await this.connection.call('ai:regenerate', { roomId, messageId });
+    return { questionId, queued };
+  }
+
+  /** Reports someone else's message to the room's owner (`POST /api/messages/:id/report`); once per message. */
+  async reportMessage(messageId: string, reason: string): Promise<Report> {
+    const path = `/api/messages/${encodeURIComponent(messageId)}/report`;
+    return (await this.connection.http<{ report: Report }>('POST', path, { reason })).report;
+  }
+
+  /** What the server accepts (`GET /api/limits`): the edit window, the longest message and emoji. */
+  limits(): Promise<Limits> {
+    return this.connection.http<Limits>('GET', '/api/limits');
   }
 
   /** Reads the caller's rooms (`GET /api/rooms`) into the inbox; the SDK reads it again after each reconnect. */

@@ -101,20 +101,27 @@ export class Connection {
     return ack;
   }
 
-  async http<T>(method: string, path: string): Promise<T> {
+  /** An HTTP call of `/api` with the session's token (and a JSON body); a problem+json answer rejects as ChatError. */
+  async http<T>(method: string, path: string, body?: unknown): Promise<T> {
     const token = this.token ?? (await this.freshToken());
+    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+    if (body !== undefined) {
+      headers['content-type'] = 'application/json';
+    }
     const response = await httpFetch(`${this.baseUrl}${path}`, {
       method,
-      headers: { authorization: `Bearer ${token}` },
+      headers,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
-    const body = (await response.json()) as T & Partial<ErrorBody>;
+    const answer = (await response.json()) as T & Partial<ErrorBody> & { detail?: string };
     if (!response.ok) {
-      throw new ChatError(body.code ?? 'INTERNAL', body.message ?? `HTTP ${response.status}`, {
-        retryAfterMs: body.retryAfterMs,
-        requestId: body.requestId,
+      throw new ChatError(answer.code ?? 'INTERNAL', answer.detail ?? answer.message ?? `HTTP ${response.status}`, {
+        retryAfterMs: answer.retryAfterMs,
+        requestId: answer.requestId,
+        details: answer.details,
       });
     }
-    return body;
+    return answer;
   }
 
   report(error: unknown): void {

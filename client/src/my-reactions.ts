@@ -1,9 +1,10 @@
 import type { Message } from './protocol';
 
 /**
- * The caller's own reactions, per message and emoji. A Message carries counts only (one payload for the whole room),
- * so "mine" is kept from the `message:reaction` deltas that name the caller and from the caller's own acks, each with
- * the rev of its change: an older one arriving late changes nothing.
+ * The caller's own reactions, per message and emoji, each with the rev of the change that said so: an older one
+ * arriving late changes nothing. From what the caller reads (a message's `myReactions` in pages, the change feed and
+ * join backlogs: all of its own at the message's rev), from the `message:reaction` deltas that name the caller (a
+ * broadcast Message carries counts only), and from the caller's own acks.
  */
 export class MyReactions {
   private readonly byMessage = new Map<string, Map<string, { mine: boolean; rev: number }>>();
@@ -32,6 +33,23 @@ export class MyReactions {
     }
     states.set(emoji, { mine, rev });
     return current?.mine !== mine && (mine || current !== undefined);
+  }
+
+  /**
+   * What a read says: the caller's emoji on the message as of `rev` are exactly `emoji`. Replaces what was held, but
+   * not a change newer than `rev` (a delta that came before the page did). True when that changed what is held.
+   */
+  replace(messageId: string, emoji: readonly string[], rev: number): boolean {
+    let changed = false;
+    for (const held of this.byMessage.get(messageId)?.keys() ?? []) {
+      if (!emoji.includes(held)) {
+        changed = this.set(messageId, held, false, rev) || changed;
+      }
+    }
+    for (const mine of emoji) {
+      changed = this.set(messageId, mine, true, rev) || changed;
+    }
+    return changed;
   }
 
   /** A deleted message has no reactions left. */

@@ -8,7 +8,7 @@ interface Host {
   crypto?: { getRandomValues(array: Uint8Array): Uint8Array };
   fetch(
     url: string,
-    init: { method: string; headers: Record<string, string> },
+    init: { method: string; headers: Record<string, string>; body?: string },
   ): Promise<{ ok: boolean; status: number; json(): Promise<unknown> }>;
 }
 

@@ -79,6 +79,27 @@ export interface ChangesPage {
   lastRev: number;
 }
 
+/** `GET /api/limits`: what the server accepts (PROTOCOL.md §3 Limits). */
+export interface Limits {
+  /** The longest `content` in characters (after trimming). */
+  messageMaxLength: number;
+  /** How long after its `createdAt` a message may be edited. */
+  editWindowSeconds: number;
+  /** The longest reaction emoji in UTF-16 code units. */
+  reactionMaxLength: number;
+}
+
+/** The Report of PROTOCOL.md §3 Reports: never who reported. */
+export interface Report {
+  id: string;
+  roomId: string;
+  messageId: string;
+  reason: string;
+  status: 'open' | 'resolved' | 'dismissed';
+  createdAt: string;
+  updatedAt: string;
+}
+
 /** A room's newest message as a room list and `room:activity` show it. */
 export interface LastMessage {
   seq: number;
@@ -190,10 +211,17 @@ export interface ClientCalls {
   'typing:update': { payload: { roomId: string; isTyping: boolean }; result: object };
   'room:read': { payload: ReadPointer; result: { roomId: string; lastReadSeq: number; unread: number } };
   'ai:stop': { payload: { roomId: string; messageId: string }; result: object };
-  'message:edit': { payload: { roomId: string; messageId: string; content: string }; result: { message: Message } };
+  /** With `rerun`, the assistant answers the edited message again; the ack's `rerun` says whether it was asked. */
+  'message:edit': {
+    payload: { roomId: string; messageId: string; content: string; rerun?: boolean };
+    result: { message: Message; rerun?: boolean };
+  };
   'message:delete': { payload: { roomId: string; messageId: string }; result: { message: Message } };
   'reaction:add': { payload: { roomId: string; messageId: string; emoji: string }; result: { message: Message } };
   'reaction:remove': { payload: { roomId: string; messageId: string; emoji: string }; result: { message: Message } };
+  /** A new answer to the question of `messageId` (an assistant reply, or the question itself); `queued` false when
+   * one was already waiting. */
+  'ai:regenerate': { payload: { roomId: string; messageId: string }; result: { questionId: string; queued: boolean } };
   'auth:refresh': { payload: { token: string }; result: { expiresAt: string } };
 }
 

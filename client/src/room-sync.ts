@@ -92,13 +92,13 @@ export class RoomSync {
     event: E,
     payload: ClientCalls[E]['payload'],
     reaction?: { emoji: string; mine: boolean },
-  ): Promise<Message> {
-    const { message } = await this.connection.call(event, payload);
-    const room = this.joinedRoom(message.roomId);
-    if (room?.applyOwn(message, reaction)) {
+  ): Promise<ClientCalls[E]['result']> {
+    const ack = await this.connection.call(event, payload);
+    const room = this.joinedRoom(ack.message.roomId);
+    if (room?.applyOwn(ack.message, reaction)) {
       this.emitter.emit('room', room);
     }
-    return message;
+    return ack;
   }
 
   forget(roomId: string): void {
