@@ -2,7 +2,9 @@
  * The SDK (client/) against the real server: two clients keep the same gapless room through drops from outside
  * them (the network cut by a proxy, the server disconnecting a socket), a reply streamed while one was away is
  * whole when it is back, the outbox delivers what was queued offline once, after a restart, and edits, deletes and
- * reactions reach the other client live and, for one that was away, through the change feed (`afterRev`).
+ * reactions reach the other client live and, for one that was away, through the change feed (`afterRev`), new
+ * answers to a question (regenerate, an edit's rerun) come as its next versions, and a client knows its own reactions
+ * from what it reads (a fresh join, the feed after a time away).
  */
 import {
   type ChatClient,
@@ -244,5 +246,76 @@ describe('client SDK (e2e)', () => {
       [`${tag} away 3`, undefined],
     ]);
     expect(new Set(held.map((m) => m.id)).size).toBe(7);
+  });
+
+  it("should bring a regenerated answer to the other client live as version 2, and an edit's rerun after a resume", async () => {
+    const { alice, room, network, a, b } = await twoClientsInRoom('always');
+    t.fake.script({ kind: 'stream', chunks: ['First ', 'answer'] });
+    const question = await postMessage(alice, room.id, 'What is a rev?');
+    const versions = (sdk: ChatClient) =>
+      sdk
+        .room(room.id)
+        .versionsOf(question.id)
+        .map((m) => [m.version, m.status, m.content]);
+    const answered = (sdk: ChatClient, n: number) => () =>
+      versions(sdk).length === n && versions(sdk).every(([, status]) => status === 'complete');
+    await until(b, 'room', answered(b, 1), 'bob holds the first answer');
+
+    t.fake.script({ kind: 'stream', chunks: ['Second ', 'answer'] });
+    const [first] = b.room(room.id).versionsOf(question.id);
+    expect(await b.regenerate(room.id, first.id)).toEqual({ questionId: question.id, queued: true });
+    await until(a, 'room', answered(a, 2), 'alice holds the second answer');
+    await until(b, 'room', answered(b, 2), 'bob holds the second answer');
+    expect(versions(a)).toEqual([
+      [1, 'complete', 'First answer'],
+      [2, 'complete', 'Second answer'],
+    ]);
+    expect(versions(b)).toEqual(versions(a));
+
+    network.block();
+    await until(b, 'status', () => b.status === 'disconnected', 'bob is away');
+    t.fake.script({ kind: 'stream', chunks: ['Third ', 'answer'] });
+    const edited = await a.editMessage(room.id, question.id, 'What is a rev, exactly?', { rerun: true });
+    expect(edited).toMatchObject({ rerun: true, message: { content: 'What is a rev, exactly?' } });
+    await until(a, 'room', answered(a, 3), 'alice holds the third answer');
+    network.unblock();
+
+    await until(b, 'room', answered(b, 3), 'bob holds the third answer after his resume');
+    expect(versions(b)).toEqual([
+      [1, 'complete', 'First answer'],
+      [2, 'complete', 'Second answer'],
+      [3, 'complete', 'Third answer'],
+    ]);
+    expect(b.room(room.id).messages).toEqual(a.room(room.id).messages);
+    expect(b.room(room.id).messages[0].content).toBe('What is a rev, exactly?');
+  });
+
+  it('should know its own reactions after a fresh join and after a time away, not those of others', async () => {
+    const { alice, bob, room, network, a, b } = await twoClientsInRoom('off');
+    const target = await postMessage(alice, room.id, 'react to me');
+    const mine = (sdk: ChatClient) => [...sdk.room(room.id).myReactions(target.id)];
+    await until(b, 'room', () => b.room(room.id).lastSeq === 1, 'bob holds the message');
+    await b.addReaction(room.id, target.id, '👍');
+    await b.addReaction(room.id, target.id, '❤️');
+    await b.removeReaction(room.id, target.id, '❤️');
+    await a.addReaction(room.id, target.id, '😂');
+
+    const [bobAgain, aliceAgain] = [client(t.url, bob), client(t.url, alice)];
+    await Promise.all([bobAgain.joinRoom(room.id), aliceAgain.joinRoom(room.id)]);
+    expect(mine(bobAgain)).toEqual(['👍']);
+    expect(mine(aliceAgain)).toEqual(['😂']);
+    expect(bobAgain.room(room.id).messages[0].reactions).toEqual({ '👍': 1, '😂': 1 });
+
+    // Bob's first client is away while his other device reacts and takes one back.
+    network.block();
+    await until(b, 'status', () => b.status === 'disconnected', 'bob is away');
+    await bobAgain.addReaction(room.id, target.id, '🎉');
+    const { rev: lastRev = 0 } = await bobAgain.removeReaction(room.id, target.id, '👍');
+    network.unblock();
+
+    await until(b, 'room', () => b.room(room.id).lastRev >= lastRev, 'bob holds every change');
+    expect(mine(b)).toEqual(['🎉']);
+    expect(mine(a)).toEqual(['😂']);
+    expect(b.room(room.id).messages[0].reactions).toEqual({ '😂': 1, '🎉': 1 });
   });
 });
