@@ -476,8 +476,67 @@ describe('chat page (public/, in Chromium)', () => {
       await bob.page.reload();
       await bob.waitSignedIn();
       await bob.messages('Bob was here').waitFor();
-      // After a reload the page knows the counts, not whose they are: the server's Message carries counts only.
-      await expectChanged(bob, []);
+      // After a reload the page knows the counts and which are Bob's own (the join's myReactions).
+      await expectChanged(bob, ['👍 2']);
+      expectNoPageErrors(ada, bob);
+    });
+
+    it('should regenerate an answer for both members and page between the versions, the newest first', async () => {
+      fake.script({ kind: 'stream', chunks: ['First ', 'answer'] });
+      const { ada, bob } = await twoInARoom({ mode: 'always' }, `Versions ${viewport}`, viewport);
+      await ada.send('What is a rev?');
+      await bob.replies('First answer', 'complete').waitFor();
+      expect(await bob.replies('First answer').locator('.pager').count()).toBe(0);
+
+      fake.script({ kind: 'stream', chunks: ['Second ', 'answer'] });
+      await bob.replies('First answer').getByRole('button', { name: 'Regenerate answer' }).click();
+      const position = (page: ChatPage, text: string) => page.replies(text).locator('.pager-position');
+      for (const page of [ada, bob]) {
+        await page.replies('Second answer', 'complete').waitFor();
+        expect(await position(page, 'Second answer').textContent()).toBe('2/2');
+        expect(await page.replies('First answer').count()).toBe(0);
+        expect(await bodies(page)).toEqual(['What is a rev?', 'Second answer']);
+      }
+
+      await ada.page.getByRole('button', { name: 'Previous answer' }).click();
+      await ada.replies('First answer', 'complete').waitFor();
+      expect(await position(ada, 'First answer').textContent()).toBe('1/2');
+      expect(await ada.page.getByRole('button', { name: 'Previous answer' }).isDisabled()).toBe(true);
+      expect(await bodies(ada)).toEqual(['What is a rev?', 'First answer']);
+      await ada.expectFitsViewport();
+      await ada.page.screenshot({ path: join(ARTIFACTS, `chat-versions-${viewport}.png`) });
+      await ada.page.getByRole('button', { name: 'Next answer' }).click();
+      await ada.replies('Second answer').waitFor();
+
+      await bob.page.reload();
+      await bob.waitSignedIn();
+      await bob.replies('Second answer', 'complete').waitFor();
+      expect(await position(bob, 'Second answer').textContent()).toBe('2/2');
+      expectNoPageErrors(ada, bob);
+    });
+
+    it("should report another member's message with a reason, and show it reported", async () => {
+      const { ada, bob } = await twoInARoom({ mode: 'off' }, `Reports ${viewport}`, viewport);
+      await ada.send('Buy cheap watches at example.com');
+      await bob.send('Please do not');
+      await bob.messages('Please do not', 'complete').waitFor();
+      const report = (page: ChatPage, text: string) =>
+        page.messages(text).getByRole('button', { name: 'Report message' });
+      expect(await report(bob, 'Please do not').count()).toBe(0);
+
+      await report(bob, 'Buy cheap watches').click();
+      await bob.page.getByRole('textbox', { name: 'Reason for the report' }).fill('Spam');
+      await bob.page.getByRole('button', { name: 'Send report' }).click();
+      await bob.messages('Buy cheap watches').locator('.reported').filter({ hasText: 'Reported' }).waitFor();
+      expect(await report(bob, 'Buy cheap watches').count()).toBe(0);
+      await bob.expectFitsViewport();
+
+      const roomId = decodeURIComponent(new URL(ada.page.url()).hash.replace('#/rooms/', ''));
+      const token = await ada.page.evaluate("sessionStorage.getItem('chat.token')");
+      const reports = await new HttpClient(app.url, token as string).get(`/api/rooms/${roomId}/reports`);
+      expect(reports.body.reports.map((r: any) => [r.reason, r.message.content])).toEqual([
+        ['Spam', 'Buy cheap watches at example.com'],
+      ]);
       expectNoPageErrors(ada, bob);
     });
 
@@ -507,6 +566,35 @@ describe('chat page (public/, in Chromium)', () => {
       await bob.roomLink(`Renamed ${viewport}`).waitFor({ state: 'detached' });
       expectNoPageErrors(ada, bob);
     });
+  });
+
+  describe('with MESSAGE_EDIT_WINDOW_SECONDS=0', () => {
+    let closedApp: TestApp;
+
+    beforeAll(async () => {
+      closedApp = await startTestApp({ MESSAGE_EDIT_WINDOW_SECONDS: '0' });
+    });
+
+    afterAll(async () => {
+      await closedApp?.close();
+    });
+
+    it.each<ViewportName>(['desktop', 'phone'])(
+      'should offer Delete but not Edit on own messages at %s size',
+      async (viewport) => {
+        const page = await ChatPage.open(browser, closedApp.url, viewport);
+        pages.push(page);
+        const limits = page.page.waitForResponse((response) => response.url().endsWith('/api/limits'));
+        await page.register('Ada Lovelace', 'ada');
+        expect((await limits).status()).toBe(200);
+        await page.createRoom(`No edits ${viewport}`, { mode: 'off' });
+        await page.send('Set in stone');
+        const message = page.messages('Set in stone', 'complete');
+        await message.getByRole('button', { name: 'Delete message' }).waitFor();
+        expect(await message.getByRole('button', { name: 'Edit message' }).count()).toBe(0);
+        expectNoPageErrors(page);
+      },
+    );
   });
 
   describe('room list', () => {

@@ -51,7 +51,11 @@ export class ChatApp {
       onDiscard: (entry) => this.client.discardSend(entry.clientId),
       onTop: () => this.openId && void this.client.loadOlder(this.openId).catch(report),
       onBottom: () => this.markRead(),
-      actions: clientActions(this.client, (roomId) => this.entry(roomId)?.room?.myRole === 'owner'),
+      actions: clientActions(
+        this.client,
+        (roomId) => this.entry(roomId)?.room?.myRole === 'owner',
+        () => this.openId && this.showRoom(this.openId),
+      ),
     });
     this.settings = new SettingsView(this.api, { myId: () => this.me.id, left: (id, why) => this.gone(id, why) });
     this.composer = new Composer({

@@ -57,3 +57,30 @@ export function field(data: FormData, name: string): string {
   const value = data.get(name);
   return typeof value === 'string' ? value : '';
 }
+
+/**
+ * A small form in a message's item: one text area (`label` names it), a submit button and Cancel. `submit` gets the
+ * trimmed text; `cancel` is called on Cancel.
+ */
+export function textForm(
+  className: string,
+  label: string,
+  submitText: string,
+  handlers: { submit(text: string, send: HTMLButtonElement): void; cancel(form: HTMLFormElement): void },
+): { form: HTMLFormElement; input: HTMLTextAreaElement } {
+  const form = el('form', className);
+  const input = el('textarea');
+  input.setAttribute('aria-label', label);
+  const send = el('button', 'small', submitText);
+  send.type = 'submit';
+  form.append(
+    input,
+    send,
+    button('Cancel', 'small secondary', () => handlers.cancel(form)),
+  );
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    handlers.submit(input.value.trim(), send);
+  });
+  return { form, input };
+}

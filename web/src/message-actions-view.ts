@@ -1,28 +1,44 @@
 import type { ChatClient, Message } from '../../client/src';
-import { button, el, reportError } from './dom';
+import { button, el, reportError, textForm } from './dom';
+import { reportControls, type ReportActions } from './report-view';
 
 /** The reactions every message offers (any other emoji a message has is shown too). */
 export const REACTIONS = ['👍', '❤️', '😂', '🎉'] as const;
-/** The server's default `MESSAGE_EDIT_WINDOW_SECONDS` (900): clients are not told the configured one. */
-const EDIT_WINDOW_MS = 900_000;
 
 /** What a message's actions need: who the caller is, what they may do, and the calls. */
-export interface MessageActions {
-  myId(): string | undefined;
+export interface MessageActions extends ReportActions {
   /** Whether the caller owns the message's room (an owner deletes anyone's message). */
   ownsRoom(roomId: string): boolean;
+  /** Whether the server's edit window (`GET /api/limits`) is still open for the message; false until it is known. */
+  inEditWindow(message: Message): boolean;
   /** The emoji the caller reacted with on the message. */
   myReactions(message: Message): ReadonlySet<string>;
   edit(message: Message, content: string): void;
   delete(message: Message): void;
   react(message: Message, emoji: string, add: boolean): void;
+  /** A new answer to the question the assistant's reply answers. */
+  regenerate(message: Message): void;
 }
 
-/** The actions on the SDK: each call's refusal shows in the alert line; the acks update the room's state. */
-export function clientActions(client: ChatClient, ownsRoom: (roomId: string) => boolean): MessageActions {
+/**
+ * The actions on the SDK: each call's refusal shows in the alert line; the acks update the room's state. The limits
+ * are read once; `changed` redraws the room when they arrive or a report was taken.
+ */
+export function clientActions(
+  client: ChatClient,
+  ownsRoom: (roomId: string) => boolean,
+  changed: () => void,
+): MessageActions {
+  let editWindowMs: number | undefined;
+  const reported = new Set<string>();
+  client.limits().then((limits) => {
+    editWindowMs = limits.editWindowSeconds * 1000;
+    changed();
+  }, reportError);
   return {
     myId: () => client.userId,
     ownsRoom,
+    inEditWindow: (m) => editWindowMs !== undefined && Date.now() < Date.parse(m.createdAt) + editWindowMs,
     myReactions: (m) => client.room(m.roomId).myReactions(m.id),
     edit: (m, content) => void client.editMessage(m.roomId, m.id, content).catch(reportError),
     delete: (m) => void client.deleteMessage(m.roomId, m.id).catch(reportError),
@@ -30,12 +46,20 @@ export function clientActions(client: ChatClient, ownsRoom: (roomId: string) => 
       void (add ? client.addReaction(m.roomId, m.id, emoji) : client.removeReaction(m.roomId, m.id, emoji)).catch(
         reportError,
       ),
+    regenerate: (m) => void client.regenerate(m.roomId, m.id).catch(reportError),
+    isReported: (m) => reported.has(m.id),
+    report: async (m, reason) => {
+      await client.reportMessage(m.id, reason);
+      reported.add(m.id);
+      changed();
+    },
   };
 }
 
 /** What a message's item shows besides the message itself: redraw the item when this changes. */
 export function actionsKey(message: Message, actions: MessageActions): string {
-  return `${actions.ownsRoom(message.roomId)}|${[...actions.myReactions(message)].join(',')}`;
+  const mine = [...actions.myReactions(message)].join(',');
+  return `${actions.ownsRoom(message.roomId)}|${actions.inEditWindow(message)}|${actions.isReported(message)}|${mine}`;
 }
 
 /** "(edited)" for the meta line of an edited message that is not deleted. */
@@ -43,20 +67,26 @@ export function editedMark(message: Message): HTMLElement[] {
   return message.editedAt && !message.deletedAt ? [el('span', 'edited', '(edited)')] : [];
 }
 
-/** The buttons of a message's meta line: Edit (own, within the window), Delete (own; the owner's: any). */
-export function actionButtons(item: HTMLLIElement, message: Message, actions: MessageActions): HTMLButtonElement[] {
+/**
+ * The controls of a message's meta line: Regenerate (an assistant's reply), Edit (own, within the window), Delete
+ * (own; the owner's: any), Report (others').
+ */
+export function actionButtons(item: HTMLLIElement, message: Message, actions: MessageActions): HTMLElement[] {
   if (message.deletedAt || message.status === 'streaming') {
     return [];
   }
   const own = message.role === 'user' && message.senderId === actions.myId();
-  const buttons: HTMLButtonElement[] = [];
-  if (own && Date.now() - Date.parse(message.createdAt) < EDIT_WINDOW_MS) {
+  const buttons: HTMLElement[] = [];
+  if (message.role === 'assistant' && message.replyToId) {
+    buttons.push(button('Regenerate', 'small secondary', () => actions.regenerate(message), 'Regenerate answer'));
+  }
+  if (own && actions.inEditWindow(message)) {
     buttons.push(button('Edit', 'small secondary', () => startEdit(item, message, actions), 'Edit message'));
   }
   if (own || actions.ownsRoom(message.roomId)) {
     buttons.push(button('Delete', 'small secondary', () => confirmDelete(item, message, actions), 'Delete message'));
   }
-  return buttons;
+  return [...buttons, ...reportControls(item, message, actions)];
 }
 
 /** The reaction buttons under a message: each emoji with its count, the caller's own pressed. */
@@ -88,27 +118,18 @@ function startEdit(item: HTMLLIElement, message: Message, actions: MessageAction
   if (!body || item.querySelector('.edit-form')) {
     return;
   }
-  const form = el('form', 'edit-form');
-  const input = el('textarea');
+  const { form, input } = textForm('edit-form', 'Edit message', 'Save', {
+    submit: (content) => {
+      if (content && content !== message.content) {
+        actions.edit(message, content);
+      } else {
+        form.replaceWith(body);
+      }
+    },
+    cancel: (shown) => shown.replaceWith(body),
+  });
   input.value = message.content;
   input.rows = 3;
-  input.setAttribute('aria-label', 'Edit message');
-  const save = el('button', 'small', 'Save');
-  save.type = 'submit';
-  form.append(
-    input,
-    save,
-    button('Cancel', 'small secondary', () => form.replaceWith(body)),
-  );
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    const content = input.value.trim();
-    if (content && content !== message.content) {
-      actions.edit(message, content);
-    } else {
-      form.replaceWith(body);
-    }
-  });
   body.replaceWith(form);
   input.focus();
 }

@@ -2,6 +2,7 @@ import type { Message, OutboxEntry } from '../../client/src';
 import { button, el } from './dom';
 import { actionButtons, actionsKey, editedMark, reactionBar, type MessageActions } from './message-actions-view';
 import { renderMarkdown } from './markdown';
+import { VersionsView } from './versions-view';
 
 const STATUS_LABELS: Partial<Record<Message['status'], string>> = {
   streaming: 'Writing…',
@@ -23,7 +24,7 @@ export interface MessageHooks {
   onTop(): void;
   /** The newest message is in view. */
   onBottom(): void;
-  /** Edit, delete and react. */
+  /** Regenerate, edit, delete, report and react. */
   actions: MessageActions;
 }
 
@@ -39,12 +40,15 @@ function timeOf(iso: string): string {
 }
 
 /**
- * The open room's messages as the SDK holds them (RoomState.messages, gapless by seq), then this room's sends not
- * acknowledged yet (the outbox). Items are kept per message id and redrawn only when their message changed.
+ * The open room's messages as the SDK holds them (RoomState.messages, gapless by seq; of a question's answers the one
+ * paged to, see versions-view.ts), then this room's sends not acknowledged yet (the outbox). Items are kept per
+ * message id and redrawn only when their message changed.
  */
 export class MessagesView {
   private readonly items = new Map<string, { message: Message; item: HTMLLIElement; key: string }>();
   private firstUnread = Infinity;
+  private readonly versions = new VersionsView(() => this.show(...this.shown));
+  private shown: [readonly Message[], readonly OutboxEntry[]] = [[], []];
 
   constructor(
     private readonly list: HTMLOListElement,
@@ -64,6 +68,8 @@ export class MessagesView {
   reset(lastReadSeq = Infinity): void {
     this.items.clear();
     this.firstUnread = lastReadSeq;
+    this.versions.reset();
+    this.shown = [[], []];
     this.list.replaceChildren();
   }
 
@@ -72,6 +78,7 @@ export class MessagesView {
   }
 
   show(messages: readonly Message[], pending: readonly OutboxEntry[]): void {
+    this.shown = [messages, pending];
     const stick = this.nearBottom();
     const oldTop = this.list.firstElementChild;
     const heightBefore = this.list.scrollHeight;
@@ -79,7 +86,7 @@ export class MessagesView {
     const seen = new Set<string>();
     const sent = new Set<string>();
     let markerPlaced = false;
-    for (const message of messages) {
+    for (const message of this.versions.arrange(messages)) {
       seen.add(message.id);
       if (message.clientId) {
         sent.add(message.clientId);
@@ -116,7 +123,7 @@ export class MessagesView {
 
   private itemFor(message: Message): HTMLLIElement {
     const name = this.hooks.nameOf(message);
-    const key = `${name}|${actionsKey(message, this.hooks.actions)}`;
+    const key = `${name}|${actionsKey(message, this.hooks.actions)}|${this.versions.key(message)}`;
     const held = this.items.get(message.id);
     if (held && held.message === message && held.key === key) {
       return held.item;
@@ -139,7 +146,7 @@ export class MessagesView {
     if (status) {
       meta.append(el('span', 'status', status));
     }
-    meta.append(...editedMark(message));
+    meta.append(...editedMark(message), ...this.versions.pager(message));
     if (message.role === 'assistant' && message.status === 'streaming') {
       meta.append(button('Stop', 'small secondary', () => this.hooks.onStop(message), 'Stop this reply'));
     }
