@@ -508,10 +508,16 @@ describe('chat page (public/, in Chromium)', () => {
       await ada.page.getByRole('button', { name: 'Next answer' }).click();
       await ada.replies('Second answer').waitFor();
 
+      // With the room's assistant off, nothing answers again: no Regenerate (the pager stays).
+      const panel = await ada.openSettings();
+      await panel.getByLabel('AI mode').selectOption('off');
+      await panel.getByRole('button', { name: 'Save settings' }).click();
+      await ada.page.getByRole('alert').filter({ hasText: 'Room settings saved.' }).waitFor();
       await bob.page.reload();
       await bob.waitSignedIn();
       await bob.replies('Second answer', 'complete').waitFor();
       expect(await position(bob, 'Second answer').textContent()).toBe('2/2');
+      expect(await bob.replies('Second answer').getByRole('button', { name: 'Regenerate answer' }).count()).toBe(0);
       expectNoPageErrors(ada, bob);
     });
 

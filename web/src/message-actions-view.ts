@@ -16,6 +16,8 @@ export interface MessageActions extends ReportActions {
   edit(message: Message, content: string): void;
   delete(message: Message): void;
   react(message: Message, emoji: string, add: boolean): void;
+  /** Whether the room's assistant answers (Regenerate is refused with CONFLICT when it is off). */
+  answers(roomId: string): boolean;
   /** A new answer to the question the assistant's reply answers. */
   regenerate(message: Message): void;
 }
@@ -46,6 +48,10 @@ export function clientActions(
       void (add ? client.addReaction(m.roomId, m.id, emoji) : client.removeReaction(m.roomId, m.id, emoji)).catch(
         reportError,
       ),
+    answers: (roomId) => {
+      const ai = client.inbox.find((entry) => entry.roomId === roomId)?.room?.ai;
+      return ai !== undefined && ai.available && ai.mode !== 'off';
+    },
     regenerate: (m) => void client.regenerate(m.roomId, m.id).catch(reportError),
     isReported: (m) => reported.has(m.id),
     report: async (m, reason) => {
@@ -59,7 +65,8 @@ export function clientActions(
 /** What a message's item shows besides the message itself: redraw the item when this changes. */
 export function actionsKey(message: Message, actions: MessageActions): string {
   const mine = [...actions.myReactions(message)].join(',');
-  return `${actions.ownsRoom(message.roomId)}|${actions.inEditWindow(message)}|${actions.isReported(message)}|${mine}`;
+  const may = [actions.ownsRoom(message.roomId), actions.answers(message.roomId), actions.inEditWindow(message)];
+  return `${may.join(',')}|${actions.isReported(message)}|${mine}`;
 }
 
 /** "(edited)" for the meta line of an edited message that is not deleted. */
@@ -68,7 +75,7 @@ export function editedMark(message: Message): HTMLElement[] {
 }
 
 /**
- * The controls of a message's meta line: Regenerate (an assistant's reply), Edit (own, within the window), Delete
+ * The controls of a message's meta line: Regenerate (an assistant's reply, while the room's assistant answers), Edit (own, within the window), Delete
  * (own; the owner's: any), Report (others').
  */
 export function actionButtons(item: HTMLLIElement, message: Message, actions: MessageActions): HTMLElement[] {
@@ -77,7 +84,7 @@ export function actionButtons(item: HTMLLIElement, message: Message, actions: Me
   }
   const own = message.role === 'user' && message.senderId === actions.myId();
   const buttons: HTMLElement[] = [];
-  if (message.role === 'assistant' && message.replyToId) {
+  if (message.role === 'assistant' && message.replyToId && actions.answers(message.roomId)) {
     buttons.push(button('Regenerate', 'small secondary', () => actions.regenerate(message), 'Regenerate answer'));
   }
   if (own && actions.inEditWindow(message)) {
