@@ -318,4 +318,17 @@ describe('client SDK (e2e)', () => {
     expect(mine(a)).toEqual(['😂']);
     expect(b.room(room.id).messages[0].reactions).toEqual({ '😂': 1, '🎉': 1 });
   });
+
+  it("should read the server's limits and report another's message once, refusing one's own as CONFLICT", async () => {
+    const { alice, room, a, b } = await twoClientsInRoom('off');
+    const [theirs, own] = [await postMessage(alice, room.id, 'buy now'), await postMessage(alice, room.id, 'mine')];
+
+    expect(await b.limits()).toEqual({ messageMaxLength: 4000, editWindowSeconds: 900, reactionMaxLength: 32 });
+    const report = await b.reportMessage(theirs.id, '  spam  ');
+    expect(report).toMatchObject({ roomId: room.id, messageId: theirs.id, reason: 'spam', status: 'open' });
+    expect(await b.reportMessage(theirs.id, 'spam again')).toEqual(report);
+    const refused = await a.reportMessage(own.id, 'mine').catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(ChatError);
+    expect(refused).toMatchObject({ code: 'CONFLICT', message: expect.not.stringMatching(/^HTTP /) });
+  });
 });
