@@ -288,6 +288,9 @@ describe('client SDK (e2e)', () => {
     ]);
     expect(b.room(room.id).messages).toEqual(a.room(room.id).messages);
     expect(b.room(room.id).messages[0].content).toBe('What is a rev, exactly?');
+    const reload = client(t.url, alice);
+    await reload.joinRoom(room.id);
+    expect(versions(reload)).toEqual(versions(b));
   });
 
   it('should know its own reactions after a fresh join and after a time away, not those of others', async () => {
