@@ -1,11 +1,16 @@
+import { removeDataTemplate } from './support/data-template';
 import type { PostgresServer } from './support/postgres-server';
 
 declare global {
   var __PG_SERVER__: PostgresServer | undefined;
 }
 
-/** jest globalTeardown: stops the server started by global-setup (nothing if the caller supplied TEST_PG_URL). */
+/**
+ * jest globalTeardown: removes the data template and stops the server started by global-setup (no server if the
+ * caller supplied TEST_PG_URL).
+ */
 export default async function globalTeardown(): Promise<void> {
+  await removeDataTemplate();
   const server = globalThis.__PG_SERVER__;
   if (!server) {
     return;

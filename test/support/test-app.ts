@@ -10,6 +10,7 @@ import { PgDatabase } from '../../src/modules/persistence/drivers/pg.database';
 import { runMigrations } from '../../src/modules/persistence/migration-runner';
 import { HIGH_RATE_LIMITS, startCluster, type Cluster } from './cluster';
 import { SocketPool } from './socket-client';
+import { seedDataDir } from './data-template';
 import { createDatabase } from './postgres-server';
 import { startPostgrestStandIn } from './postgrest-standin';
 import { newJwtSecret, startSupabaseAuth } from './supabase-auth';
@@ -49,6 +50,9 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
   const dataDir = await mkdtemp(join(tmpdir(), 'chat-test-'));
   const supabase =
     supabaseBackend() && !env.DATABASE_URL && !env.SUPABASE_URL ? await startSupabaseBackend() : undefined;
+  if (!supabase && !env.DATABASE_URL && !env.SUPABASE_URL && !env.DATA_DIR) {
+    await seedDataDir(dataDir);
+  }
   const config = loadConfig({ ...TEST_DEFAULTS, DATA_DIR: dataDir, ...supabase?.env, ...env });
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     bodyParser: false,
