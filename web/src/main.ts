@@ -2,7 +2,7 @@
 import { auth, createApi, type Profile } from './api';
 import { ChatApp } from './app';
 import { ConnectionView } from './connection-view';
-import { byId, field, hideAlert, messageOf, showAlert } from './dom';
+import { byId, field, hideAlert, messageOf, reportError } from './dom';
 import { SessionStore } from './session';
 
 const session = new SessionStore((reason) => signOut(reason));
@@ -61,14 +61,14 @@ byId('refresh-rooms').addEventListener('click', () => {
   void app?.client
     .loadInbox()
     .then(() => app?.refreshPublic())
-    .catch((error: unknown) => showAlert(messageOf(error)));
+    .catch((error: unknown) => reportError(error));
 });
 byId('back-to-rooms').addEventListener('click', () => {
   location.hash = '';
 });
 byId<HTMLFormElement>('create-room-form').addEventListener('submit', (event) => {
   event.preventDefault();
-  void app?.createRoom(event.currentTarget as HTMLFormElement).catch((error: unknown) => showAlert(messageOf(error)));
+  void app?.createRoom(event.currentTarget as HTMLFormElement).catch((error: unknown) => reportError(error));
 });
 window.addEventListener('hashchange', () => app?.route());
 

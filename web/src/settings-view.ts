@@ -1,6 +1,6 @@
 import type { Room, RoomState } from '../../client/src';
 import type { Api, Member } from './api';
-import { button, byId, el, field, messageOf, showAlert } from './dom';
+import { button, byId, el, field, reportError, showAlert } from './dom';
 
 const MODE_LABELS: Record<Room['ai']['mode'], string> = {
   always: 'Every message',
@@ -142,7 +142,7 @@ export class SettingsView {
       this.room = room;
       showAlert('Room settings saved.');
     } catch (error) {
-      showAlert(messageOf(error));
+      reportError(error);
     }
   }
 
@@ -157,15 +157,13 @@ export class SettingsView {
       input.value = '';
       showAlert(`${member.profile.displayName} (@${member.profile.username}) was added.`);
     } catch (error) {
-      showAlert(messageOf(error));
+      reportError(error);
     }
   }
 
   private async removeMember(member: Member): Promise<void> {
     if (this.room) {
-      await this.api
-        .removeMember(this.room.id, member.profile.id)
-        .catch((error: unknown) => showAlert(messageOf(error)));
+      await this.api.removeMember(this.room.id, member.profile.id).catch((error: unknown) => reportError(error));
     }
   }
 
@@ -178,7 +176,7 @@ export class SettingsView {
       await this.api.leaveRoom(room.id);
       this.hooks.left(room.id, `You left ${room.name}.`);
     } catch (error) {
-      showAlert(messageOf(error));
+      reportError(error);
     }
   }
 
@@ -191,7 +189,7 @@ export class SettingsView {
       await this.api.deleteRoom(room.id);
       this.hooks.left(room.id, `${room.name} was deleted.`);
     } catch (error) {
-      showAlert(messageOf(error));
+      reportError(error);
     }
   }
 }
