@@ -86,8 +86,8 @@ export class AiReplyService implements OnApplicationBootstrap, BeforeApplication
       askedBy,
       overLimitMs: rate.allowed ? undefined : rate.retryAfterMs,
     });
-    if (queued && !this.scheduler.wake()) {
-      this.signals.wake();
+    if (queued) {
+      this.announce();
     }
   }
 
@@ -115,10 +115,17 @@ export class AiReplyService implements OnApplicationBootstrap, BeforeApplication
   /** Queues a new answer to the question of `messageId` (the caller was admitted); the database checks the rest. */
   async request(actor: UserActor, roomId: string, messageId: string): Promise<AnswerRequest> {
     const request = await this.jobs.request(actor, roomId, messageId);
-    if (request.queued && !this.scheduler.wake()) {
-      this.signals.wake();
+    if (request.queued) {
+      this.announce();
     }
     return request;
+  }
+
+  /** A job was queued: this instance claims it if it has room to, else every instance hears of it (Redis). */
+  private announce(): void {
+    if (!this.scheduler.wake()) {
+      this.signals.wake();
+    }
   }
 
   /** The text clients have been sent so far of a streaming reply, wherever it is generated; undefined if unknown. */
