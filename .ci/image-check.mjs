@@ -60,7 +60,7 @@ async function main() {
     const node = prepareNode(work);
     const stages = buildImage(text, shown, { work, node });
     await runImage(stages.at(-1), { work, node });
-    say(`image-check: passed in ${seconds(started)}`);
+    say(`image-check: the image built, started, served and stopped (${seconds(started)})`);
   } finally {
     cleanup();
   }
