@@ -510,6 +510,78 @@ describe(loadConfig.name, () => {
     });
   });
 
+  describe('moderation', () => {
+    it('should leave moderation off, checking after delivery and failing open, when nothing is set', () => {
+      const sut = loadConfig(makeEnv());
+
+      expect(sut.moderation).toEqual({
+        enabled: false,
+        mode: 'post',
+        failOpen: true,
+        model: 'omni-moderation-latest',
+        timeoutMs: 5000,
+        retryMs: 15_000,
+      });
+    });
+
+    it('should read every moderation variable', () => {
+      const sut = loadConfig(
+        makeEnv({
+          MODERATION: 'openai',
+          OPENAI_API_KEY: `key-${randomUUID()}`,
+          MODERATION_MODE: 'pre',
+          MODERATION_FAIL_OPEN: 'false',
+          MODERATION_MODEL: 'text-moderation-stable',
+          MODERATION_TIMEOUT_MS: '800',
+          MODERATION_RETRY_MS: '60000',
+        }),
+      );
+
+      expect(sut.moderation).toEqual({
+        enabled: true,
+        mode: 'pre',
+        failOpen: false,
+        model: 'text-moderation-stable',
+        timeoutMs: 800,
+        retryMs: 60_000,
+      });
+    });
+
+    it('should refuse MODERATION=openai without OPENAI_API_KEY, naming the key', () => {
+      const error = configErrorOf(makeEnv({ MODERATION: 'openai', OPENAI_API_KEY: '' }));
+
+      expect(error.message).toBe(
+        "Invalid configuration: OPENAI_API_KEY: required with MODERATION=openai (messages are checked with the provider's moderation endpoint)",
+      );
+    });
+
+    it.each([
+      ['MODERATION', 'on', 'must be off or openai'],
+      ['MODERATION', 'OpenAI', 'must be off or openai'],
+      ['MODERATION_MODE', 'before', 'must be post or pre'],
+      ['MODERATION_FAIL_OPEN', 'yes', 'must be true or false'],
+      ['MODERATION_TIMEOUT_MS', '99', 'must be a whole number from 100 to 120000'],
+      ['MODERATION_TIMEOUT_MS', '5s', 'must be a whole number from 100 to 120000'],
+      ['MODERATION_RETRY_MS', '999', 'must be a whole number from 1000 to 3600000'],
+      ['MODERATION_RETRY_MS', '1.5', 'must be a whole number from 1000 to 3600000'],
+    ])('should refuse %s=%p naming what it takes', (variable, value, expected) => {
+      const error = configErrorOf(makeEnv({ [variable]: value }));
+
+      expect(error.message).toBe(`Invalid configuration: ${variable}: ${expected}`);
+    });
+
+    it.each([
+      ['MODERATION', (c: ReturnType<typeof loadConfig>) => c.moderation.enabled, false],
+      ['MODERATION_MODE', (c: ReturnType<typeof loadConfig>) => c.moderation.mode, 'post'],
+      ['MODERATION_FAIL_OPEN', (c: ReturnType<typeof loadConfig>) => c.moderation.failOpen, true],
+      ['MODERATION_MODEL', (c: ReturnType<typeof loadConfig>) => c.moderation.model, 'omni-moderation-latest'],
+    ])('should treat an empty %s as unset and use its default', (variable, read, expected) => {
+      const sut = loadConfig(makeEnv({ [variable]: ' ' }));
+
+      expect(read(sut)).toBe(expected);
+    });
+  });
+
   describe('backups', () => {
     it('should leave automatic backups off, into DATA_DIR/backups, keeping 7, when nothing is set', () => {
       const env = makeEnv();

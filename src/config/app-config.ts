@@ -47,6 +47,8 @@ export interface AppConfig {
     maxConcurrent: number;
     maxConcurrentPerUser: number;
   };
+  /** Checks of message text with the provider's moderation endpoint (MODERATION=openai). */
+  moderation: ModerationConfig;
   /** editWindowSeconds: how long after sending an author may edit a message (the database caps it at a day). */
   messages: { maxLength: number; editWindowSeconds: number };
   rates: {
@@ -157,6 +159,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       "Invalid configuration: BACKUP_INTERVAL: Supabase keeps its own backups (the API cannot read every table); set DATABASE_URL to the project's Postgres to export it",
     );
   }
+  if (env.MODERATION === 'openai' && !env.OPENAI_API_KEY) {
+    throw new ConfigError(
+      "Invalid configuration: OPENAI_API_KEY: required with MODERATION=openai (messages are checked with the provider's moderation endpoint)",
+    );
+  }
   if (env.NODE_ENV === 'production' && !supabase && !env.LOCAL_JWT_SECRET) {
     throw new ConfigError('Invalid configuration: LOCAL_JWT_SECRET: required when NODE_ENV=production');
   }
@@ -199,6 +206,14 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       pollMs: env.AI_POLL_MS,
       maxConcurrent: env.AI_MAX_CONCURRENT,
       maxConcurrentPerUser: env.AI_MAX_CONCURRENT_PER_USER,
+    },
+    moderation: {
+      enabled: env.MODERATION === 'openai',
+      mode: env.MODERATION_MODE,
+      failOpen: env.MODERATION_FAIL_OPEN === 'true',
+      model: env.MODERATION_MODEL,
+      timeoutMs: env.MODERATION_TIMEOUT_MS,
+      retryMs: env.MODERATION_RETRY_MS,
     },
     messages: { maxLength: env.MESSAGE_MAX_LENGTH, editWindowSeconds: env.MESSAGE_EDIT_WINDOW_SECONDS },
     rates: {
@@ -334,4 +349,19 @@ export interface PushConfig {
   expoUrl?: string;
   /** Expo's access token, when the project requires one ("enhanced security for push notifications"). */
   accessToken?: string;
+}
+
+export interface ModerationConfig {
+  /** MODERATION=openai: every message is checked through the AI provider's key and base URL (OPENAI_*). */
+  enabled: boolean;
+  /** `post`: a message is checked after it is delivered; `pre`: before anyone sees it. */
+  mode: Env['MODERATION_MODE'];
+  /** When a check cannot be made (error, timeout): true lets the message through, false holds it for a retry. */
+  failOpen: boolean;
+  /** The provider's moderation model. */
+  model: string;
+  /** The longest one check may take before it counts as unavailable. */
+  timeoutMs: number;
+  /** How often messages whose check failed (failOpen=false) are checked again. */
+  retryMs: number;
 }
