@@ -293,3 +293,94 @@ describe('fake OpenAI server, raw HTTP', () => {
     expect(requests.map((r) => r.closedEarly())).toEqual([false, false]);
   });
 });
+
+describe('fake OpenAI server, moderations', () => {
+  const CATEGORY_NAMES = [
+    'harassment',
+    'harassment/threatening',
+    'hate',
+    'hate/threatening',
+    'illicit',
+    'illicit/violent',
+    'self-harm',
+    'self-harm/instructions',
+    'self-harm/intent',
+    'sexual',
+    'sexual/minors',
+    'violence',
+    'violence/graphic',
+  ];
+  const flaggedIn = (categories: object) =>
+    Object.entries(categories)
+      .filter(([, v]) => v === true)
+      .map(([k]) => k);
+
+  it('answers as OpenAI does, one result per input: FLAGME is harassment, FLAGVIOLENCE violence', async () => {
+    const answer = await client.moderations.create({
+      model: 'omni-moderation-latest',
+      input: ['hello', 'you FLAGME', 'FLAGVIOLENCE', 'FLAGME FLAGVIOLENCE'],
+    });
+
+    expect(answer).toMatchObject({ id: 'modr-fake-1', model: 'omni-moderation-latest' });
+    expect(answer.results.map((r) => [r.flagged, flaggedIn(r.categories)])).toEqual([
+      [false, []],
+      [true, ['harassment']],
+      [true, ['violence']],
+      [true, ['harassment', 'violence']],
+    ]);
+    const [passed, flagged] = answer.results;
+    expect(Object.keys(passed.categories)).toEqual(CATEGORY_NAMES);
+    expect(Object.keys(passed.category_scores)).toEqual(CATEGORY_NAMES);
+    expect(Object.keys(passed.category_applied_input_types)).toEqual(CATEGORY_NAMES);
+    expect(flagged.category_scores.harassment).toBeGreaterThan(0.5);
+    expect(flagged.category_scores.violence).toBeLessThan(0.5);
+    expect(fake.moderationRequests.map((r) => r.body)).toEqual([
+      { model: 'omni-moderation-latest', input: ['hello', 'you FLAGME', 'FLAGVIOLENCE', 'FLAGME FLAGVIOLENCE'] },
+    ]);
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  it('takes a single string and multi-modal text parts', async () => {
+    const single = await client.moderations.create({ input: 'FLAGME' });
+    const parts = await client.moderations.create({ input: [{ type: 'text', text: 'just FLAGVIOLENCE' }] });
+
+    expect(single.results.map((r) => flaggedIn(r.categories))).toEqual([['harassment']]);
+    expect(parts.results.map((r) => flaggedIn(r.categories))).toEqual([['violence']]);
+  });
+
+  it('fails as told until told otherwise: 500, an answer without results, or no answer until the client aborts', async () => {
+    fake.moderation.fail('error');
+    const error = await client.moderations.create({ input: 'x' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(APIError);
+    expect(error).toMatchObject({ status: 500, type: 'server_error' });
+    expect(await client.moderations.create({ input: 'x' }).catch((e: unknown) => e)).toMatchObject({ status: 500 });
+
+    fake.moderation.fail('malformed');
+    expect(await client.moderations.create({ input: 'x' })).not.toHaveProperty('results');
+
+    fake.moderation.fail('hang');
+    const aborted = await client.moderations
+      .create({ input: 'x' }, { signal: AbortSignal.timeout(100) })
+      .catch((e: unknown) => e);
+    expect(aborted).toBeInstanceOf(APIUserAbortError);
+    await fake.moderationRequests[3].closedByClient;
+
+    fake.moderation.fail(null);
+    expect((await client.moderations.create({ input: 'x' })).results[0].flagged).toBe(false);
+    expect(fake.moderationRequests).toHaveLength(5);
+  });
+
+  it('answers 401 without a bearer token and 400 without an input, recording both', async () => {
+    const noAuth = await fetch(`${fake.url}/moderations`, { method: 'POST', body: '{"input":"x"}' });
+    const noInput = await fetch(`${fake.url}/moderations`, {
+      method: 'POST',
+      headers: { Authorization: 'Bearer test', 'Content-Type': 'application/json' },
+      body: '{}',
+    });
+
+    expect(noAuth.status).toBe(401);
+    expect(noInput.status).toBe(400);
+    expect(await noInput.json()).toMatchObject({ error: { type: 'invalid_request_error' } });
+    expect(fake.moderationRequests).toHaveLength(2);
+  });
+});

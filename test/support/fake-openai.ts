@@ -1,8 +1,16 @@
 /**
  * A fake OpenAI-compatible server (node:http) for tests that drive the real `openai` SDK.
  *
- * Only `POST /v1/chat/completions` exists. Each request takes the next scripted Step (FIFO), or the default step
- * when the queue is empty. Streams are SSE like OpenAI's: `data: <chat.completion.chunk>\n\n` ... `data: [DONE]\n\n`.
+ * `POST /v1/chat/completions`: each request takes the next scripted Step (FIFO), or the default step when the queue
+ * is empty. Streams are SSE like OpenAI's: `data: <chat.completion.chunk>\n\n` ... `data: [DONE]\n\n`.
+ *
+ * `POST /v1/moderations`: answered as OpenAI does (`{ id, model, results: [{ flagged, categories,
+ * category_applied_input_types, category_scores }] }`, one result per input). An input containing `FLAGME` is flagged
+ * as `harassment`, one containing `FLAGVIOLENCE` as `violence` (both: both); anything else passes.
+ * `moderation.fail('error')` answers 500, `'hang'` never answers (until the client aborts or close()), `'malformed'`
+ * answers 200 without results, each until `moderation.fail(null)`. Requests are recorded in `moderationRequests`.
+ *
+ * Any other path is 404; a request without a bearer token is 401 (recorded, taking no step).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { type AddressInfo } from 'node:net';
@@ -35,6 +43,9 @@ export interface RecordedRequest {
   closedEarly(): boolean;
 }
 
+/** How the moderation endpoint fails, until set back to null (then it answers normally). */
+export type ModerationFailure = 'error' | 'hang' | 'malformed' | null;
+
 export interface FakeOpenAi {
   /** Base URL for the SDK's `baseURL`: `http://127.0.0.1:PORT/v1`. */
   url: string;
@@ -42,12 +53,35 @@ export interface FakeOpenAi {
   requests: RecordedRequest[];
   script(...steps: Step[]): void;
   setDefault(step: Step): void;
+  /** Every POST /v1/moderations received, in order (also those answered 400/401). */
+  moderationRequests: RecordedRequest[];
+  moderation: { fail(failure: ModerationFailure): void };
   /** Resolves with the first n requests once n have arrived. */
   waitForRequests(n: number): Promise<RecordedRequest[]>;
   close(): Promise<void>;
 }
 
 export const DEFAULT_REPLY = 'Hello from the fake.';
+
+/** Words that make the fake's moderation flag an input, with the category each one sets. */
+export const FLAG_WORDS = { FLAGME: 'harassment', FLAGVIOLENCE: 'violence' } as const;
+
+/** The categories of OpenAI's omni-moderation results, every one present in each answer. */
+const MODERATION_CATEGORIES = [
+  'harassment',
+  'harassment/threatening',
+  'hate',
+  'hate/threatening',
+  'illicit',
+  'illicit/violent',
+  'self-harm',
+  'self-harm/instructions',
+  'self-harm/intent',
+  'sexual',
+  'sexual/minors',
+  'violence',
+  'violence/graphic',
+] as const;
 
 interface ChatBody {
   model?: unknown;
@@ -67,6 +101,41 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.writeHead(status, { 'Content-Type': 'application/json', ...headers }).end(JSON.stringify(body));
 }
 
+/** The texts of a moderation `input`: a string, strings, or multi-modal parts (one input of its text parts). */
+function moderationInputs(input: unknown): string[] | undefined {
+  if (typeof input === 'string') {
+    return [input];
+  }
+  if (!Array.isArray(input) || input.length === 0) {
+    return undefined;
+  }
+  if (input.every((i) => typeof i === 'string')) {
+    return input;
+  }
+  return [
+    input
+      .filter((part: { type?: unknown; text?: unknown }) => part?.type === 'text' && typeof part.text === 'string')
+      .map((part: { text: string }) => part.text)
+      .join(' '),
+  ];
+}
+
+function moderationResult(text: string) {
+  const flaggedAs = new Set<string>(
+    Object.entries(FLAG_WORDS)
+      .filter(([word]) => text.includes(word))
+      .map(([, category]) => category),
+  );
+  const each = <T>(value: (category: string) => T) =>
+    Object.fromEntries(MODERATION_CATEGORIES.map((category) => [category, value(category)]));
+  return {
+    flagged: flaggedAs.size > 0,
+    categories: each((c) => flaggedAs.has(c)),
+    category_applied_input_types: each(() => ['text']),
+    category_scores: each((c) => (flaggedAs.has(c) ? 0.93 : 0.0001)),
+  };
+}
+
 /** A rough prompt size: the number of words in the string contents of the messages. */
 function promptTokens(messages: unknown): number {
   const texts = Array.isArray(messages) ? messages.map((m: { content?: unknown }) => m?.content) : [];
@@ -79,12 +148,14 @@ function promptTokens(messages: unknown): number {
 
 export async function startFakeOpenAi(): Promise<FakeOpenAi> {
   const requests: RecordedRequest[] = [];
+  const moderationRequests: RecordedRequest[] = [];
+  let moderationFailure: ModerationFailure = null;
   const queue: Step[] = [];
   let fallback: Step = { kind: 'stream', chunks: [DEFAULT_REPLY] };
   const waiters: { n: number; resolve: (r: RecordedRequest[]) => void }[] = [];
   let closing = false;
 
-  function record(req: IncomingMessage, res: ServerResponse, body: unknown): void {
+  function record(req: IncomingMessage, res: ServerResponse, body: unknown, into: RecordedRequest[]): void {
     let early = false;
     let resolveClosed = (): void => undefined;
     const closedByClient = new Promise<void>((resolve) => (resolveClosed = resolve));
@@ -94,7 +165,7 @@ export async function startFakeOpenAi(): Promise<FakeOpenAi> {
         resolveClosed();
       }
     });
-    requests.push({ body, headers: { ...req.headers }, closedByClient, closedEarly: () => early });
+    into.push({ body, headers: { ...req.headers }, closedByClient, closedEarly: () => early });
     for (const w of waiters.filter((w) => requests.length >= w.n)) {
       waiters.splice(waiters.indexOf(w), 1);
       w.resolve(requests.slice(0, w.n));
@@ -198,13 +269,43 @@ export async function startFakeOpenAi(): Promise<FakeOpenAi> {
     }
   }
 
+  function moderate(body: { model?: unknown; input?: unknown }, res: ServerResponse): void {
+    switch (moderationFailure) {
+      case 'error':
+        return sendJson(res, 500, openAiError(500, 'Fake moderation error'));
+      case 'hang':
+        return;
+      case 'malformed':
+        return sendJson(res, 200, { id: `modr-fake-${moderationRequests.length}` });
+      case null:
+        break;
+    }
+    const inputs = moderationInputs(body.input);
+    if (!inputs) {
+      return sendJson(res, 400, openAiError(400, "'input' is a required property"));
+    }
+    sendJson(res, 200, {
+      id: `modr-fake-${moderationRequests.length}`,
+      model: typeof body.model === 'string' ? body.model : 'omni-moderation-latest',
+      results: inputs.map(moderationResult),
+    });
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const parts: Buffer[] = [];
     for await (const part of req) {
       parts.push(part as Buffer);
     }
     const path = new URL(req.url ?? '/', 'http://fake').pathname;
-    if (req.method !== 'POST' || path !== '/v1/chat/completions') {
+    const endpoint =
+      req.method !== 'POST'
+        ? undefined
+        : path === '/v1/chat/completions'
+          ? 'chat'
+          : path === '/v1/moderations'
+            ? 'moderation'
+            : undefined;
+    if (!endpoint) {
       return sendJson(res, 404, openAiError(404, `Unknown request URL: ${req.method} ${path}.`));
     }
     const text = Buffer.concat(parts).toString('utf8');
@@ -214,13 +315,17 @@ export async function startFakeOpenAi(): Promise<FakeOpenAi> {
     } catch {
       // kept as text; answered 400 below
     }
-    record(req, res, body);
-    res.setHeader('x-request-id', `req_fake_${requests.length}`);
+    const recorded = endpoint === 'chat' ? requests : moderationRequests;
+    record(req, res, body, recorded);
+    res.setHeader('x-request-id', `req_fake_${endpoint === 'chat' ? '' : 'modr_'}${recorded.length}`);
     if (!/^Bearer \S+/.test(req.headers.authorization ?? '')) {
       return sendJson(res, 401, openAiError(401, 'Incorrect API key provided.'));
     }
     if (typeof body !== 'object' || body === null) {
       return sendJson(res, 400, openAiError(400, 'The request body is not valid JSON.'));
+    }
+    if (endpoint === 'moderation') {
+      return moderate(body, res);
     }
     await respond(queue.shift() ?? fallback, body, res);
   }
@@ -234,6 +339,8 @@ export async function startFakeOpenAi(): Promise<FakeOpenAi> {
   return {
     url: `http://127.0.0.1:${port}/v1`,
     requests,
+    moderationRequests,
+    moderation: { fail: (failure) => void (moderationFailure = failure) },
     script: (...steps) => void queue.push(...steps),
     setDefault: (step) => void (fallback = step),
     waitForRequests: (n) =>
