@@ -113,6 +113,13 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly moderationChecks = new Counter({
+    name: 'chat_moderation_checks_total',
+    help: 'Checks of message text with the moderation provider, by outcome: passed, flagged, unavailable (error, timeout or unreadable answer)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
