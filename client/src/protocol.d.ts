@@ -69,6 +69,12 @@ export interface Message {
    * and an edit's `rerun` add one). The answers are the assistant messages with the same `replyToId`.
    */
   version?: number;
+  /**
+   * Withheld from this reader: a placeholder (`content` is "", no reactions) that keeps its id, seq, rev, sender and
+   * time. `blocked`: the reader blocked its sender; `flagged`: moderation withheld it; `pending`: held until moderation
+   * can check it. `flagged`/`pending` with content: the reader is its author or the room's owner, who still read it.
+   */
+  withheld?: 'blocked' | 'flagged' | 'pending';
 }
 
 /** `GET /api/rooms/:id/changes`: the messages changed after `afterRev`, each once, in rev order. */
@@ -108,6 +114,8 @@ export interface LastMessage {
   /** The first 140 characters of its content. */
   preview: string;
   createdAt: string;
+  /** Withheld from this reader (the preview is ""), as on Message. */
+  withheld?: 'blocked' | 'flagged' | 'pending';
 }
 
 /** The Room of PROTOCOL.md §3. */
@@ -173,6 +181,16 @@ export interface UserEvents {
   'member:added': MemberEvent;
   /** The person's read pointer moved (on any of their devices). */
   'read:updated': ReadPointer;
+  /** The person blocked or unblocked someone (on any of their devices): re-read what is shown (PROTOCOL.md §3). */
+  'block:updated': { profileId: string; blocked: boolean };
+  /** Moderation withheld one of the person's messages from the others, and why. */
+  'message:withheld': {
+    roomId: string;
+    messageId: string;
+    seq: number;
+    reason: 'flagged' | 'pending';
+    categories: string[];
+  };
 }
 
 /** Sent to the members of a room whose sockets have not joined it: one per stored message, and its final status. */

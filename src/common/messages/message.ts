@@ -82,7 +82,19 @@ export class MessageDto implements Message {
     description: 'only on an assistant reply to a question: its place among the answers to that question (1, 2, …)',
   })
   version?: number;
+
+  @ApiPropertyOptional({
+    enum: ['blocked', 'flagged', 'pending'],
+    description:
+      'withheld from the reader (content is "": a placeholder that keeps seq and rev): blocked = the reader blocked ' +
+      'its sender; flagged = moderation withheld it; pending = held until moderation can check it. With content: ' +
+      'the reader is its author or the room owner, and everyone else reads a placeholder',
+  })
+  withheld?: Withheld;
 }
+
+/** Why a message is withheld from a reader (PROTOCOL.md §3 Blocks, Moderation). */
+export type Withheld = 'blocked' | 'flagged' | 'pending';
 
 export interface MessageRow {
   id: string;
@@ -105,6 +117,7 @@ export interface MessageRow {
   deleted_by?: string | null;
   reactions?: Record<string, number> | null;
   reply_version?: number | null;
+  withheld?: Withheld | null;
 }
 
 export function toMessage(row: MessageRow): MessageDto {
@@ -126,5 +139,6 @@ export function toMessage(row: MessageRow): MessageDto {
     ...(row.deleted_at ? { deletedAt: isoTimestamp(row.deleted_at), deletedBy: row.deleted_by ?? null } : {}),
     ...(row.reactions && Object.keys(row.reactions).length > 0 ? { reactions: row.reactions } : {}),
     ...(row.reply_version ? { version: Number(row.reply_version) } : {}),
+    ...(row.withheld ? { withheld: row.withheld } : {}),
   };
 }

@@ -14,13 +14,14 @@ export function previewOf(content: string): string {
     .join('');
 }
 
-/** A message as a room list's `lastMessage` and `room:activity` show it. */
+/** A message as a room list's `lastMessage` and `room:activity` show it (no preview of a withheld one). */
 export function lastMessageOf(message: MessageDto): LastMessageView {
   return {
     seq: message.seq,
     role: message.role,
     senderId: message.senderId,
-    preview: previewOf(message.content),
+    preview: message.withheld ? '' : previewOf(message.content),
     createdAt: message.createdAt,
+    ...(message.withheld ? { withheld: message.withheld } : {}),
   };
 }

@@ -29,6 +29,12 @@ export interface RealtimeBroadcaster {
    * the same `lastSeq`, so a room list's preview follows an edit and loses a deleted message's text.
    */
   messageChanged(message: MessageDto, lastSeq: number): void;
+  /**
+   * `blockerId` blocked (or unblocked) `blockedId`: from now on every socket of the blocker gets the blocked
+   * person's messages as placeholders, and neither their typing nor their rooms' activity (or all of it again), on
+   * every instance; the blocker's sockets hear `block:updated`.
+   */
+  blockChanged(blockerId: string, blockedId: string, blocked: boolean): void;
   /** Emits `event` to every socket of one person, whatever rooms they are subscribed to. */
   toUser<E extends keyof UserEvents>(profileId: string, event: E, payload: UserEvents[E]): void;
   /** A new member's sockets get the room's `room:activity` from now on, on every instance. */

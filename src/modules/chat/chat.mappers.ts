@@ -26,6 +26,7 @@ export interface RoomRow {
   last_message_sender_id: string | null;
   last_message_preview: string | null;
   last_message_created_at: Date | string | null;
+  last_message_withheld?: 'blocked' | 'flagged' | 'pending' | null;
 }
 
 export interface MemberRow {
@@ -70,6 +71,7 @@ export function toRoom(row: RoomRow, ai: AiSettings): RoomDto {
             senderId: row.last_message_sender_id,
             preview: row.last_message_preview ?? '',
             createdAt: isoTimestamp(row.last_message_created_at ?? row.updated_at),
+            ...(row.last_message_withheld ? { withheld: row.last_message_withheld } : {}),
           },
     createdAt: isoTimestamp(row.created_at),
     updatedAt: isoTimestamp(row.updated_at),

@@ -5,6 +5,8 @@ import { HealthModule } from '../health/health.module';
 import { MetricsModule } from '../metrics/metrics.module';
 import { PushModule } from '../push/push.module';
 import { PushService } from '../push/push.service';
+import { BlocksController } from './blocks/blocks.controller';
+import { BlocksService } from './blocks/blocks.service';
 import { ChangesController } from './changes.controller';
 import { DrainService } from './drain.service';
 import { LimitsController } from './limits.controller';
@@ -39,9 +41,11 @@ import { RoomsService } from './rooms.service';
     ChangesController,
     ReportsController,
     LimitsController,
+    BlocksController,
   ],
   providers: [
     ReportsService,
+    BlocksService,
     ProfilesRepository,
     RoomsRepository,
     MessagesRepository,

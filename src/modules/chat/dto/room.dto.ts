@@ -53,6 +53,9 @@ export class LastMessageDto {
 
   @ApiProperty({ format: 'date-time' })
   createdAt!: string;
+
+  @ApiPropertyOptional({ enum: ['blocked', 'flagged', 'pending'], description: 'withheld from the reader: no preview' })
+  withheld?: 'blocked' | 'flagged' | 'pending';
 }
 
 /** Implements the SDK's Room: the wire type both sides compile against. */

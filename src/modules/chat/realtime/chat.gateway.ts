@@ -39,7 +39,8 @@ import { SocketEventRunner, type Ack, type ErrorAck } from './socket-event-runne
 import { SocketSessionService, type SessionData } from './socket-session.service';
 import { DrainService } from '../drain.service';
 import { RoomsService } from '../rooms.service';
-import { CHAT_NAMESPACE, inboxChannel, roomChannel, roomIdOf, userChannel } from './socket-rooms';
+import { blockersChannel, CHAT_NAMESPACE, inboxChannel, roomChannel, roomIdOf, userChannel } from './socket-rooms';
+import { BlocksService } from '../blocks/blocks.service';
 
 type ChatSocket = Socket<DefaultEventsMap, ServerToClientEvents, DefaultEventsMap, SessionData>;
 
@@ -64,6 +65,7 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
     private readonly sessions: SocketSessionService,
     private readonly rooms: RoomsService,
     private readonly changes: MessageChangesService,
+    private readonly blocks: BlocksService,
   ) {}
 
   afterInit(namespace: Namespace): void {
@@ -72,14 +74,16 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
     namespace.use(this.auth.use);
     namespace.use(this.cap.use);
     // The socket's inbox: the rooms whose activity it hears without joining them, read before it is connected.
+    // And the people its user blocked: their messages reach it as placeholders (a channel per person).
     namespace.use((socket, next) => {
       const data = socket.data as SessionData;
-      this.session.inboxRooms(userActor(data.user.id, data.user.claims, data.user.accessToken)).then(
-        (roomIds) => {
-          data.inboxRoomIds = roomIds;
+      const actor = userActor(data.user.id, data.user.claims, data.user.accessToken);
+      void Promise.allSettled([this.session.inboxRooms(actor), this.blocks.blockedIds(actor)]).then(
+        ([rooms, blocked]) => {
+          data.inboxRoomIds = rooms.status === 'fulfilled' ? rooms.value : [];
+          data.blockedIds = blocked.status === 'fulfilled' ? blocked.value : [];
           next();
         },
-        () => next(),
       );
     });
     // Presence follows subscriptions whatever causes them: join, leave, removal, deletion, disconnect. The
@@ -104,8 +108,10 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
     const { user } = socket.data;
     this.presence.connected(user.id);
     const inbox = (socket.data.inboxRoomIds ?? []).map(inboxChannel);
+    const blocked = (socket.data.blockedIds ?? []).map(blockersChannel);
     socket.data.inboxRoomIds = undefined;
-    void socket.join([userChannel(user.id), this.broadcaster.instanceChannel, ...inbox]);
+    socket.data.blockedIds = undefined;
+    void socket.join([userChannel(user.id), this.broadcaster.instanceChannel, ...inbox, ...blocked]);
     this.metrics.socketsConnected.inc();
     this.sessions.start(socket);
   }

@@ -1,14 +1,16 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import type { Namespace } from 'socket.io';
-import type { FeedEvent } from '../../../common/realtime/server-events';
+import type { FeedEvent, RoomEvents } from '../../../common/realtime/server-events';
 import { APP_CONFIG, type AppConfig } from '../../../config/app-config';
 import { INSTANCE_ID, REDIS, type RedisConnections } from '../../cluster/cluster.tokens';
 import { InstanceRegistry } from '../../cluster/instance-registry.service';
 import { StreamChannel } from '../../cluster/stream-channel';
 import { RoomFeedRepository } from './room-feed.repository';
 import { RoomOrder, type FeedItem } from './room-order';
-import { roomChannel, roomIdOf, userChannel } from './socket-rooms';
+import { blockersChannel, roomChannel, roomIdOf, userChannel } from './socket-rooms';
+import type { MessageDto } from '../../../common/messages/message';
+import { withheldView } from '../../../common/messages/withheld';
 
 /** The Redis stream every instance reads the room feeds from. */
 export const FEED_STREAM = 'chat:feed';
@@ -111,8 +113,55 @@ export class RoomFeed implements OnApplicationBootstrap, OnApplicationShutdown {
     }
   }
 
+  /**
+   * To this instance's subscribers of the room. The sockets of people who blocked the item's author (their
+   * channel holds them) get a message as a placeholder and its typing not at all; everyone else gets it as it is.
+   */
   private emitLocally(item: FeedItem): void {
-    const target = this.namespace?.local.to(roomChannel(item.roomId));
-    (item.except ? target?.except(userChannel(item.except)) : target)?.emit(item.event, item.payload);
+    const namespace = this.namespace;
+    if (!namespace) {
+      return;
+    }
+    const channel = roomChannel(item.roomId);
+    const except = item.except ? [userChannel(item.except)] : [];
+    const author = authorOf(item);
+    const blockers = author ? blockersChannel(author) : undefined;
+    const blocking = blockers ? namespace.adapter.rooms.get(blockers) : undefined;
+    if (!blockers || !blocking || blocking.size === 0) {
+      namespace.local.to(channel).except(except).emit(item.event, item.payload);
+      return;
+    }
+    namespace.local
+      .to(channel)
+      .except([...except, blockers])
+      .emit(item.event, item.payload);
+    const subscribed = namespace.adapter.rooms.get(channel);
+    const placeholder = blockedView(item);
+    const sockets = [...blocking].filter((id) => subscribed?.has(id));
+    if (placeholder && sockets.length > 0) {
+      namespace.local.to(sockets).emit(item.event, placeholder);
+    }
   }
+}
+
+/** Whose item it is, for blocking: a message's sender, a typer. */
+function authorOf(item: FeedItem): string | null {
+  switch (item.event) {
+    case 'message:new':
+    case 'message:updated':
+      return (item.payload as RoomEvents['message:new']).message.senderId;
+    case 'typing':
+      return (item.payload as RoomEvents['typing']).profileId;
+    case 'message:delta':
+      return null;
+  }
+}
+
+/** The payload a person who blocked its author gets: a message as a placeholder; nothing else. */
+function blockedView(item: FeedItem): RoomEvents['message:new'] | undefined {
+  if (item.event !== 'message:new' && item.event !== 'message:updated') {
+    return undefined;
+  }
+  const { message } = item.payload as { message: MessageDto };
+  return { message: message.deletedAt ? message : withheldView(message, 'blocked') };
 }

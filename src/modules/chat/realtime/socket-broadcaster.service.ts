@@ -6,7 +6,7 @@ import type { RealtimeBroadcaster, StoredMessageListener } from '../../../common
 import type { InboxEvents, RoomEvents, UserEvents } from '../../../common/realtime/server-events';
 import { INSTANCE_ID, REDIS, type RedisConnections } from '../../cluster/cluster.tokens';
 import { RoomFeed } from './room-feed.service';
-import { inboxChannel, instanceChannel, roomChannel, userChannel } from './socket-rooms';
+import { blockersChannel, inboxChannel, instanceChannel, roomChannel, userChannel } from './socket-rooms';
 
 /** The payloads are typed by the port's event maps; Socket.IO's own emit typing is not used here. */
 type Target = BroadcastOperator<Record<string, (payload: unknown) => void>, unknown>;
@@ -83,8 +83,16 @@ export class SocketBroadcaster implements RealtimeBroadcaster {
   messageChanged(message: MessageDto, lastSeq: number): void {
     this.feed.publish({ roomId: message.roomId, event: 'message:updated', payload: { message } });
     if (message.seq === lastSeq) {
-      this.toInbox({ roomId: message.roomId, lastSeq, lastMessage: lastMessageOf(message) });
+      this.toInbox({ roomId: message.roomId, lastSeq, lastMessage: lastMessageOf(message) }, message.senderId);
     }
+  }
+
+  blockChanged(blockerId: string, blockedId: string, blocked: boolean): void {
+    const channel = blockersChannel(blockedId);
+    this.everywhere(userChannel(blockerId), [], (target) =>
+      blocked ? target.socketsJoin(channel) : target.socketsLeave(channel),
+    );
+    this.toUser(blockerId, 'block:updated', { profileId: blockedId, blocked });
   }
 
   toUser<E extends keyof UserEvents>(profileId: string, event: E, payload: UserEvents[E]): void {
@@ -113,16 +121,19 @@ export class SocketBroadcaster implements RealtimeBroadcaster {
    * activity too (the room moved); the listeners hear only of messages that reached their final status.
    */
   private stored(message: MessageDto): void {
-    this.toInbox({ roomId: message.roomId, lastSeq: message.seq, lastMessage: lastMessageOf(message) });
+    this.toInbox(
+      { roomId: message.roomId, lastSeq: message.seq, lastMessage: lastMessageOf(message) },
+      message.senderId,
+    );
     if (message.status !== 'streaming') {
       this.listeners.forEach((listener) => listener(message));
     }
   }
 
-  private toInbox(activity: InboxEvents['room:activity']): void {
-    this.everywhere(inboxChannel(activity.roomId), [roomChannel(activity.roomId)], (target) =>
-      target.emit('room:activity', activity),
-    );
+  /** Not to the sockets that joined the room (they have the message), nor to those of people who blocked its sender. */
+  private toInbox(activity: InboxEvents['room:activity'], senderId: string | null): void {
+    const except = [roomChannel(activity.roomId), ...(senderId ? [blockersChannel(senderId)] : [])];
+    this.everywhere(inboxChannel(activity.roomId), except, (target) => target.emit('room:activity', activity));
   }
 
   /** Applies `act` to the sockets in `channel` (but those in `except`): here at once, then on the other instances. */

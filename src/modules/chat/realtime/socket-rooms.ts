@@ -11,4 +11,9 @@ export const userChannel = (profileId: string): string => `user:${profileId}`;
 export const inboxChannel = (roomId: string): string => `inbox:${roomId}`;
 /** Every socket connected to one instance: excluding it sends a broadcast to the other instances only. */
 export const instanceChannel = (instanceId: string): string => `instance:${instanceId}`;
+/**
+ * Every socket of the people who blocked a person: their messages reach these sockets as placeholders, their
+ * typing and activity not at all (PROTOCOL.md §3 Blocks). A socket joins one per person its user blocked.
+ */
+export const blockersChannel = (profileId: string): string => `blockers:${profileId}`;
 export const CHAT_NAMESPACE = '/chat';

@@ -20,6 +20,8 @@ export interface SessionData {
   sessionTimers?: SessionTimers;
   /** The rooms the user is a member of, read during the handshake; the socket joins their inboxes on connect. */
   inboxRoomIds?: string[];
+  /** The people the user blocked, read during the handshake; the socket joins their blockers' channels on connect. */
+  blockedIds?: string[];
 }
 
 /** What the service needs of a socket. */
