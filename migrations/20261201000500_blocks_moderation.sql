@@ -187,6 +187,27 @@ create or replace function public.find_my_message(p_room_id uuid, p_client_id te
   end
   $$;
 
+-- A JSON array of strings as text[] (moderation's categories).
+create function chat_private.text_array(p_values jsonb) returns text[]
+  language sql immutable set search_path = ''
+  as $$
+    select coalesce(array_agg(e), '{}') from jsonb_array_elements_text(coalesce(p_values, '[]'::jsonb)) e
+  $$;
+revoke all on function chat_private.text_array(jsonb) from public, anon;
+grant execute on function chat_private.text_array(jsonb) to authenticated, service_role;
+
+-- Keeps the text of a message withheld as it was stored (the sender cannot write withheld_contents themselves).
+create function chat_private.keep_withheld(p_message public.messages, p_content text, p_categories jsonb) returns void
+  language sql security definer set search_path = ''
+  as $$
+    insert into public.withheld_contents as w (message_id, chatroom_id, sender_id, content, categories)
+      values (p_message.id, p_message.chatroom_id, p_message.sender_id, p_content, chat_private.text_array(p_categories))
+      on conflict (message_id) do update set content = excluded.content, categories = excluded.categories,
+        withheld_at = now()
+  $$;
+revoke all on function chat_private.keep_withheld(public.messages, text, jsonb) from public, anon;
+grant execute on function chat_private.keep_withheld(public.messages, text, jsonb) to authenticated, service_role;
+
 -- A send may be withheld as it is stored (pre-moderation): p_withhold { reason, categories }. The author's answer
 -- holds the text; the row holds none. A repeat of a withheld send answers with the text too.
 alter type public.posted_message add attribute withheld text;
@@ -237,9 +258,7 @@ create function public.post_message(p_room_id uuid, p_content text, p_client_id 
         return;
     end;
     if v_reason is not null then
-      insert into public.withheld_contents (message_id, chatroom_id, sender_id, content, categories)
-        values (v.id, p_room_id, v_uid, p_content,
-          coalesce((select array_agg(c) from jsonb_array_elements_text(p_withhold -> 'categories') c), '{}'));
+      perform chat_private.keep_withheld(v, p_content, p_withhold -> 'categories');
       v.content := p_content;
     end if;
     -- The room's AI mode tells the server whether this message asks for a reply.
@@ -331,11 +350,7 @@ create function public.edit_message(
     else
       update public.messages m set content = '', withheld = v_reason, edited_at = now(), updated_at = now()
         where m.id = p_message_id returning * into v;
-      insert into public.withheld_contents as w (message_id, chatroom_id, sender_id, content, categories)
-        values (v.id, p_room_id, v_uid, p_content,
-          coalesce((select array_agg(c) from jsonb_array_elements_text(p_withhold -> 'categories') c), '{}'))
-        on conflict (message_id) do update set content = excluded.content, categories = excluded.categories,
-          withheld_at = now();
+      perform chat_private.keep_withheld(v, p_content, p_withhold -> 'categories');
       v.content := p_content;
     end if;
     return query select c.last_seq, to_jsonb(v) from public.chatrooms c where c.id = p_room_id;
@@ -378,7 +393,7 @@ create or replace function chat_private.prepare_reaction() returns trigger
 -- since is left alone (its new text is checked by itself). 'flagged' and 'pending' withhold it; 'passed' makes a
 -- pending message readable again. Answers the message as its author reads it, the room's owner and last seq, and
 -- whether anything changed.
-create function public.moderation_verdict(p_message_id uuid, p_checked text, p_verdict text, p_categories text[])
+create function public.moderation_verdict(p_message_id uuid, p_checked text, p_verdict text, p_categories jsonb)
   returns table (changed boolean, owner_id uuid, room_last_seq bigint, message jsonb)
   language plpgsql security definer set search_path = ''
   as $$
@@ -403,7 +418,7 @@ create function public.moderation_verdict(p_message_id uuid, p_checked text, p_v
       update public.messages m set content = v_text, withheld = null where m.id = v.id returning * into v;
     else
       insert into public.withheld_contents as w (message_id, chatroom_id, sender_id, content, categories)
-        values (v.id, v.chatroom_id, v.sender_id, coalesce(v_text, v.content), coalesce(p_categories, '{}'))
+        values (v.id, v.chatroom_id, v.sender_id, coalesce(v_text, v.content), chat_private.text_array(p_categories))
         on conflict (message_id) do update set categories = excluded.categories;
       update public.messages m set content = '', withheld = p_verdict where m.id = v.id returning * into v;
       v.content := p_checked;
@@ -423,9 +438,9 @@ create function public.moderation_pending(p_limit integer)
     limit least(greatest(coalesce(p_limit, 50), 1), 200)
   $$;
 
-revoke all on function public.moderation_verdict(uuid, text, text, text[]), public.moderation_pending(integer)
+revoke all on function public.moderation_verdict(uuid, text, text, jsonb), public.moderation_pending(integer)
   from public, anon, authenticated;
-grant execute on function public.moderation_verdict(uuid, text, text, text[]), public.moderation_pending(integer)
+grant execute on function public.moderation_verdict(uuid, text, text, jsonb), public.moderation_pending(integer)
   to service_role;
 
 -- Blocking: the caller blocks or unblocks a person; their list.

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { MetricsModule } from '../metrics/metrics.module';
+import { ModerationModule } from '../moderation/moderation.module';
 import { AI_PROVIDER } from './ai-provider.port';
 import { AiJobsRepository } from './ai-jobs.repository';
 import { AiRepliesRepository } from './ai-replies.repository';
@@ -13,7 +14,7 @@ import { ReplyWriter } from './reply-writer.service';
 
 /** AI replies. It reaches clients only through the RealtimeBroadcaster port; it knows no sockets. */
 @Module({
-  imports: [MetricsModule],
+  imports: [MetricsModule, ModerationModule],
   providers: [
     { provide: AI_PROVIDER, useClass: OpenAiProvider },
     AiRepliesRepository,

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import { ContentModerator } from '../moderation/content-moderator.service';
 import { REALTIME_BROADCASTER, type RealtimeBroadcaster } from '../../common/realtime/realtime-broadcaster';
 import type { MessageDto } from '../../common/messages/message';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
@@ -42,6 +43,7 @@ export class ReplyWriter {
     private readonly context: ContextBuilder,
     private readonly partials: PartialReplies,
     private readonly metrics: MetricsService,
+    private readonly moderator: ContentModerator,
   ) {
     this.policies = createAiPolicies(config.ai.maxAttempts);
   }
@@ -183,6 +185,8 @@ export class ReplyWriter {
       const stored = await this.jobs.finish(job.id, this.instanceId, reply.content, outcome);
       if (stored) {
         this.broadcaster.replyEnded(stored);
+        // Checked when it ends (it streamed before any check): flagged, it is withheld like a user's message.
+        this.moderator.afterStore(stored);
       }
     } catch (error) {
       // Its lease runs out, and whoever takes the job over ends the reply as failed with its last checkpoint.

@@ -3,6 +3,7 @@ import { AiModule } from '../ai/ai.module';
 import { AuthModule } from '../auth/auth.module';
 import { HealthModule } from '../health/health.module';
 import { MetricsModule } from '../metrics/metrics.module';
+import { ModerationModule } from '../moderation/moderation.module';
 import { PushModule } from '../push/push.module';
 import { PushService } from '../push/push.service';
 import { BlocksController } from './blocks/blocks.controller';
@@ -32,7 +33,7 @@ import { RoomsRepository } from './rooms.repository';
 import { RoomsService } from './rooms.service';
 
 @Module({
-  imports: [AuthModule, AiModule, MetricsModule, HealthModule, PushModule],
+  imports: [AuthModule, AiModule, MetricsModule, HealthModule, PushModule, ModerationModule],
   controllers: [
     ProfilesController,
     RoomsController,

@@ -5,6 +5,8 @@ import { REALTIME_BROADCASTER, type RealtimeBroadcaster } from '../../common/rea
 import { ErrorCode } from '../../common/errors/error-code';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { AiReplyService } from '../ai/ai-reply.service';
+import { withheldView } from '../../common/messages/withheld';
+import { ContentModerator } from '../moderation/content-moderator.service';
 import type { UserActor } from '../persistence/database.port';
 import type { MessageDto } from './dto/message.dto';
 import { checkedContent, checkedEmoji } from './message-content';
@@ -26,6 +28,7 @@ export class MessageChangesService {
     private readonly messages: MessagesRepository,
     @Inject(REALTIME_BROADCASTER) private readonly broadcaster: RealtimeBroadcaster,
     private readonly aiReplies: AiReplyService,
+    private readonly moderator: ContentModerator,
   ) {}
 
   /**
@@ -46,8 +49,14 @@ export class MessageChangesService {
       await this.aiReplies.admit(actor.id);
     }
     const window = this.config.messages.editWindowSeconds;
-    const { message, lastSeq } = await this.messages.edit(actor, roomId, messageId, text, window);
-    this.broadcaster.messageChanged(message, lastSeq);
+    const withhold = await this.moderator.beforeStore(text);
+    const { message, lastSeq } = await this.messages.edit(actor, roomId, messageId, text, window, withhold);
+    this.broadcaster.messageChanged(message.withheld ? withheldView(message, message.withheld) : message, lastSeq);
+    if (withhold && message.withheld) {
+      this.moderator.told(message, withhold);
+      return rerun ? { message, rerun: false } : { message };
+    }
+    this.moderator.afterStore(message);
     if (!rerun) {
       return { message };
     }

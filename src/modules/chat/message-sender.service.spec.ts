@@ -13,6 +13,7 @@ import type { MessagesRepository } from './messages.repository';
 import type { RealtimeBroadcaster } from '../../common/realtime/realtime-broadcaster';
 import { MetricsService } from '../metrics/metrics.service';
 import type { TypingService } from './realtime/typing.service';
+import type { ContentModerator } from '../moderation/content-moderator.service';
 import type { AiReplyService } from '../ai/ai-reply.service';
 
 type UserActor = Actor & { kind: 'user' };
@@ -168,6 +169,12 @@ function makeHarness(
     typing as unknown as TypingService,
     new MetricsService(),
     aiReplies as unknown as AiReplyService,
+    // Moderation off (MODERATION=off): every text is stored as it is.
+    {
+      beforeStore: () => Promise.resolve(undefined),
+      afterStore: () => undefined,
+      told: () => undefined,
+    } as unknown as ContentModerator,
   );
   return { sut, config, logger, rateLimiter, repository, broadcaster, typing, aiReplies };
 }

@@ -6,6 +6,8 @@ import { RateLimiter } from '../../common/rate-limit/rate-limiter.service';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { REALTIME_BROADCASTER, type RealtimeBroadcaster } from '../../common/realtime/realtime-broadcaster';
 import { AiReplyService } from '../ai/ai-reply.service';
+import { withheldView } from '../../common/messages/withheld';
+import { ContentModerator } from '../moderation/content-moderator.service';
 import { MetricsService } from '../metrics/metrics.service';
 import type { UserActor } from '../persistence/database.port';
 import type { MessageDto, SentMessageDto } from './dto/message.dto';
@@ -32,6 +34,7 @@ export class MessageSenderService {
     private readonly typing: TypingService,
     private readonly metrics: MetricsService,
     private readonly aiReplies: AiReplyService,
+    private readonly moderator: ContentModerator,
   ) {}
 
   async send(
@@ -59,13 +62,22 @@ export class MessageSenderService {
         }
         throw AppException.rateLimited(rate.retryAfterMs);
       }
-      const { roomAiMode, ...result } = await this.messages.post(actor, roomId, text, clientId ?? null);
+      const withhold = await this.moderator.beforeStore(text);
+      const { roomAiMode, ...result } = await this.messages.post(actor, roomId, text, clientId ?? null, withhold);
       // A repeat (a retried send) stored nothing, so it tells nobody anything new and asks for no reply.
       if (!result.duplicate) {
         await this.typing.stop(roomId, actor.id);
-        this.broadcaster.toRoomInOrder(roomId, result.message.seq, 'message:new', { message: result.message });
-        if (roomAiMode) {
-          await this.askForReply(actor, result.message, roomAiMode);
+        const { message } = result;
+        // Withheld as it was stored: the room gets the placeholder, the author the text (the answer) and why.
+        const shown = message.withheld ? withheldView(message, message.withheld) : message;
+        this.broadcaster.toRoomInOrder(roomId, message.seq, 'message:new', { message: shown });
+        if (withhold && message.withheld) {
+          this.moderator.told(message, withhold);
+        }
+        this.moderator.afterStore(message);
+        // A withheld question is no question for the assistant (it could not read it either).
+        if (roomAiMode && !message.withheld) {
+          await this.askForReply(actor, message, roomAiMode);
         }
       }
       this.metrics.messageSends.inc({ transport, outcome: result.duplicate ? 'duplicate' : 'stored' });

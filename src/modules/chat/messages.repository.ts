@@ -3,6 +3,7 @@ import { DATABASE, type Actor, type Database, type UserActor } from '../persiste
 import { toMessage, type MessageRow } from './chat.mappers';
 import type { AiMode } from '../ai/mentions';
 import type { ChangesPageDto, MessageDto } from './dto/message.dto';
+import type { Withhold } from '../moderation/content-moderator.service';
 
 export interface PageRequest {
   afterSeq?: number;
@@ -14,12 +15,16 @@ export interface PageRequest {
 export class MessagesRepository {
   constructor(@Inject(DATABASE) private readonly db: Database) {}
 
-  /** Stores a user message with the room's next seq; a repeated clientId returns the stored one. */
+  /**
+   * Stores a user message with the room's next seq; a repeated clientId returns the stored one. `withhold` stores it
+   * withheld (pre-moderation): the answer still holds its text, for its author.
+   */
   async post(
     actor: UserActor,
     roomId: string,
     content: string,
     clientId: string | null,
+    withhold?: Withhold,
   ): Promise<{ message: MessageDto; duplicate: boolean; roomAiMode: AiMode | null }> {
     // Concurrent sends share a transaction when the driver can (group commit); each is still its own.
     const [row] = await this.db.callGrouped<MessageRow & { duplicate: boolean; room_ai_mode: AiMode | null }>(
@@ -29,6 +34,7 @@ export class MessagesRepository {
         p_room_id: roomId,
         p_content: content,
         p_client_id: clientId,
+        p_withhold: withhold ?? null,
       },
     );
     return { message: toMessage(row), duplicate: row.duplicate, roomAiMode: row.room_ai_mode };
@@ -68,12 +74,20 @@ export class MessagesRepository {
   }
 
   /** The author's edit of their message within `windowSeconds`; the room's last seq tells whether it is the last. */
-  async edit(actor: UserActor, roomId: string, messageId: string, content: string, windowSeconds: number) {
+  async edit(
+    actor: UserActor,
+    roomId: string,
+    messageId: string,
+    content: string,
+    windowSeconds: number,
+    withhold?: Withhold,
+  ) {
     const [row] = await this.db.call<{ room_last_seq: number; message: MessageRow }>(actor, 'edit_message', {
       p_room_id: roomId,
       p_message_id: messageId,
       p_content: content,
       p_window_seconds: windowSeconds,
+      p_withhold: withhold ?? null,
     });
     return { message: toMessage(row.message), lastSeq: Number(row.room_last_seq), changed: true };
   }

@@ -1,11 +1,12 @@
 import { Module } from '@nestjs/common';
 import { MetricsModule } from '../metrics/metrics.module';
+import { ContentModerator } from './content-moderator.service';
 import { ModerationService } from './moderation.service';
 
-/** Checks of message text with the provider's moderation endpoint; it stores and sends nothing itself. */
+/** Checks of message text with the provider's moderation endpoint, and what they do to messages. */
 @Module({
   imports: [MetricsModule],
-  providers: [ModerationService],
-  exports: [ModerationService],
+  providers: [ModerationService, ContentModerator],
+  exports: [ModerationService, ContentModerator],
 })
 export class ModerationModule {}
