@@ -592,3 +592,38 @@ create or replace function public.push_targets(p_message_id uuid)
       end;
   end
   $$;
+
+-- The assistant reads no withheld message (as no deleted one): its text is not the room's to share.
+create or replace function public.ai_context(p_room_id uuid, p_question_id uuid, p_limit integer)
+  returns table (id uuid, seq bigint, role text, content text, reply_to_id uuid, sender_name text)
+  language sql stable set search_path = ''
+  as $$
+    with question as (
+      select q.seq from public.messages q where q.id = p_question_id and q.chatroom_id = p_room_id
+    ), asked as (
+      select m.id, m.seq, m.role, m.content, m.reply_to_id, p.display_name as sender_name
+      from public.messages m
+      left join public.profiles p on p.id = m.sender_id
+      where m.chatroom_id = p_room_id
+        and m.role in ('user', 'system')
+        and m.status in ('complete', 'truncated')
+        and m.deleted_at is null
+        and m.withheld is null
+        and m.seq <= (select seq from question)
+      order by m.seq desc
+      limit least(greatest(p_limit, 1), 1000)
+    )
+    select * from asked
+    union all
+    select * from (
+      select distinct on (r.reply_to_id) r.id, r.seq, r.role, r.content, r.reply_to_id, null::text
+      from public.messages r
+      where r.chatroom_id = p_room_id
+        and r.role = 'assistant'
+        and r.status in ('complete', 'truncated')
+        and r.deleted_at is null
+        and r.withheld is null
+        and r.reply_to_id in (select a.id from asked a where a.id <> p_question_id)
+      order by r.reply_to_id, r.seq desc
+    ) newest
+  $$;

@@ -5,7 +5,7 @@
  * when they end; an outage fails open or closed as configured, and nothing is lost.
  */
 import type { Socket } from 'socket.io-client';
-import { addMembers, createAiRoom, postMessage, useAiApp, watchRoom } from './support/ai-helpers';
+import { addMembers, conversationOf, createAiRoom, postMessage, useAiApp, watchRoom } from './support/ai-helpers';
 import { signUp, type TestUser } from './support/http-client';
 import { ack, collect, joinRoom, nextEvent } from './support/socket-client';
 
@@ -99,6 +99,23 @@ describe('moderation after delivery (MODERATION_MODE=post)', () => {
       content: 'FLAGME says the bot',
       withheld: 'flagged',
     });
+  });
+
+  it('should keep a withheld message out of what the assistant reads', async () => {
+    const { author, member, room, memberSocket } = await roomOfThree(t, 'mc', 'always');
+    const watcher = await watchRoom(t.sockets, member, room.id);
+    const withheld = nextEvent(memberSocket, 'message:updated', (p) => p.message.withheld === 'flagged');
+    const flagged = await postMessage(author, room.id, 'FLAGME secret insult');
+    await watcher.log.reply(flagged.id);
+    expect((await withheld).message.id).toBe(flagged.id);
+
+    const asked = t.fake.requests.length;
+    const question = await postMessage(member, room.id, 'what was said?');
+    await watcher.log.reply(question.id);
+    const conversation = conversationOf(t.fake.requests[asked].body);
+    // Neither the withheld question (nor a blank in its place) nor the answer to it: the question alone.
+    expect(conversation).toEqual([{ role: 'user', content: expect.stringContaining('what was said?') }]);
+    expect(JSON.stringify(t.fake.requests[asked].body)).not.toContain('FLAGME');
   });
 
   it('should leave messages as they are while the provider is down (MODERATION_FAIL_OPEN=true)', async () => {
