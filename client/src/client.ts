@@ -1,9 +1,10 @@
+import { Blocks } from './blocks';
 import { Connection, type ChatSocket } from './connection';
 import { Emitter } from './emitter';
 import type { ClientEvents, ConnectionStatus, InboxEntry } from './events';
 import { Inbox } from './inbox';
 import { Outbox, type OutboxEntry, type OutboxEvents } from './outbox';
-import type { Limits, Message, Report } from './protocol';
+import type { Block, BlockState, Limits, Message, Report } from './protocol';
 import type { RoomState } from './room-state';
 import { RoomSync } from './room-sync';
 import { memoryStorage, type StorageAdapter } from './storage';
@@ -39,6 +40,7 @@ export class ChatClient {
   private readonly inboxState: Inbox;
   private readonly rooms: RoomSync;
   private readonly outboxQueue: Outbox;
+  private readonly blockList: Blocks;
 
   constructor(options: ConnectOptions) {
     this.connection = new Connection(
@@ -62,6 +64,11 @@ export class ChatClient {
         return message;
       },
       notify: (event, payload) => (this.emitter as unknown as Emitter<OutboxEvents>).emit(event, payload),
+    });
+    this.blockList = new Blocks(this.connection, (state) => {
+      this.rooms.rereadAll();
+      this.inboxState.reload();
+      this.emitter.emit('block:updated', state);
     });
     this.listen();
     void this.outboxQueue.restore().then(() => this.outboxQueue.flush());
@@ -206,6 +213,30 @@ export class ChatClient {
     return (await this.connection.http<{ report: Report }>('POST', path, { reason })).report;
   }
 
+  /**
+   * Blocks a person (`POST /api/profiles/:id/block`): their messages show as placeholders (`withheld: 'blocked'`,
+   * content "") from then on, those held too (the joined rooms are read again), and they cannot add the caller to a
+   * room. Blocking twice is the same as once.
+   */
+  block(profileId: string): Promise<BlockState> {
+    return this.blockList.set(profileId, true);
+  }
+
+  /** Unblocks a person (`DELETE /api/profiles/:id/block`): the joined rooms are read again, their messages back. */
+  unblock(profileId: string): Promise<BlockState> {
+    return this.blockList.set(profileId, false);
+  }
+
+  /** The people the caller blocked (`GET /api/blocks`); `isBlocked` answers from it from then on. */
+  blocks(): Promise<Block[]> {
+    return this.blockList.load();
+  }
+
+  /** Whether the caller blocked this person, as far as this client knows (`blocks()` reads it; events keep it). */
+  isBlocked(profileId: string): boolean {
+    return this.blockList.has(profileId);
+  }
+
   /** What the server accepts (`GET /api/limits`): the edit window, the longest message and emoji. */
   limits(): Promise<Limits> {
     return this.connection.http<Limits>('GET', '/api/limits');
@@ -230,6 +261,11 @@ export class ChatClient {
       this.outboxQueue.flush();
     });
     socket.on('room:deleted', ({ roomId }) => this.forget(roomId));
+    socket.on('message:withheld', (event) => {
+      // The author's copy shows that the others do not see it ("flagged" or "pending" with its content).
+      this.rooms.reread(event.roomId, event.seq, event.seq).catch((error: unknown) => this.connection.report(error));
+      this.emitter.emit('message:withheld', event);
+    });
     socket.on('member:removed', ({ roomId, profileId }) => {
       if (profileId === this.userId) {
         this.forget(roomId);

@@ -110,6 +110,7 @@ export class Inbox {
         senderId: message.senderId,
         preview: previewOf(message.content),
         createdAt: message.createdAt,
+        ...(message.withheld ? { withheld: message.withheld } : {}),
       },
     });
   }

@@ -1,5 +1,12 @@
 import type { Message, RoomEvents } from './protocol';
 
+/** How a page goes in: below the window (`older`), with more beyond it (`hasMore`), as a re-read of it (`reread`). */
+export interface PageOptions {
+  older?: boolean;
+  hasMore?: boolean;
+  reread?: boolean;
+}
+
 /** What a live event did: taken (or changed what is held), already held, or showed a gap in seq or rev (catch up). */
 export type NewOutcome = 'added' | 'duplicate' | 'gap';
 
@@ -63,9 +70,11 @@ export class MessageWindow {
 
   /**
    * A page from a join ack or a history read, ascending. The first one places the window; later ones extend it
-   * (newer after `lastSeq`, older before `firstSeq`) or refresh what is held (a reply's text so far).
+   * (newer after `lastSeq`, older before `firstSeq`) or refresh what is held (a reply's text so far). `reread`: a read
+   * of what is held again after what the reader may see changed (a block or an unblock changes no rev): a copy of the
+   * same change replaces the one held, a placeholder its message and the other way round.
    */
-  mergePage(messages: readonly Message[], options: { older?: boolean; hasMore?: boolean } = {}): void {
+  mergePage(messages: readonly Message[], options: PageOptions = {}): void {
     if (!this.loaded) {
       this.loaded = true;
       if (messages.length > 0) {
@@ -77,7 +86,7 @@ export class MessageWindow {
     for (const message of messages) {
       // Below the window only a page of older history extends it.
       if (options.older || message.seq >= this.low) {
-        this.put(message);
+        this.put(message, options.reread);
       }
     }
     if (options.older) {
@@ -144,10 +153,13 @@ export class MessageWindow {
     return 'applied';
   }
 
-  /** Puts a message, keeping the newer of two copies of one seq (a higher rev, a final status, more streamed text). */
-  protected put(message: Message): boolean {
+  /**
+   * Puts a message, keeping the newer of two copies of one seq (a higher rev, a final status, more streamed text);
+   * `reread`, also a copy of the same change that shows something else (see `mergePage`).
+   */
+  protected put(message: Message, reread = false): boolean {
     const current = this.held.get(message.seq);
-    if (current && !isNewer(message, current)) {
+    if (current && !isNewer(message, current) && !(reread && isRereadOf(message, current))) {
       return false;
     }
     this.held.set(message.seq, message);
@@ -189,4 +201,16 @@ function isNewer(incoming: Message, current: Message): boolean {
     return incoming.status !== 'streaming' && incoming.updatedAt >= current.updatedAt;
   }
   return incoming.status !== 'streaming' || incoming.content.length >= current.content.length;
+}
+
+/** The same change read again, showing something else: withheld from the reader now, or no longer. */
+function isRereadOf(incoming: Message, current: Message): boolean {
+  return (
+    incoming.rev !== undefined &&
+    incoming.rev === current.rev &&
+    current.status !== 'streaming' &&
+    (incoming.withheld !== current.withheld ||
+      incoming.content !== current.content ||
+      JSON.stringify(incoming.reactions) !== JSON.stringify(current.reactions))
+  );
 }

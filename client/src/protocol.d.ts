@@ -74,8 +74,10 @@ export interface Message {
    * time. `blocked`: the reader blocked its sender; `flagged`: moderation withheld it; `pending`: held until moderation
    * can check it. `flagged`/`pending` with content: the reader is its author or the room's owner, who still read it.
    */
-  withheld?: 'blocked' | 'flagged' | 'pending';
+  withheld?: WithheldReason;
 }
+
+export type WithheldReason = 'blocked' | 'flagged' | 'pending';
 
 /** `GET /api/rooms/:id/changes`: the messages changed after `afterRev`, each once, in rev order. */
 export interface ChangesPage {
@@ -111,11 +113,32 @@ export interface LastMessage {
   seq: number;
   role: MessageRole;
   senderId: string | null;
-  /** The first 140 characters of its content. */
+  /** The first 140 characters of its content ("" when it is withheld from the reader). */
   preview: string;
   createdAt: string;
   /** Withheld from this reader (the preview is ""), as on Message. */
-  withheld?: 'blocked' | 'flagged' | 'pending';
+  withheld?: WithheldReason;
+}
+
+/** The Profile of PROTOCOL.md §3. */
+export interface Profile {
+  id: string;
+  username: string;
+  displayName: string;
+  avatarUrl: string | null;
+  createdAt: string;
+}
+
+/** `GET /api/blocks`: a person the caller blocked, and since when. */
+export interface Block {
+  profile: Profile;
+  createdAt: string;
+}
+
+/** `POST` / `DELETE /api/profiles/:id/block`, and the `block:updated` event. */
+export interface BlockState {
+  profileId: string;
+  blocked: boolean;
 }
 
 /** The Room of PROTOCOL.md §3. */
@@ -181,14 +204,14 @@ export interface UserEvents {
   'member:added': MemberEvent;
   /** The person's read pointer moved (on any of their devices). */
   'read:updated': ReadPointer;
-  /** The person blocked or unblocked someone (on any of their devices): re-read what is shown (PROTOCOL.md §3). */
-  'block:updated': { profileId: string; blocked: boolean };
-  /** Moderation withheld one of the person's messages from the others, and why. */
+  /** The person blocked or unblocked someone (on any of their devices). Nothing is re-sent: re-read what is shown. */
+  'block:updated': BlockState;
+  /** Moderation withheld the person's own message from the others (`categories`: why). */
   'message:withheld': {
     roomId: string;
     messageId: string;
     seq: number;
-    reason: 'flagged' | 'pending';
+    reason: Exclude<WithheldReason, 'blocked'>;
     categories: string[];
   };
 }

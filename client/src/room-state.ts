@@ -1,9 +1,9 @@
-import { MessageWindow, type NewOutcome } from './message-window';
+import { MessageWindow, type NewOutcome, type PageOptions } from './message-window';
 import { MyReactions, withCount } from './my-reactions';
 import type { Message, RoomEvents } from './protocol';
 import { RevCursor } from './rev-cursor';
 
-export type { DeltaOutcome, NewOutcome } from './message-window';
+export type { DeltaOutcome, NewOutcome, PageOptions } from './message-window';
 
 /**
  * One room's state: its messages (a window gapless by seq, each in its latest state), the room's change feed followed
@@ -55,7 +55,7 @@ export class RoomState extends MessageWindow {
   }
 
   /** A page the caller read (a join ack, the feed, an older page): each message's `myReactions` becomes "mine". */
-  override mergePage(messages: readonly Message[], options?: { older?: boolean; hasMore?: boolean }): void {
+  override mergePage(messages: readonly Message[], options?: PageOptions): void {
     let mineChanged = false;
     const held = messages.map((message) => {
       const { myReactions, ...rest } = message;
@@ -147,8 +147,8 @@ export class RoomState extends MessageWindow {
   }
 
   /** A tombstone takes the caller's reactions with it. */
-  protected override put(message: Message): boolean {
-    const taken = super.put(message);
+  protected override put(message: Message, reread = false): boolean {
+    const taken = super.put(message, reread);
     if (taken && message.deletedAt) {
       this.mine.forget(message.id);
     }

@@ -10,9 +10,10 @@ type Join = ClientCalls['room:join'];
 const message = (seq: number, rev: number, overrides: Partial<Message> = {}) => makeMessage(seq, { rev, ...overrides });
 
 /** A connection whose joins answer the pages given, in turn, and whose socket events the test fires. */
-function fakeConnection(pages: Omit<Join['result'], 'room' | 'online'>[], lastRev: number) {
+function fakeConnection(pages: Omit<Join['result'], 'room' | 'online'>[], lastRev: number, reads: Message[][] = []) {
   const listeners = new Map<string, (payload: unknown) => void>();
   const joins: Join['payload'][] = [];
+  const paths: string[] = [];
   const room = { id: 'room', lastRev } as Room;
   const connection = {
     connected: true,
@@ -22,14 +23,22 @@ function fakeConnection(pages: Omit<Join['result'], 'room' | 'online'>[], lastRe
     report: (error: unknown) => {
       throw error;
     },
-    call: (_event: 'room:join', payload: Join['payload']) => {
+    /** `GET /api/rooms/:id/messages`: the pages of `reads`, in turn. */
+    http: (_method: string, path: string) => {
+      paths.push(path);
+      return Promise.resolve({ messages: reads.shift() ?? [], hasMore: false });
+    },
+    call: (event: 'room:join' | 'room:leave', payload: Join['payload']) => {
+      if (event === 'room:leave') {
+        return Promise.resolve({});
+      }
       joins.push(payload);
       const page = pages.shift();
       return page ? Promise.resolve({ room, online: [], ...page }) : Promise.reject(new Error('no page left'));
     },
   };
   const fire = (event: string, payload: unknown) => listeners.get(event)!(payload);
-  return { connection: connection as unknown as Connection, joins, fire };
+  return { connection: connection as unknown as Connection, joins, paths, fire };
 }
 
 describe(RoomSync.name, () => {
@@ -118,5 +127,40 @@ describe(RoomSync.name, () => {
       { roomId: 'room', limit: 100, afterRev: 3 },
     ]);
     expect(room.messages.map((m) => m.seq)).toEqual([1, 2, 3]);
+  });
+
+  it('should read the joined rooms again when what the caller may see changes, a room left once joined again', async () => {
+    const [one, two] = [message(1, 1), message(2, 2, { senderId: 'bob' })];
+    const hidden: Message = { ...two, content: '', withheld: 'blocked' };
+    const fake = fakeConnection(
+      [
+        { messages: [one, two], hasMore: false },
+        { messages: [one, two], hasMore: false },
+        { messages: [], hasMore: false, lastRev: 2 },
+      ],
+      2,
+      [
+        [one, hidden],
+        [one, hidden],
+      ],
+    );
+    const emitter = new Emitter<ClientEvents>();
+    const sut = new RoomSync(fake.connection, emitter);
+    const [room, left] = [await sut.join('room'), await sut.join('left')];
+    await sut.leave('left');
+    const reread = new Promise<void>((resolve) => emitter.on('room', (state) => state === room && resolve()));
+
+    sut.rereadAll();
+    await reread;
+
+    expect(room.messages.map((m) => [m.content, m.withheld])).toEqual([
+      ['message 1', undefined],
+      ['', 'blocked'],
+    ]);
+    expect(fake.paths).toEqual(['/api/rooms/room/messages?afterSeq=0&beforeSeq=3&limit=100']);
+    expect(left.messages[1].withheld).toBeUndefined();
+    await sut.join('left');
+    expect(left.messages[1].withheld).toBe('blocked');
+    expect(fake.paths.at(-1)).toBe('/api/rooms/left/messages?afterSeq=0&beforeSeq=3&limit=100');
   });
 });

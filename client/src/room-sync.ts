@@ -4,6 +4,7 @@ import { ChatError } from './errors';
 import type { ClientEvents } from './events';
 import type { ClientCalls, Message } from './protocol';
 import { applyJoin, joinModeOf, joinPayload } from './room-join';
+import { rereadRoom } from './room-reread';
 import { RoomState, type NewOutcome } from './room-state';
 
 /**
@@ -18,6 +19,8 @@ export class RoomSync {
   private readonly syncing = new Map<string, { again: boolean; done: Promise<void> }>();
   /** Rooms whose next join reads by seq: a streaming reply's text is not a change (it has no rev). */
   private readonly bySeq = new Set<string>();
+  /** Rooms held but not joined when what the caller may see changed: re-read once joined again. */
+  private readonly stale = new Set<string>();
 
   constructor(
     private readonly connection: Connection,
@@ -45,6 +48,9 @@ export class RoomSync {
     this.joined.add(roomId);
     await this.connection.connectedOnce();
     await this.sync(roomId);
+    if (this.stale.delete(roomId)) {
+      await this.reread(roomId);
+    }
     return this.room(roomId);
   }
 
@@ -67,6 +73,29 @@ export class RoomSync {
     room.mergePage(page.messages, { older: true, hasMore: page.hasMore });
     this.emitter.emit('room', room);
     return room.hasOlder;
+  }
+
+  /**
+   * What the caller may see changed without a change to the rooms (a block, an unblock: nothing is re-sent): every
+   * joined room reads the messages it holds again; the others do once joined again.
+   */
+  rereadAll(): void {
+    for (const roomId of this.rooms.keys()) {
+      if (this.joined.has(roomId)) {
+        this.reread(roomId).catch((error: unknown) => this.report(error));
+      } else {
+        this.stale.add(roomId);
+      }
+    }
+  }
+
+  /** Reads the messages held of a joined room again, `fromSeq..toSeq` (all of them by default): see room-reread.ts. */
+  async reread(roomId: string, fromSeq?: number, toSeq?: number): Promise<void> {
+    await this.syncing.get(roomId)?.done;
+    const room = this.joinedRoom(roomId);
+    if (room) {
+      await rereadRoom(this.connection, room, { fromSeq, toSeq }, () => this.emitter.emit('room', room));
+    }
   }
 
   /** After a reconnect: every joined room joins again from where it was. */
@@ -187,11 +216,13 @@ export class RoomSync {
 
   /** Syncs in the background; a drop meanwhile is not an error (the next connect syncs again). */
   private resync(roomId: string): void {
-    this.sync(roomId).catch((error: unknown) => {
-      if (!(error instanceof ChatError && error.code === 'DISCONNECTED')) {
-        this.connection.report(error);
-      }
-    });
+    this.sync(roomId).catch((error: unknown) => this.report(error));
+  }
+
+  private report(error: unknown): void {
+    if (!(error instanceof ChatError && error.code === 'DISCONNECTED')) {
+      this.connection.report(error);
+    }
   }
 
   private touch(roomId: string, change: (room: RoomState) => void): void {
