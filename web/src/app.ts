@@ -8,6 +8,7 @@ import { MessagesView } from './messages-view';
 import { RoomsView } from './rooms-view';
 import type { SessionStore } from './session';
 import { describeRoom, SettingsView } from './settings-view';
+import { withheldNotice } from './withheld-view';
 
 /**
  * The signed-in page, on the SDK: the inbox as the room list, the open room's state as the message list, the outbox
@@ -68,6 +69,8 @@ export class ChatApp {
 
   async start(): Promise<void> {
     await this.client.loadInbox();
+    // Who the caller blocked (Block or Unblock on their messages): the room is drawn again once it is known.
+    this.client.blocks().then(() => this.openId && this.showRoom(this.openId), report);
     this.showRooms();
     void this.refreshPublic();
     this.route();
@@ -162,6 +165,8 @@ export class ChatApp {
     });
     client.on('room', (state) => state.roomId === this.openId && this.showRoom(state.roomId));
     client.on('change', () => this.openId && this.showRoom(this.openId));
+    client.on('block:updated', () => this.openId && this.showRoom(this.openId));
+    client.on('message:withheld', (event) => showAlert(withheldNotice(event)));
     client.on('room:gone', ({ roomId }) => this.gone(roomId, 'The room was deleted, or you were removed from it.'));
     client.on('error', (error) => {
       if (!this.stopped) {

@@ -1,12 +1,13 @@
 import type { ChatClient, Message } from '../../client/src';
 import { button, el, reportError, textForm } from './dom';
 import { reportControls, type ReportActions } from './report-view';
+import { blockControls, isPlaceholder, type BlockActions } from './withheld-view';
 
 /** The reactions every message offers (any other emoji a message has is shown too). */
 export const REACTIONS = ['👍', '❤️', '😂', '🎉'] as const;
 
 /** What a message's actions need: who the caller is, what they may do, and the calls. */
-export interface MessageActions extends ReportActions {
+export interface MessageActions extends ReportActions, BlockActions {
   /** Whether the caller owns the message's room (an owner deletes anyone's message). */
   ownsRoom(roomId: string): boolean;
   /** Whether the server's edit window (`GET /api/limits`) is still open for the message; false until it is known. */
@@ -53,6 +54,9 @@ export function clientActions(
       return ai !== undefined && ai.available && ai.mode !== 'off';
     },
     regenerate: (m) => void client.regenerate(m.roomId, m.id).catch(reportError),
+    isBlocked: (profileId) => client.isBlocked(profileId),
+    setBlocked: (profileId, blocked) =>
+      void (blocked ? client.block(profileId) : client.unblock(profileId)).catch(reportError),
     isReported: (m) => reported.has(m.id),
     report: async (m, reason) => {
       await client.reportMessage(m.id, reason);
@@ -66,7 +70,8 @@ export function clientActions(
 export function actionsKey(message: Message, actions: MessageActions): string {
   const mine = [...actions.myReactions(message)].join(',');
   const may = [actions.ownsRoom(message.roomId), actions.answers(message.roomId), actions.inEditWindow(message)];
-  return `${may.join(',')}|${actions.isReported(message)}|${mine}`;
+  const blocked = message.senderId !== null && actions.isBlocked(message.senderId);
+  return `${may.join(',')}|${actions.isReported(message)}|${blocked}|${mine}`;
 }
 
 /** "(edited)" for the meta line of an edited message that is not deleted. */
@@ -76,7 +81,7 @@ export function editedMark(message: Message): HTMLElement[] {
 
 /**
  * The controls of a message's meta line: Regenerate (an assistant's reply, while the room's assistant answers), Edit (own, within the window), Delete
- * (own; the owner's: any), Report (others').
+ * (own; the owner's: any), Report (others', not a placeholder), Block or Unblock (others').
  */
 export function actionButtons(item: HTMLLIElement, message: Message, actions: MessageActions): HTMLElement[] {
   if (message.deletedAt || message.status === 'streaming') {
@@ -93,12 +98,13 @@ export function actionButtons(item: HTMLLIElement, message: Message, actions: Me
   if (own || actions.ownsRoom(message.roomId)) {
     buttons.push(button('Delete', 'small secondary', () => confirmDelete(item, message, actions), 'Delete message'));
   }
-  return [...buttons, ...reportControls(item, message, actions)];
+  const report = isPlaceholder(message) ? [] : reportControls(item, message, actions);
+  return [...buttons, ...report, ...blockControls(message, actions.myId(), actions)];
 }
 
 /** The reaction buttons under a message: each emoji with its count, the caller's own pressed. */
 export function reactionBar(message: Message, actions: MessageActions): HTMLElement[] {
-  if (message.deletedAt) {
+  if (message.deletedAt || isPlaceholder(message)) {
     return [];
   }
   const mine = actions.myReactions(message);

@@ -3,6 +3,7 @@ import { button, el } from './dom';
 import { actionButtons, actionsKey, editedMark, reactionBar, type MessageActions } from './message-actions-view';
 import { renderMarkdown } from './markdown';
 import { VersionsView } from './versions-view';
+import { placeholderText, withheldBadge } from './withheld-view';
 
 const STATUS_LABELS: Partial<Record<Message['status'], string>> = {
   streaming: 'Writing…',
@@ -136,7 +137,8 @@ export class MessagesView {
 
   private render(item: HTMLLIElement, message: Message, name: string): void {
     const mine = message.role === 'user' && message.senderId === this.hooks.myId();
-    item.className = `message ${message.role} ${message.status}${mine ? ' mine' : ''}${message.deletedAt ? ' deleted' : ''}`;
+    const placeholder = placeholderText(message);
+    item.className = `message ${message.role} ${message.status}${mine ? ' mine' : ''}${message.deletedAt ? ' deleted' : ''}${placeholder ? ' withheld' : ''}`;
     item.dataset.seq = String(message.seq);
     item.dataset.status = message.status;
     item.setAttribute('aria-busy', String(message.status === 'streaming'));
@@ -146,7 +148,7 @@ export class MessagesView {
     if (status) {
       meta.append(el('span', 'status', status));
     }
-    meta.append(...editedMark(message), ...this.versions.pager(message));
+    meta.append(...editedMark(message), ...withheldBadge(message), ...this.versions.pager(message));
     if (message.role === 'assistant' && message.status === 'streaming') {
       meta.append(button('Stop', 'small secondary', () => this.hooks.onStop(message), 'Stop this reply'));
     }
@@ -155,6 +157,9 @@ export class MessagesView {
     if (message.deletedAt) {
       body.classList.add('tombstone');
       body.textContent = 'Message deleted';
+    } else if (placeholder) {
+      body.classList.add('placeholder');
+      body.textContent = placeholder;
     } else {
       renderMarkdown(body, message.content);
     }

@@ -1,5 +1,6 @@
 import type { InboxEntry, Room } from '../../client/src';
 import { button, el } from './dom';
+import { previewText } from './withheld-view';
 
 /**
  * The room list: the caller's rooms from the SDK's inbox, the most recently active first, each with its unread count
@@ -40,7 +41,7 @@ export class RoomsView {
       if (entry.lastMessage) {
         const who =
           entry.lastMessage.role === 'assistant' ? 'AI: ' : entry.lastMessage.senderId === myId ? 'You: ' : '';
-        const preview = el('span', 'preview', `${who}${entry.lastMessage.preview}`);
+        const preview = el('span', 'preview', `${who}${previewText(entry.lastMessage)}`);
         preview.setAttribute('aria-hidden', 'true');
         link.append(preview);
       }
