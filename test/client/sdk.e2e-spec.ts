@@ -4,7 +4,8 @@
  * whole when it is back, the outbox delivers what was queued offline once, after a restart, and edits, deletes and
  * reactions reach the other client live and, for one that was away, through the change feed (`afterRev`), new
  * answers to a question (regenerate, an edit's rerun) come as its next versions, and a client knows its own reactions
- * from what it reads (a fresh join, the feed after a time away).
+ * from what it reads (a fresh join, the feed after a time away); a block turns the blocked person's messages, held and
+ * new, into placeholders on each of the blocker's devices, and an unblock brings them back (the SDK reads them again).
  */
 import {
   type ChatClient,
@@ -333,5 +334,42 @@ describe('client SDK (e2e)', () => {
     const refused = await a.reportMessage(own.id, 'mine').catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(ChatError);
     expect(refused).toMatchObject({ code: 'CONFLICT', message: expect.not.stringMatching(/^HTTP /) });
+  });
+
+  it("should show a blocked person's messages as placeholders, held ones too, on every device, until unblocked", async () => {
+    const { alice, bob, room, a, b } = await twoClientsInRoom('off');
+    const phone = client(t.url, alice); // Alice's second device
+    await phone.joinRoom(room.id);
+    await postMessage(bob, room.id, 'bob one');
+    await postMessage(alice, room.id, 'alice one');
+    const shown = (sdk: ChatClient) => sdk.room(room.id).messages.map((m) => m.content || `(${m.withheld})`);
+    const shows = (sdk: ChatClient, expected: string[], label: string) =>
+      until(sdk, 'room', () => JSON.stringify(shown(sdk)) === JSON.stringify(expected), label);
+    await Promise.all([a, phone].map((sdk) => shows(sdk, ['bob one', 'alice one'], 'both messages')));
+    const followed = new Promise((resolve) => phone.on('block:updated', resolve));
+
+    expect(await a.block(bob.id)).toEqual({ profileId: bob.id, blocked: true });
+    expect(await a.block(bob.id)).toEqual({ profileId: bob.id, blocked: true }); // again: the same
+
+    expect(await within(followed, 'block:updated on the other device')).toEqual({ profileId: bob.id, blocked: true });
+    await Promise.all([a, phone].map((sdk) => shows(sdk, ['(blocked)', 'alice one'], 'the held one withheld')));
+    await postMessage(bob, room.id, 'bob two');
+    await Promise.all([a, phone].map((sdk) => shows(sdk, ['(blocked)', 'alice one', '(blocked)'], 'the new one')));
+    expect(seqsOf(a, room.id)).toEqual([1, 2, 3]);
+    expect(a.room(room.id).messages[2]).toMatchObject({ senderId: bob.id, content: '', withheld: 'blocked' });
+    expect([a.isBlocked(bob.id), phone.isBlocked(bob.id)]).toEqual([true, true]);
+    expect((await a.blocks()).map((block) => block.profile.id)).toEqual([bob.id]);
+    await shows(b, ['bob one', 'alice one', 'bob two'], "Bob's own, as they are");
+    // The person blocked cannot add the blocker to a room.
+    const bobsRoom = await createAiRoom(bob, { mode: 'off' });
+    const added = await bob.http.post(`/api/rooms/${bobsRoom.id}/members`, { username: alice.username });
+    expect([added.status, added.body.code]).toEqual([403, 'FORBIDDEN']);
+
+    expect(await a.unblock(bob.id)).toEqual({ profileId: bob.id, blocked: false });
+
+    const restored = ['bob one', 'alice one', 'bob two'];
+    await Promise.all([a, phone].map((sdk) => shows(sdk, restored, 'the messages back')));
+    expect(await a.blocks()).toEqual([]);
+    expect(phone.isBlocked(bob.id)).toBe(false);
   });
 });

@@ -546,6 +546,44 @@ describe('chat page (public/, in Chromium)', () => {
       expectNoPageErrors(ada, bob);
     });
 
+    it("should show a blocked person's messages as placeholders, old and new, live, until unblocked", async () => {
+      const { ada, bob } = await twoInARoom({ mode: 'off' }, `Blocks ${viewport}`, viewport);
+      await bob.send('Bob says one');
+      await ada.send('Ada answers');
+      await ada.messages('Ada answers', 'complete').waitFor();
+      await bob.messages('Ada answers', 'complete').waitFor();
+      const block = (page: ChatPage, text: string) => page.messages(text).getByRole('button', { name: 'Block sender' });
+      const placeholders = (page: ChatPage) =>
+        page.page.locator('#messages li.withheld').filter({ hasText: 'Message from a blocked person' });
+      expect(await block(bob, 'Bob says one').count()).toBe(0); // not his own
+
+      await block(ada, 'Bob says one').click();
+      await ada.messages('Bob says one').waitFor({ state: 'detached' });
+      await bob.send('Bob says two');
+      await bob.messages('Bob says two', 'complete').waitFor();
+      await placeholders(ada).nth(1).waitFor();
+      const hidden = ['Message from a blocked person', 'Ada answers', 'Message from a blocked person'];
+      expect(await bodies(ada)).toEqual(hidden);
+      expect(await placeholders(ada).getByRole('button', { name: 'Report message' }).count()).toBe(0);
+      expect(await placeholders(ada).locator('.reactions').count()).toBe(0);
+      expect(await bodies(bob)).toEqual(['Bob says one', 'Ada answers', 'Bob says two']);
+      await ada.expectFitsViewport();
+      await ada.page.screenshot({ path: join(ARTIFACTS, `chat-blocked-${viewport}.png`) });
+
+      await ada.page.reload();
+      await ada.waitSignedIn();
+      await placeholders(ada).nth(1).waitFor();
+      expect(await bodies(ada)).toEqual(hidden);
+      const unblock = placeholders(ada).first().getByRole('button', { name: 'Unblock sender' });
+      await unblock.click();
+      await ada.messages('Bob says two').waitFor();
+      await ada.messages('Bob says one').waitFor();
+      expect(await bodies(ada)).toEqual(['Bob says one', 'Ada answers', 'Bob says two']);
+      expect(await placeholders(ada).count()).toBe(0);
+      await block(ada, 'Bob says two').waitFor();
+      expectNoPageErrors(ada, bob);
+    });
+
     it("should bring the owner's settings changes to the other member live, and a removal", async () => {
       const { ada, bob } = await twoInARoom({ mode: 'always' }, `Settings ${viewport}`, viewport);
       await bob.page.locator('#room-info').filter({ hasText: 'AI replies: Every message' }).waitFor();
