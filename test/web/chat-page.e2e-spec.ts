@@ -641,6 +641,65 @@ describe('chat page (public/, in Chromium)', () => {
     );
   });
 
+  describe('with MODERATION=openai (before delivery, failing closed)', () => {
+    let moderatedApp: TestApp;
+
+    beforeAll(async () => {
+      moderatedApp = await startTestApp({
+        OPENAI_API_KEY: 'test-key',
+        OPENAI_BASE_URL: fake.url,
+        MODERATION: 'openai',
+        MODERATION_MODE: 'pre',
+        MODERATION_FAIL_OPEN: 'false',
+        MODERATION_RETRY_MS: '1000',
+      });
+    });
+
+    afterAll(async () => {
+      fake.moderation.fail(null);
+      await moderatedApp?.close();
+    });
+
+    it('should show a withheld message to its author and the owner, badged, and a placeholder to the others', async () => {
+      const open = async (name: string) => {
+        const page = await ChatPage.open(browser, moderatedApp.url);
+        pages.push(page);
+        return page.register(name, name.split(' ')[0].toLowerCase());
+      };
+      const [ada, bob, cleo] = await Promise.all([open('Ada Lovelace'), open('Bob Hopper'), open('Cleo Reader')]);
+      await ada.createRoom('Moderated', { mode: 'off' });
+      await ada.addMember(bob.username);
+      await ada.addMember(cleo.username);
+      await Promise.all([bob.openRoom('Moderated'), cleo.openRoom('Moderated')]);
+      const badge = (page: ChatPage, text: string, label: string) =>
+        page.messages(text).locator('.withheld-badge').filter({ hasText: label });
+      const placeholder = (page: ChatPage, label: string) =>
+        page.page.locator('#messages li.withheld').filter({ hasText: label });
+
+      await bob.send('FLAGME you fool');
+      await bob.page.getByRole('alert').filter({ hasText: 'withheld by moderation (harassment)' }).waitFor();
+      await badge(bob, 'FLAGME you fool', 'Hidden from others').waitFor();
+      await placeholder(cleo, 'Withheld by moderation').waitFor();
+      // The room, its owner included, gets the placeholder live; the owner reads the text (PROTOCOL.md §3 Moderation).
+      await placeholder(ada, 'Withheld by moderation').waitFor();
+      await ada.page.reload();
+      await ada.waitSignedIn();
+      await badge(ada, 'FLAGME you fool', 'Hidden from others').waitFor();
+      expect(await cleo.messages('FLAGME').count()).toBe(0);
+
+      fake.moderation.fail('error');
+      await bob.send('Checked once it is back');
+      await bob.page.getByRole('alert').filter({ hasText: 'held for review' }).waitFor();
+      await badge(bob, 'Checked once it is back', 'Held for review').waitFor();
+      await placeholder(cleo, 'Held for review').waitFor();
+      fake.moderation.fail(null);
+      await cleo.messages('Checked once it is back').waitFor();
+      expect(await bodies(cleo)).toEqual(['Withheld by moderation', 'Checked once it is back']);
+      await cleo.expectFitsViewport();
+      expectNoPageErrors(ada, bob, cleo);
+    });
+  });
+
   describe('room list', () => {
     it('should order rooms by activity with unread counts, and clear them once the room is read', async () => {
       const { ada, bob } = await twoInARoom({ mode: 'off' }, 'Quiet room');
