@@ -1,6 +1,7 @@
 import { postMessage } from '../support/chat-api';
 import { eventually } from '../support/eventually';
 import { startFakeExpo, type FakeExpo } from '../support/fake-expo';
+import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai';
 import { signUp, type TestUser } from '../support/http-client';
 import { deviceTokens, pushCount, registerDevice } from '../support/push-helpers';
 import { addToRoom, createRoom } from '../support/rooms-helpers';
@@ -10,31 +11,34 @@ import { useTestApp } from '../support/test-app';
 const DELAY_MS = 1000;
 const ACCESS_TOKEN = 'expo-access-token-for-the-test';
 
+/** The app's push settings against the fake Expo service at `expoUrl`. */
+const pushEnv = (expoUrl: string): Record<string, string> => ({
+  PUSH_EXPO_URL: expoUrl,
+  EXPO_ACCESS_TOKEN: ACCESS_TOKEN,
+  PUSH_DELAY_MS: String(DELAY_MS),
+  PUSH_ROOM_INTERVAL_MS: '1000',
+  PUSH_MAX_PER_MINUTE: '3',
+  PUSH_MAX_ATTEMPTS: '3',
+  PUSH_RETRY_BASE_MS: '50',
+  PUSH_RECEIPT_DELAY_MS: '200',
+});
+
+/** A room of `owner` (AI off unless `ai` says otherwise) with `members` in it. */
+async function roomWith(owner: TestUser, members: TestUser[], name = 'Lobby', ai?: object): Promise<string> {
+  const room = await createRoom(owner, ai ? { name, ai } : { name });
+  for (const member of members) {
+    await addToRoom(owner, room.id, member);
+  }
+  return room.id;
+}
+
 describe('Push notifications', () => {
   let fake: FakeExpo;
   beforeAll(async () => {
     fake = await startFakeExpo();
   });
   afterAll(() => fake.close());
-  const t = useTestApp(() => ({
-    PUSH_EXPO_URL: fake.url,
-    EXPO_ACCESS_TOKEN: ACCESS_TOKEN,
-    PUSH_DELAY_MS: String(DELAY_MS),
-    PUSH_ROOM_INTERVAL_MS: '1000',
-    PUSH_MAX_PER_MINUTE: '3',
-    PUSH_MAX_ATTEMPTS: '3',
-    PUSH_RETRY_BASE_MS: '50',
-    PUSH_RECEIPT_DELAY_MS: '200',
-  }));
-
-  /** A room of `owner` (AI off unless `ai` says otherwise) with `members` in it. */
-  async function roomWith(owner: TestUser, members: TestUser[], name = 'Lobby', ai?: object): Promise<string> {
-    const room = await createRoom(owner, ai ? { name, ai } : { name });
-    for (const member of members) {
-      await addToRoom(owner, room.id, member);
-    }
-    return room.id;
-  }
+  const t = useTestApp(() => pushEnv(fake.url));
 
   it('should leave sends unaffected while the push service is down, and try a push a bounded number of times', async () => {
     const sender = await signUp(t.url, 'snd');
@@ -185,6 +189,25 @@ describe('Push notifications', () => {
     expect(fake.pushesTo(token)).toHaveLength(3);
   });
 
+  it('should not push a message to a member who blocked its sender, and push it to the others', async () => {
+    const sender = await signUp(t.url, 'snd');
+    const blocker = await signUp(t.url, 'blocker');
+    const witness = await signUp(t.url, 'witness');
+    const [blockerToken, witnessToken] = await Promise.all([registerDevice(blocker), registerDevice(witness)]);
+    const roomId = await roomWith(sender, [blocker, witness]);
+    const blocked = await blocker.http.post(`/api/profiles/${sender.id}/block`, {});
+    expect(blocked.status).toBe(200);
+
+    await postMessage(sender, roomId, 'from someone blocked');
+    expect((await fake.nthPushTo(witnessToken, 1)).data).toMatchObject({ roomId, seq: 1 });
+    // The next message of the room reaches the blocker at once (a push for the first would have held it back
+    // PUSH_ROOM_INTERVAL_MS, to come after it): theirs is the only push.
+    await postMessage(witness, roomId, 'from the witness');
+    const next = await fake.nthPushTo(blockerToken, 1);
+    expect(next).toMatchObject({ body: 'from the witness', data: { roomId, seq: 2 } });
+    expect(fake.pushesTo(blockerToken)).toHaveLength(1);
+  });
+
   it('should remove a device whose ticket says DeviceNotRegistered', async () => {
     const sender = await signUp(t.url, 'snd');
     const away = await signUp(t.url, 'away');
@@ -212,5 +235,41 @@ describe('Push notifications', () => {
     await fake.nthPushTo(token, 1);
     await eventually(async () => (await deviceTokens(away)).length === 0, 'the device removed after its receipt');
     expect(fake.receiptRequests.flat().length).toBeGreaterThan(0);
+  });
+});
+
+describe('Push notifications of withheld messages (MODERATION=openai, MODERATION_MODE=pre)', () => {
+  let expo: FakeExpo;
+  let openAi: FakeOpenAi;
+  beforeAll(async () => {
+    [expo, openAi] = await Promise.all([startFakeExpo(), startFakeOpenAi()]);
+  });
+  afterAll(() => Promise.all([expo.close(), openAi.close()]));
+  const t = useTestApp(() => ({
+    ...pushEnv(expo.url),
+    OPENAI_API_KEY: 'test-key',
+    OPENAI_BASE_URL: openAi.url,
+    MODERATION: 'openai',
+    MODERATION_MODE: 'pre',
+  }));
+
+  it('should push a message stored withheld to nobody, not even the room owner who may read it', async () => {
+    const owner = await signUp(t.url, 'owner');
+    const author = await signUp(t.url, 'author');
+    const member = await signUp(t.url, 'member');
+    const [ownerToken, memberToken] = await Promise.all([registerDevice(owner), registerDevice(member)]);
+    const roomId = await roomWith(owner, [author, member]);
+
+    const withheld = await postMessage(author, roomId, 'FLAGME you fool');
+    expect(withheld).toMatchObject({ seq: 1, withheld: 'flagged' });
+    // The next message pushes at once to each (a push of the first would have come before it, and held it back).
+    await postMessage(author, roomId, 'kind words');
+    for (const token of [ownerToken, memberToken]) {
+      expect(await expo.nthPushTo(token, 1)).toMatchObject({ body: 'kind words', data: { roomId, seq: 2 } });
+    }
+    expect([...expo.pushesTo(ownerToken), ...expo.pushesTo(memberToken)]).toHaveLength(2);
+    expect(JSON.stringify(expo.pushes)).not.toContain('FLAGME');
+    // Both receipts read: no receipt check is left to outlive the app (PushSender does not wait for one at shutdown).
+    await expo.until(() => expo.receiptRequests.flat().length >= 2, 'the receipts of both pushes read');
   });
 });
