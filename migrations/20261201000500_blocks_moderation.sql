@@ -196,17 +196,25 @@ create function chat_private.text_array(p_values jsonb) returns text[]
 revoke all on function chat_private.text_array(jsonb) from public, anon;
 grant execute on function chat_private.text_array(jsonb) to authenticated, service_role;
 
--- Keeps the text of a message withheld as it was stored (the sender cannot write withheld_contents themselves).
-create function chat_private.keep_withheld(p_message public.messages, p_content text, p_categories jsonb) returns void
-  language sql security definer set search_path = ''
+-- Keeps the text of the caller's own message withheld as it was just stored (a send runs as the sender, who cannot
+-- write withheld_contents): only a message of theirs that is withheld, holds no text, and has none kept yet. Nothing
+-- else can be written through it (no other's message, no text replaced).
+create function chat_private.keep_withheld(p_message_id uuid, p_content text, p_categories jsonb) returns void
+  language plpgsql security definer set search_path = ''
   as $$
-    insert into public.withheld_contents as w (message_id, chatroom_id, sender_id, content, categories)
-      values (p_message.id, p_message.chatroom_id, p_message.sender_id, p_content, chat_private.text_array(p_categories))
-      on conflict (message_id) do update set content = excluded.content, categories = excluded.categories,
-        withheld_at = now()
+  begin
+    insert into public.withheld_contents (message_id, chatroom_id, sender_id, content, categories)
+      select m.id, m.chatroom_id, m.sender_id, p_content, chat_private.text_array(p_categories)
+      from public.messages m
+      where m.id = p_message_id and m.sender_id = (select auth.uid()) and m.withheld is not null and m.content = ''
+      on conflict (message_id) do nothing;
+    if not found then
+      raise exception using errcode = 'CH403', message = 'Only the text of one''s own message just withheld';
+    end if;
+  end
   $$;
-revoke all on function chat_private.keep_withheld(public.messages, text, jsonb) from public, anon;
-grant execute on function chat_private.keep_withheld(public.messages, text, jsonb) to authenticated, service_role;
+revoke all on function chat_private.keep_withheld(uuid, text, jsonb) from public, anon;
+grant execute on function chat_private.keep_withheld(uuid, text, jsonb) to authenticated, service_role;
 
 -- A send may be withheld as it is stored (pre-moderation): p_withhold { reason, categories }. The author's answer
 -- holds the text; the row holds none. A repeat of a withheld send answers with the text too.
@@ -258,7 +266,7 @@ create function public.post_message(p_room_id uuid, p_content text, p_client_id 
         return;
     end;
     if v_reason is not null then
-      perform chat_private.keep_withheld(v, p_content, p_withhold -> 'categories');
+      perform chat_private.keep_withheld(v.id, p_content, p_withhold -> 'categories');
       v.content := p_content;
     end if;
     -- The room's AI mode tells the server whether this message asks for a reply.
@@ -350,7 +358,10 @@ create function public.edit_message(
     else
       update public.messages m set content = '', withheld = v_reason, edited_at = now(), updated_at = now()
         where m.id = p_message_id returning * into v;
-      perform chat_private.keep_withheld(v, p_content, p_withhold -> 'categories');
+      insert into public.withheld_contents as w (message_id, chatroom_id, sender_id, content, categories)
+        values (v.id, v.chatroom_id, v.sender_id, p_content, chat_private.text_array(p_withhold -> 'categories'))
+        on conflict (message_id) do update set content = excluded.content, categories = excluded.categories,
+          withheld_at = now();
       v.content := p_content;
     end if;
     return query select c.last_seq, to_jsonb(v) from public.chatrooms c where c.id = p_room_id;
@@ -487,7 +498,10 @@ create function chat_private.refuse_blocked_member() returns trigger
   language plpgsql security definer set search_path = ''
   as $$
   begin
-    if (select auth.uid()) is not null and new.profile_id <> (select auth.uid()) and exists (
+    -- Only where the insert could otherwise be made (the room's owner adds someone): anyone else is refused by the
+    -- insert policy as before, without learning of a block.
+    if (select auth.uid()) is not null and new.profile_id <> (select auth.uid())
+      and chat_private.is_owner(new.chatroom_id) and exists (
       select 1 from public.blocks b where b.blocker_id = new.profile_id and b.blocked_id = (select auth.uid())
     ) then
       raise exception using errcode = 'CH403', message = 'You cannot add this person';

@@ -132,9 +132,13 @@ describe('blocks and withheld messages beneath the API (row-level security, raw 
           messageId,
         ]),
         deleted: await outcome(q, 'delete from public.withheld_contents where message_id = $1', [messageId]),
+        // Nor through the function a withheld send keeps its text with: not over a kept text, not for a message
+        // that is not withheld.
+        keptOver: await outcome(q, "select chat_private.keep_withheld($1, 'forged', '[]')", [messageId]),
+        keptNew: await outcome(q, "select chat_private.keep_withheld($1, 'planted', '[]')", [otherId]),
       }));
 
-    const refused = { inserted: '42501', updated: '42501', deleted: '42501' };
+    const refused = { inserted: '42501', updated: '42501', deleted: '42501', keptOver: 'CH403', keptNew: 'CH403' };
     for (const user of [owner, author, member]) {
       expect(await writes(user.id)).toEqual(refused);
     }
