@@ -9,16 +9,14 @@ import { Writable } from 'node:stream';
 import { LoggerModule } from 'nestjs-pino';
 import { loadConfig } from '../src/config/app-config';
 import { ConfigModule } from '../src/config/config.module';
-import { MetricsModule } from '../src/modules/metrics/metrics.module';
 import { MetricsService } from '../src/modules/metrics/metrics.service';
-import { ModerationModule } from '../src/modules/moderation/moderation.module';
 import { ModerationService, ModerationUnavailableError } from '../src/modules/moderation/moderation.service';
 import { startFakeOpenAi, type FakeOpenAi } from './support/fake-openai';
 
 const TIMEOUT_MS = 1000;
 const MODEL = 'omni-moderation-fake';
 
-/** MetricsModule without its database and Redis watchers, which this suite has none of. */
+/** The metrics service without MetricsModule's database and Redis watchers, which this suite has none of. */
 @Module({ providers: [MetricsService], exports: [MetricsService] })
 class BareMetricsModule {}
 
@@ -44,12 +42,11 @@ async function startModeration(env: Record<string, string>): Promise<TestingModu
     imports: [
       ConfigModule.forRoot(config),
       LoggerModule.forRoot({ pinoHttp: [{ level: 'trace' }, logs] }),
-      ModerationModule,
+      BareMetricsModule,
     ],
-  })
-    .overrideModule(MetricsModule)
-    .useModule(BareMetricsModule)
-    .compile();
+    // The service alone: ModerationModule's ContentModerator needs the database and the broadcaster.
+    providers: [ModerationService],
+  }).compile();
 }
 
 /** A text nobody else sends, so a test finds its own request and log lines. */
