@@ -38,12 +38,14 @@ describe('moderation after delivery (MODERATION_MODE=post)', () => {
     const news = collect(memberSocket, 'message:new');
     const told = nextEvent(authorSocket, 'message:withheld');
 
+    const withdrawal = nextEvent(memberSocket, 'message:updated', (p) => p.message.withheld === 'flagged');
     const clean = await postMessage(author, room.id, 'a kind word');
     const flagged = await postMessage(author, room.id, 'FLAGME you fool');
     // Stored and delivered as it was: the check comes after.
     expect(flagged).toMatchObject({ content: 'FLAGME you fool' });
     expect(flagged).not.toHaveProperty('withheld');
-    const withdrawn = await updated(memberSocket, flagged.id);
+    const withdrawn = (await withdrawal).message;
+    expect(withdrawn.id).toBe(flagged.id);
     expect(news.map((p) => p.message.content)).toEqual(['a kind word', 'FLAGME you fool']);
     expect(withdrawn).toMatchObject({ seq: flagged.seq, rev: flagged.rev + 1, content: '', withheld: 'flagged' });
     expect(await told).toEqual({
@@ -88,12 +90,13 @@ describe('moderation after delivery (MODERATION_MODE=post)', () => {
     const watcher = await watchRoom(t.sockets, owner, room.id);
     t.fake.script({ kind: 'stream', chunks: ['FLAG', 'ME says the bot'] });
 
+    const withdrawal = nextEvent(memberSocket, 'message:updated', (p) => p.message.withheld === 'flagged');
     const question = await postMessage(member, room.id, 'say something');
     const reply = await watcher.log.reply(question.id);
     // It streamed to everyone before any check; then it is withheld by a change.
     expect(reply.final).toMatchObject({ status: 'complete', content: 'FLAGME says the bot' });
-    const withdrawn = await updated(memberSocket, reply.final.id, (m) => m.withheld === 'flagged');
-    expect(withdrawn).toMatchObject({ content: '', rev: reply.final.rev + 1, role: 'assistant' });
+    const withdrawn = (await withdrawal).message;
+    expect(withdrawn).toMatchObject({ id: reply.final.id, content: '', rev: reply.final.rev + 1, role: 'assistant' });
     expect(byId(await page(member, room.id), reply.final.id)).toMatchObject({ content: '', withheld: 'flagged' });
     expect(byId(await page(owner, room.id), reply.final.id)).toMatchObject({
       content: 'FLAGME says the bot',
