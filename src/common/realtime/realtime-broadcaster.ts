@@ -17,6 +17,9 @@ export interface RealtimeBroadcaster {
     exceptProfileId?: string,
   ): void;
   /**
+   * Each of the three below sends a withheld message (`withheld` set: the author's copy, with its text) as its
+   * placeholder: nobody gets a withheld text in a broadcast, whatever the caller passes.
+   *
    * A new message (`message:new`): every subscriber gets a room's new messages in seq order, none missing. It is
    * activity: the room's inbox hears `room:activity`, the stored-message listeners (push) hear it.
    */

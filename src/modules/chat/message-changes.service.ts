@@ -5,7 +5,6 @@ import { REALTIME_BROADCASTER, type RealtimeBroadcaster } from '../../common/rea
 import { ErrorCode } from '../../common/errors/error-code';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { AiReplyService } from '../ai/ai-reply.service';
-import { withheldView } from '../../common/messages/withheld';
 import { ContentModerator } from '../moderation/content-moderator.service';
 import type { UserActor } from '../persistence/database.port';
 import type { MessageDto } from './dto/message.dto';
@@ -51,12 +50,12 @@ export class MessageChangesService {
     const window = this.config.messages.editWindowSeconds;
     const withhold = await this.moderator.beforeStore(text);
     const { message, lastSeq } = await this.messages.edit(actor, roomId, messageId, text, window, withhold);
-    this.broadcaster.messageChanged(message.withheld ? withheldView(message, message.withheld) : message, lastSeq);
-    if (withhold && message.withheld) {
-      this.moderator.told(message, withhold);
+    this.broadcaster.messageChanged(message, lastSeq);
+    this.moderator.afterStore(message, withhold);
+    if (message.withheld) {
+      // A withheld question is no question for the assistant.
       return rerun ? { message, rerun: false } : { message };
     }
-    this.moderator.afterStore(message);
     if (!rerun) {
       return { message };
     }

@@ -173,7 +173,6 @@ function makeHarness(
     {
       beforeStore: () => Promise.resolve(undefined),
       afterStore: () => undefined,
-      told: () => undefined,
     } as unknown as ContentModerator,
   );
   return { sut, config, logger, rateLimiter, repository, broadcaster, typing, aiReplies };

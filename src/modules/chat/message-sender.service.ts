@@ -6,7 +6,6 @@ import { RateLimiter } from '../../common/rate-limit/rate-limiter.service';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { REALTIME_BROADCASTER, type RealtimeBroadcaster } from '../../common/realtime/realtime-broadcaster';
 import { AiReplyService } from '../ai/ai-reply.service';
-import { withheldView } from '../../common/messages/withheld';
 import { ContentModerator } from '../moderation/content-moderator.service';
 import { MetricsService } from '../metrics/metrics.service';
 import type { UserActor } from '../persistence/database.port';
@@ -69,12 +68,8 @@ export class MessageSenderService {
         await this.typing.stop(roomId, actor.id);
         const { message } = result;
         // Withheld as it was stored: the room gets the placeholder, the author the text (the answer) and why.
-        const shown = message.withheld ? withheldView(message, message.withheld) : message;
-        this.broadcaster.toRoomInOrder(roomId, message.seq, 'message:new', { message: shown });
-        if (withhold && message.withheld) {
-          this.moderator.told(message, withhold);
-        }
-        this.moderator.afterStore(message);
+        this.broadcaster.toRoomInOrder(roomId, message.seq, 'message:new', { message });
+        this.moderator.afterStore(message, withhold);
         // A withheld question is no question for the assistant (it could not read it either).
         if (roomAiMode && !message.withheld) {
           await this.askForReply(actor, message, roomAiMode);

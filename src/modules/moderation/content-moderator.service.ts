@@ -1,7 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { toMessage, type MessageDto, type MessageRow } from '../../common/messages/message';
-import { withheldView } from '../../common/messages/withheld';
 import { REALTIME_BROADCASTER, type RealtimeBroadcaster } from '../../common/realtime/realtime-broadcaster';
 import { DATABASE, SERVICE_ACTOR, type Database } from '../persistence/database.port';
 import { ModerationService, ModerationUnavailableError } from './moderation.service';
@@ -61,10 +60,15 @@ export class ContentModerator implements OnApplicationBootstrap, OnApplicationSh
   }
 
   /**
-   * A message stored and sent: checked in the background (a user's in post mode, an assistant reply's in either), and
-   * withheld when flagged. Never throws; a failure is logged.
+   * A message stored and sent. Withheld as it was stored (`withhold`, from `beforeStore`): its author hears why.
+   * Otherwise checked in the background (a user's in post mode, an assistant reply's in either), and withheld when
+   * flagged. Never throws; a failure is logged.
    */
-  afterStore(message: MessageDto): void {
+  afterStore(message: MessageDto, withhold?: Withhold): void {
+    if (withhold && message.withheld) {
+      this.told(message, withhold);
+      return;
+    }
     const checked =
       this.moderation.enabled &&
       !message.withheld &&
@@ -83,8 +87,8 @@ export class ContentModerator implements OnApplicationBootstrap, OnApplicationSh
     this.inFlight.add(done);
   }
 
-  /** The author's sockets hear why one of their messages was withheld as it was stored. */
-  told(message: MessageDto, withhold: Withhold): void {
+  /** The author's sockets hear why one of their messages was withheld. */
+  private told(message: MessageDto, withhold: Withhold): void {
     if (message.senderId) {
       this.broadcaster.toUser(message.senderId, 'message:withheld', {
         roomId: message.roomId,
@@ -119,12 +123,12 @@ export class ContentModerator implements OnApplicationBootstrap, OnApplicationSh
     if (!row?.changed) {
       return;
     }
+    // The author's copy (with its text): the room gets it as its placeholder when withheld.
     const message = toMessage(row.message);
+    this.broadcaster.messageChanged(message, Number(row.room_last_seq));
     if (verdict === 'passed') {
-      this.broadcaster.messageChanged(message, Number(row.room_last_seq));
       return;
     }
-    this.broadcaster.messageChanged(withheldView(message, verdict), Number(row.room_last_seq));
     this.told(message, { reason: verdict, categories });
     this.logger.info({ roomId: message.roomId, messageId, verdict, categories }, 'message withheld by moderation');
   }

@@ -2,11 +2,20 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { BroadcastOperator, Namespace } from 'socket.io';
 import type { MessageDto } from '../../../common/messages/message';
 import { lastMessageOf } from '../../../common/messages/preview';
+import { withheldView } from '../../../common/messages/withheld';
 import type { RealtimeBroadcaster, StoredMessageListener } from '../../../common/realtime/realtime-broadcaster';
 import type { InboxEvents, RoomEvents, UserEvents } from '../../../common/realtime/server-events';
 import { INSTANCE_ID, REDIS, type RedisConnections } from '../../cluster/cluster.tokens';
 import { RoomFeed } from './room-feed.service';
 import { blockersChannel, inboxChannel, instanceChannel, roomChannel, userChannel } from './socket-rooms';
+
+/**
+ * A message as the whole room gets it: a withheld one (its author's or owner's copy, with its text) as its
+ * placeholder. A broadcast is one payload per room; the author and the owner read the text back (PROTOCOL.md §3).
+ */
+function roomView(message: MessageDto): MessageDto {
+  return message.withheld ? withheldView(message, message.withheld) : message;
+}
 
 /** The payloads are typed by the port's event maps; Socket.IO's own emit typing is not used here. */
 type Target = BroadcastOperator<Record<string, (payload: unknown) => void>, unknown>;
@@ -71,16 +80,19 @@ export class SocketBroadcaster implements RealtimeBroadcaster {
   }
 
   toRoomInOrder(roomId: string, seq: number, event: 'message:new', payload: { message: MessageDto }): void {
-    this.feed.publish({ roomId, event, payload, seq });
-    this.stored(payload.message);
+    const message = roomView(payload.message);
+    this.feed.publish({ roomId, event, payload: { message }, seq });
+    this.stored(message);
   }
 
-  replyEnded(message: MessageDto): void {
+  replyEnded(stored: MessageDto): void {
+    const message = roomView(stored);
     this.feed.publish({ roomId: message.roomId, event: 'message:updated', payload: { message } });
     this.stored(message);
   }
 
-  messageChanged(message: MessageDto, lastSeq: number): void {
+  messageChanged(changed: MessageDto, lastSeq: number): void {
+    const message = roomView(changed);
     this.feed.publish({ roomId: message.roomId, event: 'message:updated', payload: { message } });
     if (message.seq === lastSeq) {
       this.toInbox({ roomId: message.roomId, lastSeq, lastMessage: lastMessageOf(message) }, message.senderId);
