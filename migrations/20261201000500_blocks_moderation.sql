@@ -490,8 +490,18 @@ create function public.list_blocks()
   end
   $$;
 
-revoke all on function public.block_profile(uuid, boolean), public.list_blocks() from public, anon;
-grant execute on function public.block_profile(uuid, boolean), public.list_blocks() to authenticated, service_role;
+-- Only the ids, for a socket's handshake (it joins a channel per person blocked): no profiles read.
+create function public.my_blocked_ids()
+  returns table (profile_id uuid)
+  language sql stable set search_path = ''
+  as $$
+    select unnest(chat_private.my_blocked())
+  $$;
+
+revoke all on function public.block_profile(uuid, boolean), public.list_blocks(), public.my_blocked_ids()
+  from public, anon;
+grant execute on function public.block_profile(uuid, boolean), public.list_blocks(), public.my_blocked_ids()
+  to authenticated, service_role;
 
 -- Whoever a person blocked cannot add them to a room, by the function or a direct insert.
 create function chat_private.refuse_blocked_member() returns trigger

@@ -30,9 +30,9 @@ export class BlocksService {
     };
   }
 
-  /** The ids of the people the caller blocked (a socket's placeholders channels). */
+  /** The ids of the people the caller blocked (a socket's placeholders channels), read at every handshake. */
   async blockedIds(actor: Actor): Promise<string[]> {
-    const rows = await this.db.call<{ created_at: Date | string; profile: ProfileRow }>(actor, 'list_blocks', {});
-    return rows.map((row) => row.profile.id);
+    const rows = await this.db.call<{ profile_id: string }>(actor, 'my_blocked_ids', {});
+    return rows.map((row) => row.profile_id);
   }
 }
