@@ -122,19 +122,28 @@ describe('moderation after delivery (MODERATION_MODE=post)', () => {
   });
 
   it('should leave messages as they are while the provider is down (MODERATION_FAIL_OPEN=true)', async () => {
-    const { author, member, room } = await roomOfThree(t, 'mo');
+    const { author, member, room, authorSocket, memberSocket } = await roomOfThree(t, 'mo');
+    const updates = collect(memberSocket, 'message:updated');
+    const told = collect(authorSocket, 'message:withheld');
     t.fake.moderation.fail('error');
+    let unchecked: any;
     try {
       const before = t.fake.moderationRequests.length;
-      const sent = await postMessage(author, room.id, 'FLAGME while nobody checks');
-      await waitUntil(() => t.fake.moderationRequests.length > before);
-      // The room's next change is the next message: the failed check changed nothing.
-      const next = await postMessage(author, room.id, 'after');
-      expect(next.rev).toBe(sent.rev + 1);
-      expect(byId(await page(member, room.id), sent.id)).toMatchObject({ content: 'FLAGME while nobody checks' });
+      unchecked = await postMessage(author, room.id, 'FLAGME while nobody checks');
+      await t.fake.waitForModerationRequests(before + 1);
     } finally {
       t.fake.moderation.fail(null);
     }
+    // The provider back: the next flagged message is withheld; the one checked during the outage never is.
+    const withdrawal = nextEvent(memberSocket, 'message:updated', (p) => p.message.withheld === 'flagged');
+    const authorTold = nextEvent(authorSocket, 'message:withheld');
+    const checked = await postMessage(author, room.id, 'FLAGME once it checks');
+    expect((await withdrawal).message.id).toBe(checked.id);
+    expect((await authorTold).messageId).toBe(checked.id);
+    expect(updates.map((p) => p.message.id)).toEqual([checked.id]);
+    expect(told.map((p) => p.messageId)).toEqual([checked.id]);
+    expect(byId(await page(member, room.id), unchecked.id)).toMatchObject({ content: 'FLAGME while nobody checks' });
+    expect(byId(await page(member, room.id), unchecked.id)).not.toHaveProperty('withheld');
   });
 });
 
@@ -211,11 +220,3 @@ describe('moderation before storing (MODERATION_MODE=pre, MODERATION_FAIL_OPEN=f
     ]);
   });
 });
-
-async function waitUntil(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !condition(); i++) {
-    await new Promise((resolve) => setImmediate(resolve));
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  expect(condition()).toBe(true);
-}

@@ -58,6 +58,8 @@ export interface FakeOpenAi {
   moderation: { fail(failure: ModerationFailure): void };
   /** Resolves with the first n requests once n have arrived. */
   waitForRequests(n: number): Promise<RecordedRequest[]>;
+  /** The same for POST /v1/moderations. */
+  waitForModerationRequests(n: number): Promise<RecordedRequest[]>;
   close(): Promise<void>;
 }
 
@@ -152,7 +154,10 @@ export async function startFakeOpenAi(): Promise<FakeOpenAi> {
   let moderationFailure: ModerationFailure = null;
   const queue: Step[] = [];
   let fallback: Step = { kind: 'stream', chunks: [DEFAULT_REPLY] };
-  const waiters: { n: number; resolve: (r: RecordedRequest[]) => void }[] = [];
+  const waiters: { list: RecordedRequest[]; n: number; resolve: (r: RecordedRequest[]) => void }[] = [];
+  /** Resolves with the first n requests of `list` once n have arrived. */
+  const waitFor = (list: RecordedRequest[], n: number): Promise<RecordedRequest[]> =>
+    list.length >= n ? Promise.resolve(list.slice(0, n)) : new Promise((resolve) => waiters.push({ list, n, resolve }));
   let closing = false;
 
   function record(req: IncomingMessage, res: ServerResponse, body: unknown, into: RecordedRequest[]): void {
@@ -166,9 +171,9 @@ export async function startFakeOpenAi(): Promise<FakeOpenAi> {
       }
     });
     into.push({ body, headers: { ...req.headers }, closedByClient, closedEarly: () => early });
-    for (const w of waiters.filter((w) => requests.length >= w.n)) {
+    for (const w of waiters.filter((w) => w.list.length >= w.n)) {
       waiters.splice(waiters.indexOf(w), 1);
-      w.resolve(requests.slice(0, w.n));
+      w.resolve(w.list.slice(0, w.n));
     }
   }
 
@@ -343,10 +348,8 @@ export async function startFakeOpenAi(): Promise<FakeOpenAi> {
     moderation: { fail: (failure) => void (moderationFailure = failure) },
     script: (...steps) => void queue.push(...steps),
     setDefault: (step) => void (fallback = step),
-    waitForRequests: (n) =>
-      requests.length >= n
-        ? Promise.resolve(requests.slice(0, n))
-        : new Promise((resolve) => waiters.push({ n, resolve })),
+    waitForRequests: (n) => waitFor(requests, n),
+    waitForModerationRequests: (n) => waitFor(moderationRequests, n),
     close: async () => {
       closing = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
