@@ -10,18 +10,14 @@
 import { SERVICE_ACTOR, userActor } from '../../src/modules/persistence/database.port';
 import { openPostgresDriver } from '../support/persistence-drivers';
 import { rawFixtures } from '../support/raw-fixtures';
-import { openOncePerFile, type RawQuery } from './persistence-contract';
+import { openOncePerFile, sqlOutcome } from './persistence-contract';
 
 describe('blocks and withheld messages beneath the API (row-level security, raw SQL)', () => {
   const driver = openOncePerFile(openPostgresDriver);
   const f = rawFixtures(() => driver.current.db);
 
-  /** The SQLSTATE a statement fails with, or its row count (each user's statements are rolled back afterwards). */
-  const outcome = (q: RawQuery, sql: string, values: unknown[]) =>
-    q(sql, values).then(
-      (r) => r.rowCount,
-      (error: { code?: string }) => error.code,
-    );
+  /** Each user's statements are rolled back afterwards. */
+  const outcome = sqlOutcome;
 
   const block = (blockerId: string, blockedId: string) =>
     driver.current.db.call(userActor(blockerId), 'block_profile', { p_profile_id: blockedId, p_blocked: true });

@@ -8,18 +8,14 @@
 import { userActor } from '../../src/modules/persistence/database.port';
 import { openPostgresDriver } from '../support/persistence-drivers';
 import { rawFixtures } from '../support/raw-fixtures';
-import { openOncePerFile, type RawQuery } from './persistence-contract';
+import { openOncePerFile, sqlOutcome } from './persistence-contract';
 
 describe('message_reactions and deletes beneath the API (row-level security, raw SQL)', () => {
   const driver = openOncePerFile(openPostgresDriver);
   const f = rawFixtures(() => driver.current.db);
 
-  /** The SQLSTATE a statement fails with, or its row count (each user's statements are rolled back afterwards). */
-  const outcome = (q: RawQuery, sql: string, values: unknown[]) =>
-    q(sql, values).then(
-      (r) => r.rowCount,
-      (error: { code?: string }) => error.code,
-    );
+  /** Each user's statements are rolled back afterwards. */
+  const outcome = sqlOutcome;
 
   /** An owner's room with a member, one message of the owner's, and the member's 👍 on it. */
   async function reacted() {

@@ -21,6 +21,14 @@ export interface RawResult {
 
 export type RawQuery = (sql: string, values?: unknown[]) => Promise<RawResult>;
 
+/** The SQLSTATE a statement fails with, or its row count (the RLS specs' one look at a raw statement). */
+export function sqlOutcome(q: RawQuery, sql: string, values: unknown[]): Promise<number | string | undefined> {
+  return q(sql, values).then(
+    (r) => r.rowCount,
+    (error: { code?: string }) => error.code,
+  );
+}
+
 /** The driver's own SQL access, for the tests beneath the functions. */
 export interface RawSql {
   /** As the database owner: row-level security does not apply. */
