@@ -18,6 +18,7 @@ import {
   postMessage,
   storedMessages,
   UNKNOWN_ROOM_ID,
+  untilReceived,
   withoutRequestId,
 } from '../support/realtime-helpers';
 import {
@@ -32,6 +33,7 @@ import {
   NON_UUID_IDS,
 } from '../support/rooms-helpers';
 import { ack, settle } from '../support/socket-client';
+import { clusterBackend } from '../support/test-backend';
 
 /** RATE_READ_PER_10S in this file's app: low enough to reach in a test, above what any other test here reads. */
 const READ_BUDGET = 12;
@@ -170,6 +172,22 @@ function readEvents(received: [string, any][]): [string, any][] {
   return received.filter(([event]) => event.startsWith('read:'));
 }
 
+/**
+ * The read events in the order the socket should hold them. From one instance they arrive in the order they were
+ * sent; with several, those sent by another instance come through Redis and may arrive before or after the others
+ * (PROTOCOL §7: a pointer only moves forward, a client keeps the larger seq), so there they are compared by seq.
+ */
+function readEventsInOrder(received: [string, any][]): [string, any][] {
+  const events = readEvents(received);
+  return clusterBackend() ? [...events].sort(([, a], [, b]) => a.seq - b.seq) : events;
+}
+
+/** Waits for `count` read events on the socket (some may come from another instance), then settles it. */
+async function settleReads(socket: Socket, received: [string, any][], count: number): Promise<void> {
+  await untilReceived(socket, received, (log) => readEvents(log).length >= count, `${count} read events`);
+  await settle(socket);
+}
+
 describe('read state (PROTOCOL §3, §4, §7)', () => {
   const t = useAiApp({ RATE_READ_PER_10S: String(READ_BUDGET) });
 
@@ -198,7 +216,7 @@ describe('read state (PROTOCOL §3, §4, §7)', () => {
         await readOverSocket(device, room.id, 5),
         await readOverHttp(reader, room.id, 4),
       ];
-      await settle(device);
+      await settleReads(device, received, 2);
 
       expect(answers).toEqual([
         { lastReadSeq: 3, unread: 2 },
@@ -209,7 +227,7 @@ describe('read state (PROTOCOL §3, §4, §7)', () => {
         { lastReadSeq: 5, unread: 0 },
       ]);
       // Only the calls that moved the pointer are announced.
-      expect(readEvents(received)).toEqual([
+      expect(readEventsInOrder(received)).toEqual([
         ['read:updated', { roomId: room.id, seq: 3 }],
         ['read:updated', { roomId: room.id, seq: 5 }],
       ]);
@@ -224,7 +242,7 @@ describe('read state (PROTOCOL §3, §4, §7)', () => {
 
       const past = await readOverHttp(reader, room.id, 1000);
       const farPast = await readOverSocket(device, room.id, Number.MAX_SAFE_INTEGER);
-      await settle(device);
+      await settleReads(device, received, 1);
 
       expect([past, farPast]).toEqual([
         { lastReadSeq: 3, unread: 0 },
@@ -463,9 +481,10 @@ describe('read state (PROTOCOL §3, §4, §7)', () => {
 
       expect(await readOverSocket(caller, room.id, 2)).toEqual({ lastReadSeq: 2, unread: 1 });
       expect(await readOverHttp(reader, room.id, 3)).toEqual({ lastReadSeq: 3, unread: 0 });
-      await Promise.all([caller, phone, tablet, ownerSocket].map((s) => settle(s)));
+      await Promise.all([caller, phone, tablet].map((s, i) => settleReads(s, logs[i], 2)));
+      await settle(ownerSocket);
 
-      const [callerGot, phoneGot, tabletGot, ownerGot] = logs.map(readEvents);
+      const [callerGot, phoneGot, tabletGot, ownerGot] = logs.map(readEventsInOrder);
       const expected = [
         ['read:updated', { roomId: room.id, seq: 2 }],
         ['read:updated', { roomId: room.id, seq: 3 }],
@@ -492,9 +511,9 @@ describe('read state (PROTOCOL §3, §4, §7)', () => {
 
       await readOverHttp(reader, room.id, 1);
       await readOverSocket(readerElsewhere, room.id, 2);
-      await Promise.all(sockets.map((s) => settle(s)));
+      await Promise.all(sockets.map((s, i) => settleReads(s, logs[i], s === otherElsewhere ? 0 : 2)));
 
-      const [ownerGot, readerJoinedGot, readerElsewhereGot, otherGot] = logs.map(readEvents);
+      const [ownerGot, readerJoinedGot, readerElsewhereGot, otherGot] = logs.map(readEventsInOrder);
       expect(ownerGot).toEqual([
         ['read:receipt', { roomId: room.id, profileId: reader.id, seq: 1 }],
         ['read:receipt', { roomId: room.id, profileId: reader.id, seq: 2 }],
@@ -526,10 +545,10 @@ describe('read state (PROTOCOL §3, §4, §7)', () => {
       // On again: the receipts resume with the next move (and, from one reader's calls, in order: none came before).
       expect((await owner.http.patch(`/api/rooms/${room.id}`, { readReceipts: true })).body.readReceipts).toBe(true);
       await readOverHttp(reader, room.id, 3);
-      await Promise.all([ownerSocket, readerSocket].map((s) => settle(s)));
+      await Promise.all([settleReads(ownerSocket, ownerLog, 1), settleReads(readerSocket, readerLog, 3)]);
 
       expect(readEvents(ownerLog)).toEqual([['read:receipt', { roomId: room.id, profileId: reader.id, seq: 3 }]]);
-      expect(readEvents(readerLog)).toEqual([1, 2, 3].map((seq) => ['read:updated', { roomId: room.id, seq }]));
+      expect(readEventsInOrder(readerLog)).toEqual([1, 2, 3].map((seq) => ['read:updated', { roomId: room.id, seq }]));
       expect(ownerLog.filter(([event]) => event === 'room:updated').map(([, p]) => p.room.readReceipts)).toEqual([
         false,
         true,
@@ -803,7 +822,7 @@ describe('read state (PROTOCOL §3, §4, §7)', () => {
       }
       const overSocket = await ackOnce(socket, 'room:read', { roomId: room.id, seq: READ_BUDGET + 1 });
       const overHttp = await putRead(reader, room.id, { seq: READ_BUDGET + 2 });
-      await settle(socket);
+      await settleReads(socket, received, READ_BUDGET);
 
       const { retryAfterMs, ...error } = overSocket.error;
       expectErrorAck({ ...overSocket, error }, 'RATE_LIMITED');
@@ -814,7 +833,7 @@ describe('read state (PROTOCOL §3, §4, §7)', () => {
       expect(body.retryAfterMs).toBeLessThanOrEqual(10_000);
       expect(overHttp.headers.get('retry-after')).toBe(String(Math.ceil(body.retryAfterMs / 1000)));
       // Nothing moved for the refused calls.
-      expect(readEvents(received).map(([, p]) => p.seq)).toEqual(Array.from({ length: READ_BUDGET }, (_, i) => i + 1));
+      expect(readEventsInOrder(received).map(([, p]) => p.seq)).toEqual(Array.from({ length: READ_BUDGET }, (_, i) => i + 1));
       expect(await readState(reader, room.id)).toEqual({ lastReadSeq: READ_BUDGET, unread: 2 });
       // The budget is the reader's own: another member reads on.
       expect(await readOverHttp(other, room.id, READ_BUDGET + 2)).toEqual({ lastReadSeq: READ_BUDGET + 2, unread: 0 });

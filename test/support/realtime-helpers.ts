@@ -176,6 +176,37 @@ export function collectAll(socket: Socket): [string, any][] {
   return received;
 }
 
+/**
+ * Resolves once `done(received)` holds, checked now and at each event the socket receives (rejects after 10 s with
+ * what did arrive). `received` is the socket's `collectAll` log. `settle` proves only what the socket's own instance
+ * emitted: with several instances, an event another instance emitted comes through Redis and may arrive after it,
+ * so wait for the events that must arrive before settling for the ones that must not.
+ */
+export function untilReceived(
+  socket: Socket,
+  received: [string, any][],
+  done: (received: [string, any][]) => boolean,
+  what: string,
+): Promise<void> {
+  if (done(received)) {
+    return Promise.resolve();
+  }
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      if (done(received)) {
+        clearTimeout(timer);
+        socket.offAny(check);
+        resolve();
+      }
+    };
+    const timer = setTimeout(() => {
+      socket.offAny(check);
+      reject(new Error(`${what}: not within 10 s; received ${JSON.stringify(received.map(([event]) => event))}`));
+    }, 10_000);
+    socket.onAny(check);
+  });
+}
+
 /** The events of `received` that concern `roomId` (by `roomId`, `room.id` or `message.roomId`). */
 export function eventsOfRoom(received: [string, any][], roomId: string): [string, any][] {
   return received.filter(
