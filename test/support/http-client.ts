@@ -7,6 +7,12 @@ export interface HttpResult<T = any> {
   body: T;
 }
 
+/**
+ * How long a request may wait for its answer: below jest's test timeout, so a request the server never answers fails
+ * its test naming the request, not as a timeout of the whole test.
+ */
+const HTTP_ANSWER_MS = 45_000;
+
 /** A small JSON client over fetch, for driving the API the way any client would. */
 export class HttpClient {
   constructor(
@@ -41,16 +47,27 @@ export class HttpClient {
     body?: unknown,
     headers: Record<string, string> = {},
   ): Promise<HttpResult<T>> {
-    const res = await fetch(`${this.baseUrl}${path}`, {
-      method,
-      headers: {
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-        ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
-        ...headers,
-      },
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    });
-    const text = await res.text();
+    const signal = AbortSignal.timeout(HTTP_ANSWER_MS);
+    let res: Response;
+    let text: string;
+    try {
+      res = await fetch(`${this.baseUrl}${path}`, {
+        method,
+        headers: {
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+          ...headers,
+        },
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+        signal,
+      });
+      text = await res.text();
+    } catch (error) {
+      if (signal.aborted) {
+        throw new Error(`${method} ${this.baseUrl}${path}: no answer within ${HTTP_ANSWER_MS / 1000} s`);
+      }
+      throw error;
+    }
     let parsed: unknown = text;
     if (text && /json/.test(res.headers.get('content-type') ?? '')) {
       parsed = JSON.parse(text);
