@@ -16,8 +16,10 @@ import {
   seqs,
   storedMessages,
   UNKNOWN_ROOM_ID,
+  untilReceived,
   withoutRequestId,
 } from '../support/realtime-helpers';
+import { untilCount } from '../support/delivery-helpers';
 import { collect, connectSocket, nextEvent, settle } from '../support/socket-client';
 import { useTestApp } from '../support/test-app';
 
@@ -200,6 +202,18 @@ describe('Socket.IO events (/chat)', () => {
 
   const FOREIGN_ROOMS = ['a private room of someone else', 'a public room not joined', 'a room that does not exist'];
 
+  /**
+   * Waits until each socket's `collect` list of `event` holds `counts[i]` items, then settles every socket. `settle`
+   * proves only what the socket's own instance emitted: with several instances, an event that another instance
+   * emitted (the action went through a user's HTTP client or a socket there) comes later, through Redis.
+   */
+  async function settleAfter(sockets: Socket[], event: string, got: unknown[][], counts: number[]): Promise<void> {
+    await Promise.all(sockets.map((socket, i) => untilCount(socket, event, got[i], counts[i], 10_000)));
+    for (const socket of sockets) {
+      await settle(socket);
+    }
+  }
+
   describe('room:join', () => {
     it('should ack the room, the newest page of its messages and hasMore false', async () => {
       const owner = await signUp(t.url, 'rt');
@@ -369,7 +383,7 @@ describe('Socket.IO events (/chat)', () => {
         content: 'over a socket',
         clientId: 'socket-1',
       });
-      await settle(ownerSocket);
+      await settleAfter([ownerSocket, memberSocket], 'message:new', [ownerGot, memberGot], [2, 2]);
 
       expect(overSocket).toEqual({ ok: true, message: expect.any(Object), duplicate: false });
       expect(ownerGot).toEqual([{ message: overRest }, { message: overSocket.message }]);
@@ -390,8 +404,10 @@ describe('Socket.IO events (/chat)', () => {
       const sent = await postMessage(owner, room.id, 'after the leave');
       expect((await owner.http.patch(`/api/rooms/${room.id}`, { name: 'renamed after the leave' })).status).toBe(200);
       expect((await ackOnce(ownerSocket, 'typing:update', { roomId: room.id, isTyping: true })).ok).toBe(true);
+      // The owner's calls may go to another instance than the member's socket: wait for its activity, then settle.
+      await untilReceived(memberSocket, received, (log) => log.length >= 1, 'the room:activity');
+      await settleAfter([ownerSocket], 'room:updated', [ownerGot], [1]);
       await settle(memberSocket);
-      await settle(ownerSocket);
 
       expect(ack).toEqual({ ok: true });
       // A member who left the room's channel still hears of its messages in their inbox, and of nothing else.
@@ -430,7 +446,7 @@ describe('Socket.IO events (/chat)', () => {
         content: 'still a member',
         clientId: 'l-1',
       });
-      await settle(ownerSocket);
+      await settleAfter([ownerSocket, memberSocket], 'message:new', [ownerGot, memberGot], [1, 0]);
 
       expect(ack).toEqual({ ok: true, message: expect.any(Object), duplicate: false });
       expect(ownerGot).toEqual([{ message: ack.message }]);
@@ -497,9 +513,7 @@ describe('Socket.IO events (/chat)', () => {
       const got = sockets.map((socket) => collect(socket, 'message:new'));
 
       const ack = await ackOnce(sender, 'message:send', { roomId: room.id, content: 'hello all', clientId: 'send-1' });
-      for (const socket of sockets) {
-        await settle(socket);
-      }
+      await settleAfter(sockets, 'message:new', got, [1, 1, 1, 1, 0]);
 
       expect(Object.keys(ack).sort()).toEqual(['duplicate', 'message', 'ok']);
       expect(ack.ok).toBe(true);
@@ -557,7 +571,10 @@ describe('Socket.IO events (/chat)', () => {
       const { owner, member, room } = await roomWithMember();
       const sender = await joined(owner, room.id);
       const watcher = await joined(member, room.id);
+      // The first send's message:new reaches the watcher (maybe on another instance) before the repeats are watched.
+      const watcherFirst = nextEvent(watcher, 'message:new');
       const first = await ackOnce(sender, 'message:send', { roomId: room.id, content: 'once', clientId: 'retry-1' });
+      await watcherFirst;
       await settle(watcher);
       const senderGot = collect(sender, 'message:new');
       const watcherGot = collect(watcher, 'message:new');
@@ -716,14 +733,10 @@ describe('Socket.IO events (/chat)', () => {
       const got = sockets.map((socket) => collect(socket, 'typing'));
 
       const started = await ackOnce(typer, 'typing:update', { roomId: room.id, isTyping: true });
-      for (const socket of sockets) {
-        await settle(socket);
-      }
+      await settleAfter(sockets, 'typing', got, [0, 0, 1, 1]);
       const afterStart = got.map((list) => [...list]);
       const stopped = await ackOnce(typer, 'typing:update', { roomId: room.id, isTyping: false });
-      for (const socket of sockets) {
-        await settle(socket);
-      }
+      await settleAfter(sockets, 'typing', got, [0, 0, 2, 2]);
 
       expect(started).toEqual({ ok: true });
       expect(stopped).toEqual({ ok: true });
@@ -897,9 +910,7 @@ describe('Socket.IO events (/chat)', () => {
         visibility: 'public',
         ai: { mode: 'mention', systemPrompt: 'Be brief.' },
       });
-      for (const socket of [ownerSocket, memberSocket, unsubscribed]) {
-        await settle(socket);
-      }
+      await settleAfter([ownerSocket, memberSocket, unsubscribed], 'room:updated', got, [1, 1, 0]);
 
       expect(res.status).toBe(200);
       const expected = { room: { ...res.body, myRole: null, lastReadSeq: null, unread: null, muted: null } };
@@ -938,9 +949,7 @@ describe('Socket.IO events (/chat)', () => {
 
       const res = await owner.http.post(`/api/rooms/${room.id}/members`, { username: newcomer.username });
       const again = await owner.http.post(`/api/rooms/${room.id}/members`, { username: newcomer.username });
-      for (const socket of sockets) {
-        await settle(socket);
-      }
+      await settleAfter(sockets, 'member:added', got, [1, 1, 1]);
 
       expect(res.status).toBe(201);
       expectProblem(again, 409, 'CONFLICT');
@@ -959,7 +968,7 @@ describe('Socket.IO events (/chat)', () => {
 
       const first = await joiner.http.post(`/api/rooms/${room.id}/join`);
       const second = await joiner.http.post(`/api/rooms/${room.id}/join`);
-      await settle(ownerSocket);
+      await settleAfter([ownerSocket], 'member:added', [got], [1]);
 
       expect([first.status, second.status]).toEqual([200, 200]);
       expect(got).toEqual([{ roomId: room.id, profileId: joiner.id }]);
@@ -972,8 +981,13 @@ describe('Socket.IO events (/chat)', () => {
     ])('should send member:removed on %s and then nothing of the room to that member', async (_label, how) => {
       const { owner, member, room } = await roomWithMember();
       const ownerSocket = await joined(owner, room.id);
+      // The member's presence, sent by the first socket's instance, has reached the owner's before the second
+      // socket joins there (otherwise it could get it too, after its log starts).
+      const memberOnline = nextEvent(ownerSocket, 'presence', (p) => p.profileId === member.id && p.online);
       const memberFirst = await joined(member, room.id);
+      await memberOnline;
       const memberSecond = await joined(member, room.id);
+      await settle(memberFirst);
       const ownerGot = collect(ownerSocket, 'member:removed');
       const ownerUpdates = collect(ownerSocket, 'room:updated');
       const memberEvents = [collectAll(memberFirst), collectAll(memberSecond)];
@@ -984,6 +998,13 @@ describe('Socket.IO events (/chat)', () => {
           : await (how === 'self' ? member : owner).http.delete(`/api/rooms/${room.id}/members/${member.id}`);
       const afterwards = await postMessage(owner, room.id, 'after the removal');
       expect((await owner.http.patch(`/api/rooms/${room.id}`, { name: 'renamed after removal' })).status).toBe(200);
+      // The removal's events come from the instance that served the call, which is not every socket's.
+      const removed = (log: [string, any][]) => log.some(([name]) => name === 'member:removed');
+      await Promise.all([
+        untilCount(ownerSocket, 'member:removed', ownerGot, 1, 10_000),
+        untilCount(ownerSocket, 'room:updated', ownerUpdates, 1, 10_000),
+        ...[memberFirst, memberSecond].map((s, i) => untilReceived(s, memberEvents[i], removed, 'member:removed')),
+      ]);
       for (const socket of [ownerSocket, memberFirst, memberSecond]) {
         await settle(socket);
       }
@@ -1005,7 +1026,12 @@ describe('Socket.IO events (/chat)', () => {
       const { owner, member, room } = await roomWithMember();
       const otherRoom = await createRoom(owner);
       await addMembers(owner, otherRoom.id, member);
-      const sockets = [await joined(owner, room.id), await joined(owner, room.id), await joined(member, room.id)];
+      const owners = [await joined(owner, room.id), await joined(owner, room.id)];
+      // The member's presence comes from the member's socket's instance: it has reached the owner's sockets (one
+      // may be on another instance) before their logs start.
+      const memberOnline = owners.map((s) => nextEvent(s, 'presence', (p) => p.profileId === member.id && p.online));
+      const sockets = [...owners, await joined(member, room.id)];
+      await Promise.all(memberOnline);
       for (const socket of sockets) {
         await settle(socket);
       }
@@ -1013,6 +1039,12 @@ describe('Socket.IO events (/chat)', () => {
 
       const res = await owner.http.delete(`/api/rooms/${room.id}`);
       const send = await owner.http.post(`/api/rooms/${room.id}/messages`, { content: 'into the void' });
+      // Sent by the instance that served the DELETE: a socket on another one gets it through Redis.
+      await Promise.all(
+        sockets.map((s, i) =>
+          untilReceived(s, received[i], (log) => log.some(([name]) => name === 'room:deleted'), 'room:deleted'),
+        ),
+      );
       for (const socket of sockets) {
         await settle(socket);
       }
