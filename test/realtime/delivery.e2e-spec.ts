@@ -54,6 +54,35 @@ function send(socket: Socket, roomId: string, content: string, clientId: string)
 
 const seqsOf = (messages: any[]): number[] => messages.map((m) => m.seq);
 
+/**
+ * Resolves once `received` (a `collect` list of `message:new`) holds a message of each seq in `wanted`; rejects after
+ * 10 s saying which are missing. With several instances, a message stored by another instance than the socket's comes
+ * through Redis, possibly after a `settle` of the socket: wait for it before settling.
+ */
+function untilSeqs(socket: Socket, received: any[], wanted: number[]): Promise<void> {
+  const missing = () => {
+    const got = new Set(seqsOf(received.map((e) => e.message)));
+    return wanted.filter((seq) => !got.has(seq));
+  };
+  if (missing().length === 0) {
+    return Promise.resolve();
+  }
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      if (missing().length === 0) {
+        clearTimeout(timer);
+        socket.off('message:new', check);
+        resolve();
+      }
+    };
+    const timer = setTimeout(() => {
+      socket.off('message:new', check);
+      reject(new Error(`message:new of seqs ${JSON.stringify(missing())} not within 10 s`));
+    }, 10_000);
+    socket.on('message:new', check);
+  });
+}
+
 describe('Socket.IO delivery (PROTOCOL §4)', () => {
   const t = useTestApp();
 
@@ -240,6 +269,13 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
       for (const [i, socket] of joiners.entries()) {
         const res = await joins.get(socket);
         expect(res).toMatchObject({ ok: true, hasMore: false });
+        // What the backlog lacks must come as events (from the sender's instance, maybe not this socket's).
+        const inBacklog = new Set(seqsOf(res.messages));
+        await untilSeqs(
+          socket,
+          events[i],
+          range(1, 30).filter((seq) => !inBacklog.has(seq)),
+        );
         await settle(socket);
         const backlog = seqsOf(res.messages);
         expect(backlog).toEqual([...backlog].sort((a, b) => a - b));
@@ -279,6 +315,9 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
       const stored = await storedMessages(owner, room.id);
       expect(stored).toHaveLength(1);
       expect(stored[0].id).toBe(acks[0].message.id);
+      // The watcher may be on another instance than the sender's: the message comes through Redis.
+      await untilCount(watcherSocket, 'message:new', toWatcher, 1, 10_000);
+      await untilCount(senderSocket, 'message:new', toSender, 1, 10_000);
       await settle(watcherSocket);
       await settle(senderSocket);
       expect(toWatcher.map((e) => e.message.id)).toEqual([acks[0].message.id]);
@@ -298,6 +337,7 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
       expect(firstAck).toMatchObject({ ok: true, duplicate: false });
       expect(retryAck).toEqual({ ok: true, message: firstAck.message, duplicate: true });
       expect(await storedMessages(owner, room.id)).toEqual([firstAck.message]);
+      await untilCount(watcherSocket, 'message:new', toWatcher, 1, 10_000);
       await settle(watcherSocket);
       expect(toWatcher).toEqual([{ message: firstAck.message }]);
     });
@@ -314,6 +354,7 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
 
       expect(overSocket).toEqual({ ok: true, message: overHttp, duplicate: true });
       expect(await storedMessages(owner, room.id)).toEqual([overHttp]);
+      await untilCount(watcherSocket, 'message:new', toWatcher, 1, 10_000);
       await settle(watcherSocket);
       expect(toWatcher.map((e) => e.message.id)).toEqual([overHttp.id]);
     });
@@ -347,6 +388,7 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
 
       expect(res).toMatchObject({ ok: true, duplicate: false, message: { seq: 1, content: 'with retries' } });
       expect(seqsOf(await storedMessages(owner, room.id))).toEqual([1]);
+      await untilCount(watcherSocket, 'message:new', toWatcher, 1, 10_000);
       await settle(watcherSocket);
       expect(toWatcher.map((e) => e.message.id)).toEqual([res.message.id]);
     });
@@ -374,6 +416,7 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
       expect(tries.length).toBeGreaterThanOrEqual(2);
       expect(last).toMatchObject({ ok: true, duplicate: true, message: { seq: 1, content: 'resent' } });
       expect(seqsOf(await storedMessages(owner, room.id))).toEqual([1]);
+      await untilCount(watcherSocket, 'message:new', toWatcher, 1, 10_000);
       await settle(watcherSocket);
       expect(toWatcher.map((e) => e.message.id)).toEqual([last.message.id]);
     });
@@ -613,8 +656,11 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
       const observer = await t.sockets.joined(owner, room.id);
       const presence = collect<any>(observer, 'presence');
       const match = presenceOf(room.id, member.id);
+      // Sent by the instance whose store call came first, maybe not the observer's: waited for, not settled.
+      const online = nextEvent(observer, 'presence', match);
       const a = await t.sockets.joined(member, room.id);
       const b = await t.sockets.joined(member, room.id);
+      await online;
 
       a.close();
       await t.sockets.joined(member, room.id).then((probe) => probe.close());
@@ -644,6 +690,8 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
       const log = eventLog(removedSocket);
       const toOwner = eventLog(ownerSocket);
       const notified = nextEvent(removedSocket, 'member:removed');
+      // Sent by the instance of the removed member's socket (through Redis when it is not the owner's).
+      const seenOffline = nextEvent(ownerSocket, 'presence', (p: any) => p.profileId === removed.id && !p.online);
 
       expect((await owner.http.delete(`/api/rooms/${room.id}/members/${removed.id}`)).status).toBe(204);
 
@@ -662,6 +710,7 @@ describe('Socket.IO delivery (PROTOCOL §4)', () => {
       const refusedJoin = await ack(removedSocket, 'room:join', { roomId: room.id });
       const refusedTyping = await ack(removedSocket, 'typing:update', { roomId: room.id, isTyping: true });
       await postMessage(owner, room.id, 'after the refused join');
+      await seenOffline;
       await settle(removedSocket);
       await settle(ownerSocket);
 
