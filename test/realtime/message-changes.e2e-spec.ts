@@ -9,6 +9,7 @@ import { conversationOf, createAiRoom, useAiApp, watchRoom } from '../support/ai
 import { addMembers } from '../support/chat-api';
 import { expectProblem, signUp, type TestUser } from '../support/http-client';
 import { ackOnce, expectErrorAck, postMessage, range } from '../support/realtime-helpers';
+import { untilCount } from '../support/delivery-helpers';
 import { collect, connectSocket, settle } from '../support/socket-client';
 
 const edit = (user: TestUser, roomId: string, id: string, content: unknown) =>
@@ -97,6 +98,8 @@ describe('editing, deleting and reacting', () => {
       const byAuthor = await remove(member, room.id, last.id);
       expect(byAuthor.body.message).toMatchObject({ content: '', deletedBy: member.id });
       // The room's last message was deleted: the inbox preview follows, empty, same lastSeq; GET /api/rooms too.
+      // Sent by the instance that served the author's delete, maybe not the inbox socket's: waited for, then settled.
+      await untilCount(inbox, 'room:activity', activity, 1, 10_000);
       await settle(inbox);
       expect(activity).toEqual([
         { roomId: room.id, lastSeq: 3, lastMessage: expect.objectContaining({ seq: 3, preview: '' }) },
