@@ -833,7 +833,9 @@ describe('read state (PROTOCOL §3, §4, §7)', () => {
       expect(body.retryAfterMs).toBeLessThanOrEqual(10_000);
       expect(overHttp.headers.get('retry-after')).toBe(String(Math.ceil(body.retryAfterMs / 1000)));
       // Nothing moved for the refused calls.
-      expect(readEventsInOrder(received).map(([, p]) => p.seq)).toEqual(Array.from({ length: READ_BUDGET }, (_, i) => i + 1));
+      expect(readEventsInOrder(received).map(([, p]) => p.seq)).toEqual(
+        Array.from({ length: READ_BUDGET }, (_, i) => i + 1),
+      );
       expect(await readState(reader, room.id)).toEqual({ lastReadSeq: READ_BUDGET, unread: 2 });
       // The budget is the reader's own: another member reads on.
       expect(await readOverHttp(other, room.id, READ_BUDGET + 2)).toEqual({ lastReadSeq: READ_BUDGET + 2, unread: 0 });
