@@ -14,7 +14,7 @@ import {
   untilCount,
 } from '../support/delivery-helpers';
 import { expectProblem, signUp, type TestUser } from '../support/http-client';
-import { ack, collect, nextEvent, settle } from '../support/socket-client';
+import { ack, collect, nextEvent, settle, untilSocket } from '../support/socket-client';
 import { startTestApp, useTestApp, type TestApp } from '../support/test-app';
 import { expectUserMessage } from '../support/chat-api';
 
@@ -64,23 +64,13 @@ function untilSeqs(socket: Socket, received: any[], wanted: number[]): Promise<v
     const got = new Set(seqsOf(received.map((e) => e.message)));
     return wanted.filter((seq) => !got.has(seq));
   };
-  if (missing().length === 0) {
-    return Promise.resolve();
-  }
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      if (missing().length === 0) {
-        clearTimeout(timer);
-        socket.off('message:new', check);
-        resolve();
-      }
-    };
-    const timer = setTimeout(() => {
-      socket.off('message:new', check);
-      reject(new Error(`message:new of seqs ${JSON.stringify(missing())} not within 10 s`));
-    }, 10_000);
-    socket.on('message:new', check);
-  });
+  return untilSocket(
+    socket,
+    () => missing().length === 0,
+    () => `message:new of seqs ${JSON.stringify(missing())} not within 10 s`,
+    10_000,
+    'message:new',
+  );
 }
 
 describe('Socket.IO delivery (PROTOCOL §4)', () => {

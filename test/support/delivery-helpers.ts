@@ -5,6 +5,7 @@
 import type { Socket } from 'socket.io-client';
 import { addMembers } from './chat-api';
 import type { TestUser } from './http-client';
+import { untilSocket } from './socket-client';
 
 export { postMessage, storedMessages } from './chat-api';
 export { joinRoom, SocketPool } from './socket-client';
@@ -42,23 +43,13 @@ export function untilCount(
   count: number,
   capMs: number,
 ): Promise<void> {
-  if (received.length >= count) {
-    return Promise.resolve();
-  }
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      socket.off(event, check);
-      reject(new Error(`only ${received.length} of ${count} ${event} within ${capMs} ms`));
-    }, capMs);
-    const check = () => {
-      if (received.length >= count) {
-        clearTimeout(timer);
-        socket.off(event, check);
-        resolve();
-      }
-    };
-    socket.on(event, check);
-  });
+  return untilSocket(
+    socket,
+    () => received.length >= count,
+    () => `only ${received.length} of ${count} ${event} within ${capMs} ms`,
+    capMs,
+    event,
+  );
 }
 
 /** Like `nextEvent`, with an explicit cap. */

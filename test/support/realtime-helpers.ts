@@ -6,7 +6,7 @@
 import { SignJWT, type JWTPayload } from 'jose';
 import { io, type Socket } from 'socket.io-client';
 import type { TestUser } from './http-client';
-import { settle } from './socket-client';
+import { settle, untilSocket } from './socket-client';
 
 export { SocketPool } from './socket-client';
 import { postMessage } from './chat-api';
@@ -188,23 +188,11 @@ export function untilReceived(
   done: (received: [string, any][]) => boolean,
   what: string,
 ): Promise<void> {
-  if (done(received)) {
-    return Promise.resolve();
-  }
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      if (done(received)) {
-        clearTimeout(timer);
-        socket.offAny(check);
-        resolve();
-      }
-    };
-    const timer = setTimeout(() => {
-      socket.offAny(check);
-      reject(new Error(`${what}: not within 10 s; received ${JSON.stringify(received.map(([event]) => event))}`));
-    }, 10_000);
-    socket.onAny(check);
-  });
+  return untilSocket(
+    socket,
+    () => done(received),
+    () => `${what}: not within 10 s; received ${JSON.stringify(received.map(([event]) => event))}`,
+  );
 }
 
 /** The events of `received` that concern `roomId` (by `roomId`, `room.id` or `message.roomId`). */

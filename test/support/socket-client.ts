@@ -82,6 +82,42 @@ export async function settle(socket: Socket): Promise<void> {
   await ack(socket, 'room:leave', { roomId: '00000000-0000-0000-0000-000000000000' });
 }
 
+/**
+ * Resolves once `done()` holds, checked now and at each `event` the socket receives (at each event of any name when
+ * `event` is left out); rejects after `capMs` with `failure()` as the message. What `done` reads must be filled by
+ * listeners registered before this call (`collect`, `collectAll`), so that they hold the event being checked.
+ */
+export function untilSocket(
+  socket: Socket,
+  done: () => boolean,
+  failure: () => string,
+  capMs = 10_000,
+  event?: string,
+): Promise<void> {
+  if (done()) {
+    return Promise.resolve();
+  }
+  return new Promise((resolve, reject) => {
+    const stop = () => (event === undefined ? socket.offAny(check) : socket.off(event, check));
+    const check = () => {
+      if (done()) {
+        clearTimeout(timer);
+        stop();
+        resolve();
+      }
+    };
+    const timer = setTimeout(() => {
+      stop();
+      reject(new Error(failure()));
+    }, capMs);
+    if (event === undefined) {
+      socket.onAny(check);
+    } else {
+      socket.on(event, check);
+    }
+  });
+}
+
 /** `room:join`, failing loudly unless the ack is ok; returns the ack. */
 export async function joinRoom(socket: Socket, roomId: string, extra: object = {}): Promise<any> {
   const res = await ack(socket, 'room:join', { roomId, ...extra });
