@@ -9,9 +9,13 @@ const { randomBytes } = require('node:crypto');
 const fs = require('node:fs');
 const { basename, dirname, join } = require('node:path');
 
-/** @param {string} dataDir a cluster's directory (`<DATA_DIR>/db/pgdata`) */
+/**
+ * Whether the directory holds anything: a cluster, or what initdb must not write over (a missing or empty one is
+ * made).
+ * @param {string} dataDir a cluster's directory (`<DATA_DIR>/db/pgdata`)
+ */
 function hasCluster(dataDir) {
-  return fs.existsSync(join(dataDir, 'PG_VERSION')) || !isMissingOrEmpty(dataDir);
+  return !isMissingOrEmpty(dataDir);
 }
 
 /**
