@@ -269,7 +269,5 @@ describe('Push notifications of withheld messages (MODERATION=openai, MODERATION
     }
     expect([...expo.pushesTo(ownerToken), ...expo.pushesTo(memberToken)]).toHaveLength(2);
     expect(JSON.stringify(expo.pushes)).not.toContain('FLAGME');
-    // Both receipts read: no receipt check is left to outlive the app (PushSender does not wait for one at shutdown).
-    await expo.until(() => expo.receiptRequests.flat().length >= 2, 'the receipts of both pushes read');
   });
 });

@@ -1,7 +1,8 @@
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
 import { ExponentialBackoff, handleWhen, retry, type RetryPolicy } from 'cockatiel';
 import type { ExpoPushReceipt, ExpoPushTicket } from 'expo-server-sdk';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import { beforeDeadline } from '../../common/async/before-deadline';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { MetricsService } from '../metrics/metrics.service';
 import { DevicesRepository } from './devices.repository';
@@ -15,15 +16,18 @@ export const MAX_QUEUED = 10_000;
  * in the SDK's chunks, each request retried on 5xx, 429 and network errors up to PUSH_MAX_ATTEMPTS tries in all with
  * exponential back-off. Tickets are read at once and receipts PUSH_RECEIPT_DELAY_MS later: a DeviceNotRegistered in
  * either removes the token. Nothing here throws to a caller; failures are logged (never a token or any text) and
- * counted.
+ * counted. At shutdown the requests under way finish before the push client and the database close.
  */
 @Injectable()
-export class PushSender implements OnModuleDestroy {
+export class PushSender implements BeforeApplicationShutdown {
   private queue: PushMessage[] = [];
   private flushing = false;
   private readonly policy: RetryPolicy;
   private readonly timers = new Set<NodeJS.Timeout>();
-  private closed = false;
+  /** The flush and the receipt checks under way. */
+  private readonly running = new Set<Promise<void>>();
+  /** Aborted at shutdown: no retry, flush or receipt check starts after it. */
+  private readonly stopping = new AbortController();
 
   constructor(
     @InjectPinoLogger(PushSender.name) private readonly logger: PinoLogger,
@@ -49,14 +53,31 @@ export class PushSender implements OnModuleDestroy {
     this.queue.push(...messages.slice(0, room));
     if (!this.flushing && this.queue.length > 0) {
       this.flushing = true;
-      setImmediate(() => void this.flush());
+      setImmediate(() => this.track(this.flush()));
     }
   }
 
-  onModuleDestroy(): void {
-    this.closed = true;
+  /**
+   * Before the push client's agent and the database close (their onApplicationShutdown): nothing new starts, receipt
+   * checks not yet due are dropped, and the work under way (one request each, no retry now) may end, its tickets
+   * read and unregistered tokens removed, for at most PUSH_TIMEOUT_MS.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopping.abort();
     this.timers.forEach(clearTimeout);
     this.timers.clear();
+    await beforeDeadline(Promise.allSettled([...this.running]), this.config.push.timeoutMs, () => undefined);
+  }
+
+  private get closed(): boolean {
+    return this.stopping.signal.aborted;
+  }
+
+  private track(work: Promise<void>): void {
+    this.running.add(work);
+    work
+      .catch((error: unknown) => this.logger.error({ err: describe(error) }, 'push work failed'))
+      .finally(() => this.running.delete(work));
   }
 
   private async flush(): Promise<void> {
@@ -74,7 +95,7 @@ export class PushSender implements OnModuleDestroy {
   private async sendChunk(chunk: PushMessage[]): Promise<void> {
     let tickets: ExpoPushTicket[];
     try {
-      tickets = await this.policy.execute(() => this.client.send(chunk));
+      tickets = await this.policy.execute(() => this.client.send(chunk), this.stopping.signal);
     } catch (error) {
       this.metrics.pushNotifications.inc({ outcome: 'failed' }, chunk.length);
       this.logger.warn({ err: describe(error), notifications: chunk.length }, 'push request failed');
@@ -95,7 +116,7 @@ export class PushSender implements OnModuleDestroy {
       }
     });
     await this.forget(unregistered);
-    if (receipts.size > 0) {
+    if (receipts.size > 0 && !this.closed) {
       this.later(() => this.checkReceipts(receipts), this.config.push.receiptDelayMs);
     }
   }
@@ -106,7 +127,7 @@ export class PushSender implements OnModuleDestroy {
     for (const ids of this.client.chunkReceiptIds([...tickets.keys()])) {
       let receipts: Record<string, ExpoPushReceipt>;
       try {
-        receipts = await this.policy.execute(() => this.client.receipts(ids));
+        receipts = await this.policy.execute(() => this.client.receipts(ids), this.stopping.signal);
       } catch (error) {
         this.logger.warn({ err: describe(error), receipts: ids.length }, 'push receipts not read');
         continue;
@@ -138,7 +159,7 @@ export class PushSender implements OnModuleDestroy {
   private later(work: () => Promise<void>, ms: number): void {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      void work();
+      this.track(work());
     }, ms);
     timer.unref();
     this.timers.add(timer);
