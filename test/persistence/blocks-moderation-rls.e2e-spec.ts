@@ -10,14 +10,11 @@
 import { SERVICE_ACTOR, userActor } from '../../src/modules/persistence/database.port';
 import { openPostgresDriver } from '../support/persistence-drivers';
 import { rawFixtures } from '../support/raw-fixtures';
-import { openOncePerFile, sqlOutcome } from './persistence-contract';
+import { openOncePerFile, sqlOutcome as outcome } from './persistence-contract';
 
 describe('blocks and withheld messages beneath the API (row-level security, raw SQL)', () => {
   const driver = openOncePerFile(openPostgresDriver);
   const f = rawFixtures(() => driver.current.db);
-
-  /** Each user's statements are rolled back afterwards. */
-  const outcome = sqlOutcome;
 
   const block = (blockerId: string, blockedId: string) =>
     driver.current.db.call(userActor(blockerId), 'block_profile', { p_profile_id: blockedId, p_blocked: true });

@@ -8,14 +8,11 @@
 import { userActor } from '../../src/modules/persistence/database.port';
 import { openPostgresDriver } from '../support/persistence-drivers';
 import { rawFixtures } from '../support/raw-fixtures';
-import { openOncePerFile, sqlOutcome } from './persistence-contract';
+import { openOncePerFile, sqlOutcome as outcome } from './persistence-contract';
 
 describe('message_reactions and deletes beneath the API (row-level security, raw SQL)', () => {
   const driver = openOncePerFile(openPostgresDriver);
   const f = rawFixtures(() => driver.current.db);
-
-  /** Each user's statements are rolled back afterwards. */
-  const outcome = sqlOutcome;
 
   /** An owner's room with a member, one message of the owner's, and the member's 👍 on it. */
   async function reacted() {
