@@ -6,6 +6,7 @@ import { io, type Socket } from 'socket.io-client';
 import { freshLoopbackAddress } from './support/auth-helpers';
 import { eventually } from './support/eventually';
 import { signUp } from './support/http-client';
+import { metricCount } from './support/metrics';
 import { createRoom, nextDisconnect, UNKNOWN_ROOM_ID } from './support/realtime-helpers';
 import { ack, connectSocket, refusedConnection } from './support/socket-client';
 import { useTestApp } from './support/test-app';
@@ -14,13 +15,6 @@ const SOCKET_BUDGET = 40;
 const USER_BUDGET = 60;
 const DISCONNECT_AFTER = 15;
 const SEND_LIMIT = 5;
-
-/** The count of a metric's samples on /metrics (0 when absent). */
-async function metricCount(url: string, name: string, labels: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));
-  return line ? Number(line.split(' ').at(-1)) : 0;
-}
 
 /** A handshake from a chosen source address; resolves with the socket, or the refusal's data. */
 function handshakeFrom(

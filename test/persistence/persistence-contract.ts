@@ -1244,6 +1244,38 @@ export function rawRlsContract(name: string, driver: DriverHandle<RawSqlDriver>)
       expect(await messageCount(room.id)).toBe(1);
     });
 
+    it('should say with each send a group stores whether another member who has not muted the room has a push device', async () => {
+      const owner = await f().register('owner');
+      const member = await f().register('member');
+      const room = await f().createRoom(owner);
+      await f().addMember(owner, room.id, member);
+      const candidates = async (sender: Profile, content: string, clientId: string | null = null) =>
+        ((await f().post(sender, room.id, content, clientId)) as Posted & { push_candidates?: boolean | null })
+          .push_candidates;
+      const addDevice = (user: Profile) =>
+        db().call(userActor(user.id), 'register_push_device', {
+          p_token: `ExponentPushToken[${randomUUID()}]`,
+          p_platform: 'ios',
+          p_locale: null,
+        });
+      const mute = (user: Profile, muted: boolean) =>
+        db().call(userActor(user.id), 'set_room_muted', { p_room_id: room.id, p_muted: muted });
+
+      expect(await candidates(owner, 'nobody has a device')).toBe(false);
+      await addDevice(owner);
+      expect(await candidates(owner, 'only the sender has one')).toBe(false);
+      expect(await candidates(member, 'the other member has one')).toBe(true);
+      await addDevice(member);
+      await mute(member, true);
+      expect(await candidates(owner, 'the member with one muted the room')).toBe(false);
+      await mute(member, false);
+      expect(await candidates(owner, 'and unmuted it', 'once')).toBe(true);
+      // A repeat stores nothing, so it says nothing; nor does the function a user may call (through PostgREST).
+      expect(await candidates(owner, 'and unmuted it', 'once')).toBeNull();
+      const alone = await f().post(owner, room.id, 'a call alone', null, 'call');
+      expect(alone).not.toHaveProperty('push_candidates');
+    });
+
     it('should leave no messages or memberships of a deleted room behind', async () => {
       const owner = await f().register('owner');
       const member = await f().register('member');

@@ -3,6 +3,7 @@ import { eventually } from '../support/eventually';
 import { startFakeExpo, type FakeExpo } from '../support/fake-expo';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai';
 import { signUp, type TestUser } from '../support/http-client';
+import { dbCallCount } from '../support/metrics';
 import { deviceTokens, pushCount, registerDevice } from '../support/push-helpers';
 import { addToRoom, createRoom } from '../support/rooms-helpers';
 import { ack } from '../support/socket-client';
@@ -90,6 +91,26 @@ describe('Push notifications', () => {
       { roomId, seq: 1, messageId: message.id },
       { roomId: otherRoom, seq: 1, messageId: expect.any(String) },
     ]);
+  });
+
+  it('should ask who may get a push only once another member has a device (the group commit tells)', async () => {
+    const sender = await signUp(t.url, 'snd');
+    const member = await signUp(t.url, 'member');
+    const roomId = await roomWith(sender, [member]);
+    const asked = () => dbCallCount(t.urls, 'push_targets');
+    const before = await asked();
+
+    for (const content of ['one', 'two', 'three']) {
+      await postMessage(sender, roomId, content);
+    }
+    const token = await registerDevice(member);
+    await postMessage(sender, roomId, 'four');
+
+    // The fourth's push is the end of its decision; the first three's decisions (if any) came before it.
+    expect(await fake.nthPushTo(token, 1)).toMatchObject({ data: { roomId, seq: 4 } });
+    // Through PostgREST a send is a call alone, which says nothing of devices: every message is asked about.
+    const grouped = t.config.database.driver !== 'supabase';
+    expect((await asked()) - before).toBe(grouped ? 1 : 4);
   });
 
   it('should not push to a member whose socket is in the room, and push after PUSH_DELAY_MS to one connected elsewhere', async () => {

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { TestUser } from './http-client';
+import { metricCount } from './metrics';
 
 /** A fresh Expo push token, as an app gets one from getExpoPushTokenAsync. */
 export function newPushToken(): string {
@@ -29,8 +30,6 @@ export async function deviceTokens(user: TestUser): Promise<string[]> {
 }
 
 /** `chat_push_notifications_total{outcome}` of the app at `baseUrl` (0 before the first). */
-export async function pushCount(baseUrl: string, outcome: string): Promise<number> {
-  const text = await (await fetch(`${baseUrl}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`chat_push_notifications_total{outcome="${outcome}"}`));
-  return line ? Number(line.split(' ').pop()) : 0;
+export function pushCount(baseUrl: string, outcome: string): Promise<number> {
+  return metricCount(baseUrl, 'chat_push_notifications_total', `outcome="${outcome}"`);
 }

@@ -21,9 +21,15 @@ export interface RealtimeBroadcaster {
    * placeholder: nobody gets a withheld text in a broadcast, whatever the caller passes.
    *
    * A new message (`message:new`): every subscriber gets a room's new messages in seq order, none missing. It is
-   * activity: the room's inbox hears `room:activity`, the stored-message listeners (push) hear it.
+   * activity: the room's inbox hears `room:activity`, the stored-message listeners (push) hear it, with `facts`.
    */
-  toRoomInOrder(roomId: string, seq: number, event: 'message:new', payload: { message: MessageDto }): void;
+  toRoomInOrder(
+    roomId: string,
+    seq: number,
+    event: 'message:new',
+    payload: { message: MessageDto },
+    facts?: StoredMessageFacts,
+  ): void;
   /** An assistant reply reached its final status (`message:updated`): activity, like a new message. */
   replyEnded(message: MessageDto): void;
   /**
@@ -52,6 +58,15 @@ export interface RealtimeBroadcaster {
  * Told of every message stored here, once: a user message when it is stored, an assistant reply when it reaches
  * its final status. It must not throw or block: it runs in the send's path.
  */
-export type StoredMessageListener = (message: MessageDto) => void;
+export type StoredMessageListener = (message: MessageDto, facts: StoredMessageFacts) => void;
+
+/** What the database told of a stored message as it stored it, beyond the message itself. */
+export interface StoredMessageFacts {
+  /**
+   * false: when it was stored, no other member who had not muted the room had a push device, so nobody may get a
+   * push for it. true or absent: someone may (or the store did not say).
+   */
+  pushCandidates?: boolean;
+}
 
 export const REALTIME_BROADCASTER = Symbol('REALTIME_BROADCASTER');

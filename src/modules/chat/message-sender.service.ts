@@ -62,13 +62,19 @@ export class MessageSenderService {
         throw AppException.rateLimited(rate.retryAfterMs);
       }
       const withhold = await this.moderator.beforeStore(text);
-      const { roomAiMode, ...result } = await this.messages.post(actor, roomId, text, clientId ?? null, withhold);
+      const { roomAiMode, pushCandidates, ...result } = await this.messages.post(
+        actor,
+        roomId,
+        text,
+        clientId ?? null,
+        withhold,
+      );
       // A repeat (a retried send) stored nothing, so it tells nobody anything new and asks for no reply.
       if (!result.duplicate) {
         await this.typing.stop(roomId, actor.id);
         const { message } = result;
         // Withheld as it was stored: the room gets the placeholder, the author the text (the answer) and why.
-        this.broadcaster.toRoomInOrder(roomId, message.seq, 'message:new', { message });
+        this.broadcaster.toRoomInOrder(roomId, message.seq, 'message:new', { message }, { pushCandidates });
         this.moderator.afterStore(message, withhold);
         // A withheld question is no question for the assistant (it could not read it either).
         if (roomAiMode && !message.withheld) {

@@ -11,6 +11,8 @@ export interface PageRequest {
   limit: number;
 }
 
+type PostedRow = MessageRow & { duplicate: boolean; room_ai_mode: AiMode | null; push_candidates?: boolean | null };
+
 @Injectable()
 export class MessagesRepository {
   constructor(@Inject(DATABASE) private readonly db: Database) {}
@@ -25,19 +27,17 @@ export class MessagesRepository {
     content: string,
     clientId: string | null,
     withhold?: Withhold,
-  ): Promise<{ message: MessageDto; duplicate: boolean; roomAiMode: AiMode | null }> {
+  ): Promise<{ message: MessageDto; duplicate: boolean; roomAiMode: AiMode | null; pushCandidates?: boolean }> {
     // Concurrent sends share a transaction when the driver can (group commit); each is still its own.
-    const [row] = await this.db.callGrouped<MessageRow & { duplicate: boolean; room_ai_mode: AiMode | null }>(
-      actor,
-      'post_message',
-      {
-        p_room_id: roomId,
-        p_content: content,
-        p_client_id: clientId,
-        p_withhold: withhold ?? null,
-      },
-    );
-    return { message: toMessage(row), duplicate: row.duplicate, roomAiMode: row.room_ai_mode };
+    const [row] = await this.db.callGrouped<PostedRow>(actor, 'post_message', {
+      p_room_id: roomId,
+      p_content: content,
+      p_client_id: clientId,
+      p_withhold: withhold ?? null,
+    });
+    const posted = { message: toMessage(row), duplicate: row.duplicate, roomAiMode: row.room_ai_mode };
+    // Only a group commit says (null from a single call, and through PostgREST): unknown is no answer.
+    return typeof row.push_candidates === 'boolean' ? { ...posted, pushCandidates: row.push_candidates } : posted;
   }
 
   /** A message of a room the caller is a member of, or undefined. */

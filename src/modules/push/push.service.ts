@@ -1,6 +1,7 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import type { MessageDto } from '../../common/messages/message';
+import type { StoredMessageFacts } from '../../common/realtime/realtime-broadcaster';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { PresenceService } from '../chat/realtime/presence.service';
 import { MetricsService } from '../metrics/metrics.service';
@@ -35,7 +36,7 @@ export class PushService implements OnModuleInit, OnModuleDestroy {
   ) {}
 
   onModuleInit(): void {
-    this.broadcaster.onStored((message) => this.messageStored(message));
+    this.broadcaster.onStored((message, facts) => this.messageStored(message, facts));
   }
 
   onModuleDestroy(): void {
@@ -43,13 +44,18 @@ export class PushService implements OnModuleInit, OnModuleDestroy {
     this.timers.clear();
   }
 
-  messageStored(message: MessageDto): void {
+  messageStored(message: MessageDto, facts: StoredMessageFacts = {}): void {
     if (message.role === 'system') {
       return;
     }
     if (!this.config.push.enabled) {
       // Counted, so that an operator (and a test) sees the messages that pushes were off for.
       this.metrics.pushNotifications.inc({ outcome: 'disabled' });
+      return;
+    }
+    // Nobody may get one when the database said, as it stored it, that no other member has a device (and the room
+    // unmuted): most messages, where no member uses the mobile app. Nothing more is asked then.
+    if (facts.pushCandidates === false) {
       return;
     }
     setImmediate(() => void this.guarded(message, () => this.consider(message)));

@@ -3,7 +3,11 @@ import type { BroadcastOperator, Namespace } from 'socket.io';
 import type { MessageDto } from '../../../common/messages/message';
 import { lastMessageOf } from '../../../common/messages/preview';
 import { withheldView } from '../../../common/messages/withheld';
-import type { RealtimeBroadcaster, StoredMessageListener } from '../../../common/realtime/realtime-broadcaster';
+import type {
+  RealtimeBroadcaster,
+  StoredMessageFacts,
+  StoredMessageListener,
+} from '../../../common/realtime/realtime-broadcaster';
 import type { InboxEvents, RoomEvents, UserEvents } from '../../../common/realtime/server-events';
 import { INSTANCE_ID, REDIS, type RedisConnections } from '../../cluster/cluster.tokens';
 import { RoomFeed } from './room-feed.service';
@@ -79,16 +83,22 @@ export class SocketBroadcaster implements RealtimeBroadcaster {
     this.everywhere(roomChannel(roomId), except, (target) => target.emit(event, payload));
   }
 
-  toRoomInOrder(roomId: string, seq: number, event: 'message:new', payload: { message: MessageDto }): void {
+  toRoomInOrder(
+    roomId: string,
+    seq: number,
+    event: 'message:new',
+    payload: { message: MessageDto },
+    facts: StoredMessageFacts = {},
+  ): void {
     const message = roomView(payload.message);
     this.feed.publish({ roomId, event, payload: { message }, seq });
-    this.stored(message);
+    this.stored(message, facts);
   }
 
   replyEnded(stored: MessageDto): void {
     const message = roomView(stored);
     this.feed.publish({ roomId: message.roomId, event: 'message:updated', payload: { message } });
-    this.stored(message);
+    this.stored(message, {});
   }
 
   messageChanged(changed: MessageDto, lastSeq: number): void {
@@ -132,13 +142,13 @@ export class SocketBroadcaster implements RealtimeBroadcaster {
    * same for everyone: each client tells its own messages by senderId. A streaming reply's creation is
    * activity too (the room moved); the listeners hear only of messages that reached their final status.
    */
-  private stored(message: MessageDto): void {
+  private stored(message: MessageDto, facts: StoredMessageFacts): void {
     this.toInbox(
       { roomId: message.roomId, lastSeq: message.seq, lastMessage: lastMessageOf(message) },
       message.senderId,
     );
     if (message.status !== 'streaming') {
-      this.listeners.forEach((listener) => listener(message));
+      this.listeners.forEach((listener) => listener(message, facts));
     }
   }
 

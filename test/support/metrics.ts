@@ -1,0 +1,16 @@
+/** Reading the app's Prometheus metrics (GET /metrics) in tests. */
+
+/** The value of the first sample of metric `name` whose labels include `labels` (0 when there is none yet). */
+export async function metricCount(url: string, name: string, labels: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));
+  return line ? Number(line.split(' ').at(-1)) : 0;
+}
+
+/** How many calls of the SQL function `fn` the instances at `urls` have made, all together. */
+export async function dbCallCount(urls: readonly string[], fn: string): Promise<number> {
+  const counts = await Promise.all(
+    urls.map((url) => metricCount(url, 'db_call_duration_seconds_count', `function="${fn}"`)),
+  );
+  return counts.reduce((sum, count) => sum + count, 0);
+}
