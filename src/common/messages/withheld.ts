@@ -23,3 +23,11 @@ export function withheldView(message: MessageDto, why: Withheld): MessageDto {
     withheld: why,
   };
 }
+
+/**
+ * A message as the whole room gets it in a broadcast: a withheld one (with its text, as its author or the owner read
+ * it, or as the row holds it) as its placeholder. A broadcast is one payload per room (PROTOCOL.md §3).
+ */
+export function broadcastView(message: MessageDto): MessageDto {
+  return message.withheld ? withheldView(message, message.withheld) : message;
+}

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { toMessage, type MessageDto, type MessageRow } from '../../../common/messages/message';
+import { broadcastView } from '../../../common/messages/withheld';
 import { DATABASE, SERVICE_ACTOR, type Database } from '../../persistence/database.port';
 
 const PAGE = 100;
@@ -16,7 +17,8 @@ export class RoomFeedRepository {
       p_before_seq: beforeSeq,
       p_limit: PAGE,
     });
-    return rows.map(toMessage);
+    // They go to the whole room as the events they stand in for went: a withheld one as its placeholder.
+    return rows.map((row) => broadcastView(toMessage(row)));
   }
 
   async lastSeqs(roomIds: string[]): Promise<Map<string, number>> {

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { BroadcastOperator, Namespace } from 'socket.io';
 import type { MessageDto } from '../../../common/messages/message';
 import { lastMessageOf } from '../../../common/messages/preview';
-import { withheldView } from '../../../common/messages/withheld';
+import { broadcastView } from '../../../common/messages/withheld';
 import type {
   RealtimeBroadcaster,
   StoredMessageFacts,
@@ -12,14 +12,6 @@ import type { InboxEvents, RoomEvents, UserEvents } from '../../../common/realti
 import { INSTANCE_ID, REDIS, type RedisConnections } from '../../cluster/cluster.tokens';
 import { RoomFeed } from './room-feed.service';
 import { blockersChannel, inboxChannel, instanceChannel, roomChannel, userChannel } from './socket-rooms';
-
-/**
- * A message as the whole room gets it: a withheld one (its author's or owner's copy, with its text) as its
- * placeholder. A broadcast is one payload per room; the author and the owner read the text back (PROTOCOL.md §3).
- */
-function roomView(message: MessageDto): MessageDto {
-  return message.withheld ? withheldView(message, message.withheld) : message;
-}
 
 /** The payloads are typed by the port's event maps; Socket.IO's own emit typing is not used here. */
 type Target = BroadcastOperator<Record<string, (payload: unknown) => void>, unknown>;
@@ -90,19 +82,19 @@ export class SocketBroadcaster implements RealtimeBroadcaster {
     payload: { message: MessageDto },
     facts: StoredMessageFacts = {},
   ): void {
-    const message = roomView(payload.message);
+    const message = broadcastView(payload.message);
     this.feed.publish({ roomId, event, payload: { message }, seq });
     this.stored(message, facts);
   }
 
   replyEnded(stored: MessageDto): void {
-    const message = roomView(stored);
+    const message = broadcastView(stored);
     this.feed.publish({ roomId: message.roomId, event: 'message:updated', payload: { message } });
     this.stored(message, {});
   }
 
   messageChanged(changed: MessageDto, lastSeq: number): void {
-    const message = roomView(changed);
+    const message = broadcastView(changed);
     this.feed.publish({ roomId: message.roomId, event: 'message:updated', payload: { message } });
     if (message.seq === lastSeq) {
       this.toInbox({ roomId: message.roomId, lastSeq, lastMessage: lastMessageOf(message) }, message.senderId);
