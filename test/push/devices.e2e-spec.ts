@@ -157,13 +157,13 @@ describe('Devices (POST/GET/DELETE /api/devices), with PUSH_ENABLED=false', () =
     await addToRoom(sender, room.id, away);
     await addToRoom(sender, room.id, elsewhere);
     await t.sockets.open(elsewhere);
-    const before = await pushCount(t.url, 'disabled');
+    const before = await pushCount(t.urls, 'disabled');
 
     await postMessage(sender, room.id, 'nobody is told');
 
     // The push decision for the message is over once it is counted as disabled: nothing is left to send it later.
     await eventually(
-      async () => (await pushCount(t.url, 'disabled')) === before + 1,
+      async () => (await pushCount(t.urls, 'disabled')) === before + 1,
       'the message counted as disabled',
     );
     expect(fake.sendRequests).toEqual([]);

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { TestUser } from './http-client';
-import { metricCount } from './metrics';
+import { metricSum } from './metrics';
 
 /** A fresh Expo push token, as an app gets one from getExpoPushTokenAsync. */
 export function newPushToken(): string {
@@ -29,7 +29,7 @@ export async function deviceTokens(user: TestUser): Promise<string[]> {
   return (res.body.devices as { token: string }[]).map((device) => device.token);
 }
 
-/** `chat_push_notifications_total{outcome}` of the app at `baseUrl` (0 before the first). */
-export function pushCount(baseUrl: string, outcome: string): Promise<number> {
-  return metricCount(baseUrl, 'chat_push_notifications_total', `outcome="${outcome}"`);
+/** `chat_push_notifications_total{outcome}` of the app's instances at `urls`, added up (0 before the first). */
+export function pushCount(urls: readonly string[], outcome: string): Promise<number> {
+  return metricSum(urls, 'chat_push_notifications_total', `outcome="${outcome}"`);
 }
