@@ -1,10 +1,15 @@
 /** Reading the app's Prometheus metrics (GET /metrics) in tests. */
 
-/** The value of the first sample of metric `name` whose labels include `labels` (0 when there is none yet). */
+/**
+ * The sum of the samples of metric `name` whose labels include `labels` (0 when there is none yet): every outcome of
+ * `function="get_room"`, for instance, not only the first one listed.
+ */
 export async function metricCount(url: string, name: string, labels: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));
-  return line ? Number(line.split(' ').at(-1)) : 0;
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(`${name}{`) && l.includes(labels))
+    .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
 }
 
 /**

@@ -35,9 +35,13 @@ export class MessagesRepository {
       p_client_id: clientId,
       p_withhold: withhold ?? null,
     });
-    const posted = { message: toMessage(row), duplicate: row.duplicate, roomAiMode: row.room_ai_mode };
-    // Only a group commit says (null from a single call, and through PostgREST): unknown is no answer.
-    return typeof row.push_candidates === 'boolean' ? { ...posted, pushCandidates: row.push_candidates } : posted;
+    return {
+      message: toMessage(row),
+      duplicate: row.duplicate,
+      roomAiMode: row.room_ai_mode,
+      // Only a group commit says (absent from a call alone, and through PostgREST; null for a repeat).
+      pushCandidates: row.push_candidates ?? undefined,
+    };
   }
 
   /** A message of a room the caller is a member of, or undefined. */

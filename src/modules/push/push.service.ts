@@ -44,7 +44,7 @@ export class PushService implements OnModuleInit, OnModuleDestroy {
     this.timers.clear();
   }
 
-  messageStored(message: MessageDto, facts: StoredMessageFacts = {}): void {
+  messageStored(message: MessageDto, facts: StoredMessageFacts): void {
     if (message.role === 'system') {
       return;
     }
