@@ -132,6 +132,8 @@ async function chat(cfg: Extract<Config, { mode: 'chat' }>): Promise<unknown> {
   const tag = Math.random().toString(36).slice(2, 10);
   let duplicateAcks = 0;
   const start = nowMs();
+  // The same moment on the monotonic clock, in µs: V8's CPU profiles use that clock (bench/profile.ts).
+  const startUs = Number(process.hrtime.bigint() / 1000n);
   let sent = 0;
   let pending = 0;
   let lastSendAt = start;
@@ -218,7 +220,9 @@ async function chat(cfg: Extract<Config, { mode: 'chat' }>): Promise<unknown> {
     slowestAcks: ackAt
       .sort((a, b) => b[1] - a[1])
       .slice(0, 10)
-      .map(([at, ms]) => [round(at, 2), round(ms, 1)]),
+      .map(([at, ms]) => [round(at, 4), round(ms, 1)]),
+    /** The first send on the monotonic clock (µs): `slowestAcks`' seconds count from it. */
+    startUs,
     deliveryMs: summarize(deliveryLatency),
     deliveries,
     /** This load process's own CPU from the first send to the end of the drain, in ms: if it nears the window's

@@ -42,6 +42,8 @@ export interface SideRun {
   cpuMs: Record<string, number>;
   eventLoop?: LoopDelay;
   counters?: Record<string, number>;
+  /** When the readings began and ended, in µs of the monotonic clock (V8's CPU profiles use the same clock). */
+  window: { startUs: number; endUs: number };
 }
 
 export interface PairedResult {
@@ -53,6 +55,10 @@ export interface PairedResult {
   repeats: Record<string, SideRun>[];
   /** The machine's CPU pressure during each repeat (bench/proc-cpu.ts), in %. */
   cpuPressure: (number | null)[];
+}
+
+function monotonicUs(): number {
+  return Number(process.hrtime.bigint() / 1000n);
 }
 
 /** Loads at once: ready, then started together; each target's readings end when its own load answers. */
@@ -71,13 +77,15 @@ export async function runLoads(sides: PairedSide[], rate: number, durationS: num
       sides.map(async (side, i): Promise<SideRun> => {
         const before = await side.counters?.();
         const end = startProbes(side.cpu);
+        const startUs = monotonicUs();
         children[i].send({ cmd: 'go' });
         const chat = await children[i].next<any>((durationS + 60) * 1000);
         const cpuMs = end();
+        const window = { startUs, endUs: monotonicUs() };
         const after = await side.counters?.();
         const counters =
           before && after ? Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - before[k]])) : undefined;
-        return { chat, cpuMs, eventLoop: await side.eventLoop?.(), counters };
+        return { chat, cpuMs, eventLoop: await side.eventLoop?.(), counters, window };
       }),
     );
     return Object.fromEntries(sides.map((s, i) => [s.name, runs[i]]));

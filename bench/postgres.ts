@@ -21,11 +21,12 @@ export interface BenchPostgres extends PostgresServer {
   pid(): number;
 }
 
-export async function startBenchPostgres(durable: boolean): Promise<BenchPostgres> {
+/** `statements`: the server also loads pg_stat_statements, tracking nested statements (a function's own queries). */
+export async function startBenchPostgres(durable: boolean, statements = false): Promise<BenchPostgres> {
   const server = await startPostgresServer();
   try {
-    if (durable) {
-      await restartDurable(server);
+    if (durable || statements) {
+      await restart(server, durable, statements);
     }
     const client = new Client({ connectionString: server.url });
     await client.connect();
@@ -54,20 +55,22 @@ export async function startBenchPostgres(durable: boolean): Promise<BenchPostgre
 }
 
 /**
- * `pg_ctl restart` with the test server's options but durable. Options given on the command line win over
- * `ALTER SYSTEM`, so a restart with other options is the only way to change fsync on a running test server. As
- * the test helper does, it runs pg_ctl as the `postgres` OS user when we are root.
+ * `pg_ctl restart` with the test server's options, durable unless asked not to be. Options given on the command line
+ * win over `ALTER SYSTEM`, so a restart with other options is the only way to change fsync on a running test server.
+ * As the test helper does, it runs pg_ctl as the `postgres` OS user when we are root.
  */
-async function restartDurable(server: PostgresServer): Promise<void> {
+async function restart(server: PostgresServer, durable: boolean, statements: boolean): Promise<void> {
   const dir = dirname(server.dataDir);
+  const on = durable ? 'on' : 'off';
   const options = [
     '-c listen_addresses=127.0.0.1',
     `-p ${server.port}`,
     `-k '${dir}'`,
-    '-c fsync=on',
-    '-c synchronous_commit=on',
-    '-c full_page_writes=on',
+    `-c fsync=${on}`,
+    `-c synchronous_commit=${on}`,
+    `-c full_page_writes=${on}`,
     '-c max_connections=200',
+    ...(statements ? ['-c shared_preload_libraries=pg_stat_statements', '-c pg_stat_statements.track=all'] : []),
   ].join(' ');
   const pgCtl = join(dirname(readFileSync(join(server.dataDir, 'postmaster.opts'), 'utf8').split(' ')[0]), 'pg_ctl');
   const args = ['-D', server.dataDir, '-w', '-l', join(dir, 'log'), '-m', 'fast', 'restart', '-o', options];

@@ -44,7 +44,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { ServerResponse } from 'node:http';
 import * as os from 'node:os';
 import { join, resolve } from 'node:path';
@@ -94,6 +94,8 @@ interface Flags {
   db: 'embedded' | 'postgres';
   /** The PostgreSQL server without fsync and synchronous commit (the first round's settings). */
   unsafe: boolean;
+  /** The PostgreSQL server tracks every statement, nested ones too (pg_stat_statements); printed after `rate`. */
+  pgStatements: boolean;
   search: boolean;
   searchSeconds: number;
   aiRooms: number;
@@ -103,6 +105,10 @@ interface Flags {
   noisyPairs: number;
   noisyKinds: FloodKind[];
   appRoot: string;
+  /** Where the app and the relay write V8 CPU profiles (`--cpu-prof`), one per thread; undefined: not profiled. */
+  profileDir?: string;
+  /** Node options for the app's process (`--trace-gc`, `--max-semi-space-size=32`, ...). */
+  appNodeOptions: string[];
   phases: Set<Phase>;
 }
 
@@ -117,6 +123,7 @@ function parseFlags(argv: string[]): Flags {
     idle: 2000,
     db: 'embedded',
     unsafe: false,
+    pgStatements: false,
     search: true,
     searchSeconds: 5,
     aiRooms: 10,
@@ -126,6 +133,7 @@ function parseFlags(argv: string[]): Flags {
     noisyPairs: 3,
     noisyKinds: [...FLOOD_KINDS],
     appRoot: ROOT,
+    appNodeOptions: [],
     phases: new Set(PHASES),
   };
   for (let i = 0; i < argv.length; i++) {
@@ -174,6 +182,9 @@ function parseFlags(argv: string[]): Flags {
       case '--unsafe':
         flags.unsafe = true;
         break;
+      case '--pg-statements':
+        flags.pgStatements = true;
+        break;
       case '--no-search':
         flags.search = false;
         break;
@@ -221,6 +232,12 @@ function parseFlags(argv: string[]): Flags {
       case '--app-root':
         flags.appRoot = resolve(value());
         break;
+      case '--profile':
+        flags.profileDir = resolve(value());
+        break;
+      case '--app-node-option':
+        flags.appNodeOptions.push(value());
+        break;
       default:
         throw new Error(`unknown flag ${name}`);
     }
@@ -229,6 +246,65 @@ function parseFlags(argv: string[]): Flags {
     flags.phases.delete('search');
   }
   return flags;
+}
+
+/**
+ * A target's start for the fixed-rate phases: the app with `--app-node-option`s; with `--profile DIR`, a CPU profile
+ * per thread in `DIR/<target>/` (written at exit) and the target's output after it listens in `DIR/<target>.log`.
+ */
+async function startProfiled(
+  flags: Flags,
+  target: 'app' | 'relay',
+  script: string,
+  env: Record<string, string>,
+  cwd: string,
+) {
+  const dir = flags.profileDir;
+  const args = [
+    ...(target === 'app' ? flags.appNodeOptions : []),
+    ...(dir ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, target)}`] : []),
+    script,
+  ];
+  if (dir) {
+    mkdirSync(dir, { recursive: true });
+  }
+  return startTarget(target, args, env, cwd, dir ? join(dir, `${target}.log`) : undefined);
+}
+
+async function sqlOnce(url: string, sql: string): Promise<Record<string, unknown>[]> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * The bench database's statements by total execution time over the fixed-rate phase (warm-up included), per acked
+ * send: a function's own statements are counted on their own line and again within the statement that called it.
+ */
+async function statementsPerSend(url: string, sends: number): Promise<Record<string, unknown>[]> {
+  const rows = await sqlOnce(
+    url,
+    `select toplevel, calls, total_exec_time, rows, regexp_replace(query, '\\s+', ' ', 'g') as query
+       from pg_stat_statements where dbid = (select oid from pg_database where datname = current_database())
+      order by total_exec_time desc limit 25`,
+  );
+  const out = rows.map((r) => ({
+    usPerSend: Math.round((Number(r.total_exec_time) * 1000) / sends),
+    callsPerSend: Math.round((Number(r.calls) / sends) * 100) / 100,
+    toplevel: r.toplevel,
+    query: String(r.query).slice(0, 160),
+  }));
+  console.log(`\nPostgreSQL statements over the rate phase (${sends} sends), µs per send [calls per send], nested: ·`);
+  for (const r of out) {
+    console.log(
+      `${String(r.usPerSend).padStart(7)} µs [${r.callsPerSend}] ${r.toplevel ? ' ' : '·'} ${r.query.slice(0, 120)}`,
+    );
+  }
+  return out;
 }
 
 /** Runs bench/load.js with a config; resolves with its JSON result line. */
@@ -463,22 +539,25 @@ async function main(): Promise<void> {
         OPENAI_BASE_URL: fake.url,
       };
       if (flags.db === 'postgres') {
-        const server = await startBenchPostgres(!flags.unsafe);
+        const server = await startBenchPostgres(!flags.unsafe, flags.pgStatements);
         pg = server;
         cleanups.push(() => server.stop());
         results.postgres = { durable: !flags.unsafe, settings: server.settings };
         console.log(`bench: PostgreSQL ${flags.unsafe ? 'UNSAFE' : 'durable'}: ${JSON.stringify(server.settings)}`);
         dbUrl = await createDatabase(server.url, 'bench');
         appEnv.DATABASE_URL = dbUrl;
+        if (flags.pgStatements) {
+          await sqlOnce(dbUrl, 'create extension if not exists pg_stat_statements');
+        }
       }
       // The noisy and cluster phases start apps of their own.
       if (PHASES.some((p) => p !== 'noisy' && p !== 'cluster' && has(p))) {
-        app = await startTarget('app', ['dist/main.js'], appEnv, flags.appRoot);
+        app = await startProfiled(flags, 'app', 'dist/main.js', appEnv, flags.appRoot);
         // `app` is replaced when the history phase restarts it: stop whichever is current.
         cleanups.push(() => app.stop());
       }
       if (has('idle') || has('rate') || has('search')) {
-        const b = await startTarget('relay', [join(DIST, 'baseline-relay.js')], {}, ROOT);
+        const b = await startProfiled(flags, 'relay', join(DIST, 'baseline-relay.js'), {}, ROOT);
         baseline = b;
         cleanups.push(() => b.stop());
       }
@@ -565,6 +644,9 @@ async function main(): Promise<void> {
     if (has('rate') && baseline) {
       const relay = baseline;
       await phase('rate', async () => {
+        if (flags.pgStatements && dbUrl) {
+          await sqlOnce(dbUrl, 'select pg_stat_statements_reset()');
+        }
         results.rate = await runPaired([appSide(), relaySide(relay)], {
           rate: flags.rate,
           durationS: flags.duration,
@@ -572,6 +654,11 @@ async function main(): Promise<void> {
           repeats: flags.repeats,
           label: 'app and relay at once',
         });
+        if (flags.pgStatements && dbUrl) {
+          const r = results.rate;
+          const sends = [r.warmup, ...r.repeats].reduce((n, run) => n + Number(run.app.chat.acked), 0);
+          results.pgStatements = await statementsPerSend(dbUrl, sends);
+        }
       });
     }
 

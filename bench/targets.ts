@@ -1,6 +1,7 @@
 /** The processes the bench measures (the app, the relay, instances of a cluster) and the accounts it makes in them. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 export interface Target {
@@ -11,12 +12,16 @@ export interface Target {
   stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Spawns a node script that prints a JSON line `{ msg: "listening on port N", port }`; drains its output after. */
+/**
+ * Spawns a node script that prints a JSON line `{ msg: "listening on port N", port }`; drains its output after, into
+ * `logFile` when one is given (a profiled run keeps it: `--trace-gc` lines, the app's own log).
+ */
 export async function startTarget(
   name: string,
   args: string[],
   env: Record<string, string>,
   cwd: string,
+  logFile?: string,
 ): Promise<Target> {
   const child = spawn(process.execPath, args, {
     cwd,
@@ -26,12 +31,17 @@ export async function startTarget(
   const stderr: string[] = [];
   createInterface({ input: child.stderr }).on('line', (line) => stderr.length < 200 && stderr.push(line));
   const exited = once(child, 'exit');
+  const log = logFile ? createWriteStream(logFile, { flags: 'a' }) : undefined;
+  if (log) {
+    void exited.then(() => log.end());
+  }
   let listening = false;
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${name} did not listen within 60 s`)), 60_000);
     createInterface({ input: child.stdout }).on('line', (line) => {
       // Once listening, the log is drained unread (parsing it would cost the bench's CPU under a flood).
       if (listening) {
+        log?.write(`${line}\n`);
         return;
       }
       try {
