@@ -3,6 +3,7 @@ import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { connectPostgres, targetOf } from './database-connect';
 import { DATABASE, type Database } from './database.port';
+import { EMBEDDED_CHECKPOINTS } from './drivers/embedded-checkpoints';
 import { startEmbeddedDatabase } from './drivers/embedded.database';
 import { SERVER_GROUP_COMMIT, type PgDatabase } from './drivers/pg.database';
 import { SupabaseDatabase } from './drivers/supabase.database';
@@ -17,7 +18,18 @@ async function openDatabase(config: AppConfig, logger: PinoLogger): Promise<Data
   let db: PgDatabase;
   switch (config.database.driver) {
     case 'pglite':
-      db = await startEmbeddedDatabase(config.dataDir, { callTimeoutMs: config.database.callTimeoutMs });
+      db = await startEmbeddedDatabase(config.dataDir, {
+        callTimeoutMs: config.database.callTimeoutMs,
+        checkpoints: {
+          ...EMBEDDED_CHECKPOINTS,
+          onCheckpoint: (done) =>
+            logger.info(
+              { durationMs: Math.round(done.durationMs), walBytes: done.walBytes },
+              'embedded database checkpoint',
+            ),
+          onError: (err) => logger.warn({ err }, 'embedded database checkpoint failed, trying again later'),
+        },
+      });
       break;
     case 'postgres': {
       const database = targetOf(config.database.url ?? '');

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { lockDataDir } from '../data-dir-lock';
+import { EMBEDDED_CHECKPOINTS, EmbeddedCheckpoints, type EmbeddedCheckpointOptions } from './embedded-checkpoints';
 import { EMBEDDED_GROUP_COMMIT, PgDatabase } from './pg.database';
 
 const SOCKET_PORT = 5432;
@@ -17,11 +18,12 @@ interface WorkerMessage {
  * Starts the embedded engine of DATA_DIR (its files in `<dataDir>/db/pgdata`) in a worker thread and returns a
  * PgDatabase that talks to it over a Unix socket. One pooled connection: the engine serves one session. The directory
  * is this process's alone until the database is closed (`lockDataDir`): another process gets DataDirInUseError.
- * `callTimeoutMs`: the longest a call may take (see PgDatabase).
+ * `callTimeoutMs`: the longest a call may take (see PgDatabase). `checkpoints`: when the app asks the engine for a
+ * checkpoint, which it never takes by itself (embedded-checkpoints.ts).
  */
 export async function startEmbeddedDatabase(
   dataDir: string,
-  options: { callTimeoutMs?: number } = {},
+  options: { callTimeoutMs?: number; checkpoints?: EmbeddedCheckpointOptions } = {},
 ): Promise<PgDatabase> {
   const lock = lockDataDir(dataDir);
   let engine: Engine;
@@ -38,13 +40,17 @@ export async function startEmbeddedDatabase(
       lock.release();
     }
   };
-  return new PgDatabase(
+  const db = new PgDatabase(
     'pglite',
     { host: engine.socketDir, port: SOCKET_PORT, user: 'postgres', database: 'postgres', max: 1, idleTimeoutMillis: 0 },
     stop,
     EMBEDDED_GROUP_COMMIT,
     options.callTimeoutMs,
   );
+  const checkpoints = new EmbeddedCheckpoints(db, options.checkpoints ?? EMBEDDED_CHECKPOINTS);
+  db.beforeClose(() => checkpoints.stop());
+  checkpoints.start();
+  return db;
 }
 
 interface Engine {

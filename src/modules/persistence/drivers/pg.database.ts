@@ -51,6 +51,7 @@ export class PgDatabase implements Database {
   private observer?: CallObserver;
   private groupObserver?: GroupObserver;
   private acquireObserver?: AcquireObserver;
+  private readonly closing: (() => Promise<void>)[] = [];
   private readonly maxConnections: number;
 
   /** A server cancels a statement past its time itself (statement_timeout); the embedded engine cannot. */
@@ -205,7 +206,15 @@ export class PgDatabase implements Database {
     await this.bounded(timeoutMs, 0, () => ['select 1']);
   }
 
+  /** Runs `work` when the database is closed, before its connections go (a driver's own background queries). */
+  beforeClose(work: () => Promise<void>): void {
+    this.closing.push(work);
+  }
+
   async close(): Promise<void> {
+    for (const work of this.closing.splice(0)) {
+      await work();
+    }
     await this.pool.end();
     await this.onClose?.();
   }
