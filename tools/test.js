@@ -32,9 +32,9 @@ function escape(path) {
   return path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-function jest(label, nodeBin, args, env) {
+function jest(label, node, args, env) {
   process.stderr.write(`\n== npm test: ${label} ==\n`);
-  const result = spawnSync(join(nodeBin, 'node'), [JEST, ...args], { cwd: ROOT, stdio: 'inherit', env });
+  const result = spawnSync(node, [JEST, ...args], { cwd: ROOT, stdio: 'inherit', env });
   if (result.error) {
     throw result.error;
   }
@@ -44,21 +44,21 @@ function jest(label, nodeBin, args, env) {
 const extra = process.argv.slice(2);
 // Node 24 first on PATH too: the suites spawn `process.execPath`, and whatever runs `node` by name gets Node 24.
 const node24Env = { ...process.env, PATH: `${NODE24_BIN}:${process.env.PATH ?? ''}` };
-const node24Version = spawnSync(join(NODE24_BIN, 'node'), ['--version'], { encoding: 'utf8' }).stdout.trim();
+const NODE24 = join(NODE24_BIN, 'node');
+const node24Version = spawnSync(NODE24, ['--version'], { encoding: 'utf8' }).stdout.trim();
 let status = jest(
   `Node ${node24Version}, the version we ship: ${extra.length ? extra.join(' ') : 'every suite'}`,
-  NODE24_BIN,
+  NODE24,
   extra,
   node24Env,
 );
 
-const machineMajor = Number(process.versions.node.split('.')[0]);
-if (extra.length === 0 && `v${process.versions.node}` !== node24Version && machineMajor !== 24) {
+if (extra.length === 0 && process.versions.node.split('.')[0] !== '24') {
   const unit = '(src|client/src)/.*\\.spec\\.ts';
   const pattern = `^${escape(ROOT)}/(${[unit, ...COMPAT_SUITES.map(escape)].join('|')})$`;
   const compat = jest(
     `Node ${process.version}, the machine's: unit tests and ${COMPAT_SUITES.length} e2e suites`,
-    join(process.execPath, '..'),
+    process.execPath,
     ['--selectProjects', 'unit', 'e2e', '--testPathPatterns', pattern],
     process.env,
   );
