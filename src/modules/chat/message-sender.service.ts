@@ -82,10 +82,14 @@ export class MessageSenderService {
         }
       }
       this.metrics.messageSends.inc({ transport, outcome: result.duplicate ? 'duplicate' : 'stored' });
-      this.logger.debug(
-        { roomId, seq: result.message.seq, duplicate: result.duplicate, durationMs: elapsed(started) },
-        'message stored',
-      );
+      // Asked of the root logger: asking the event's own would make it (socket-event-runner.service.ts). Without a
+      // root (a logger given by hand), it is logged.
+      if (PinoLogger.root?.isLevelEnabled('debug') ?? true) {
+        this.logger.debug(
+          { roomId, seq: result.message.seq, duplicate: result.duplicate, durationMs: elapsed(started) },
+          'message stored',
+        );
+      }
       return result;
     } catch (error) {
       const code = error instanceof AppException ? error.code : ErrorCode.INTERNAL;

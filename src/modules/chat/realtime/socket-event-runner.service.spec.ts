@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { PinoLogger } from 'nestjs-pino';
+import { PinoLogger } from 'nestjs-pino';
 import pino from 'pino';
+import { Writable } from 'node:stream';
 import { AppException } from '../../../common/errors/app.exception';
 import { ErrorCode } from '../../../common/errors/error-code';
 import { MetricsService } from '../../metrics/metrics.service';
@@ -98,5 +99,83 @@ describe(SocketEventRunner.name, () => {
 
     expect(ack).toMatchObject({ ok: false, error: { code: ErrorCode.INTERNAL } });
     expect((await durationOf(metrics, 'typing:update', ErrorCode.INTERNAL)).count).toBe(1);
+  });
+
+  describe('logging', () => {
+    // nestjs-pino keeps the first logger it is given for the whole process: one root for these tests.
+    const lines: Record<string, unknown>[] = [];
+    const root = pino(
+      { level: 'info' },
+      new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          lines.push(
+            ...chunk
+              .toString()
+              .trim()
+              .split('\n')
+              .map((line) => JSON.parse(line) as Record<string, unknown>),
+          );
+          done();
+        },
+      }),
+    );
+
+    /** A runner whose log lines (JSON, level `level`) are collected, and a service logging through nestjs-pino. */
+    function makeLogged(level: pino.Level) {
+      lines.length = 0;
+      root.level = level;
+      const params = { pinoHttp: { logger: root } };
+      const sut = new SocketEventRunner(
+        new PinoLogger(params),
+        new MetricsService(),
+        new FakeFloodGuard() as unknown as FloodGuard,
+      );
+      return { sut, lines, child: jest.spyOn(root, 'child'), service: new PinoLogger(params) };
+    }
+
+    afterEach(() => {
+      jest.restoreAllMocks();
+    });
+
+    it('should carry the request id, event and user into what a handler logs', async () => {
+      const { sut, lines, service } = makeLogged('info');
+      const socket = makeSocket();
+
+      const ack = await sut.run('room:join', socket, () => {
+        service.info('joined');
+        return Promise.reject(AppException.notFound('Room'));
+      });
+
+      const requestId = (ack as { error: { requestId: string } }).error.requestId;
+      expect(lines.map(({ msg, requestId: id, event, userId }) => ({ msg, id, event, userId }))).toEqual([
+        { msg: 'joined', id: requestId, event: 'room:join', userId: socket.data.user.id },
+        { msg: 'event refused', id: requestId, event: 'room:join', userId: socket.data.user.id },
+      ]);
+    });
+
+    it('should make no logger for an event that logs nothing at the level set', async () => {
+      const { sut, lines, child } = makeLogged('info');
+
+      await expect(sut.run('message:send', makeSocket(), () => Promise.resolve({ seq: 1 }))).resolves.toEqual({
+        ok: true,
+        seq: 1,
+      });
+
+      expect(lines).toEqual([]);
+      expect(child).not.toHaveBeenCalled();
+    });
+
+    it('should log a handled event with its duration at debug level', async () => {
+      const { sut, lines } = makeLogged('debug');
+      const socket = makeSocket();
+
+      await sut.run('typing:update', socket, () => Promise.resolve({}));
+
+      expect(lines).toEqual([
+        expect.objectContaining({ msg: 'event handled', event: 'typing:update', userId: socket.data.user.id }),
+      ]);
+      expect(lines[0].durationMs).toEqual(expect.any(Number));
+      expect(lines[0].requestId).toEqual(expect.any(String));
+    });
   });
 });

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { PinoLogger } from 'nestjs-pino';
-import { Store, storage } from 'nestjs-pino/storage';
+import { type Store, storage } from 'nestjs-pino/storage';
+import type { Bindings, Logger } from 'pino';
 import { ErrorCode } from '../../../common/errors/error-code';
 import { toAppException } from '../../../common/errors/to-app-exception';
 import { MetricsService } from '../../metrics/metrics.service';
@@ -37,18 +38,23 @@ export class SocketEventRunner {
   async run(event: string, socket: EventSocket, work: () => Promise<object>): Promise<Ack | ErrorAck> {
     const requestId = randomUUID();
     const started = performance.now();
-    const log = this.logger.logger.child({ requestId, event, userId: socket.data.user.id });
-    return storage.run(new Store(log), async () => {
+    // Read before the event's context exists: inside it, PinoLogger's logger is the event's own (and would make it).
+    const parent = this.logger.logger;
+    const store = new EventLogStore(parent, { requestId, event, userId: socket.data.user.id });
+    return storage.run(store, async () => {
       try {
         // The flood budget comes before anything else the event would cost (validation, the database).
         await this.flood.admit(socket);
         const result = await work();
         const durationMs = this.count(event, 'ok', started);
-        log.debug({ durationMs }, 'event handled');
+        if (parent.isLevelEnabled('debug')) {
+          store.logger.debug({ durationMs }, 'event handled');
+        }
         return { ok: true, ...result };
       } catch (error) {
         const { exception, unexpected } = toAppException(error);
         const durationMs = this.count(event, exception.code, started);
+        const log = store.logger;
         if (unexpected) {
           log.error({ err: error, durationMs }, 'event failed');
         } else if (exception.code === ErrorCode.RATE_LIMITED) {
@@ -86,5 +92,28 @@ export class SocketEventRunner {
     this.metrics.socketEvents.inc({ event, outcome });
     this.metrics.socketEventDuration.observe({ event, outcome }, seconds);
     return Math.round(seconds * 1000);
+  }
+}
+
+/**
+ * An event's logging context, whose logger (with the event's request id, name and user) is made the first time
+ * something logs: most events log nothing at the default level, and a child logger with redaction costs each of
+ * them more than its rate limit. nestjs-pino reads `logger` (and `assign` replaces it) as on its own Store.
+ */
+class EventLogStore implements Store {
+  responseLogger?: Logger;
+  private made?: Logger;
+
+  constructor(
+    private readonly parent: Logger,
+    private readonly bindings: Bindings,
+  ) {}
+
+  get logger(): Logger {
+    return (this.made ??= this.parent.child(this.bindings));
+  }
+
+  set logger(logger: Logger) {
+    this.made = logger;
   }
 }

@@ -25,10 +25,11 @@ const TIMESTAMPTZ_OID = 1184;
  * int8 (seq, counts) as JavaScript numbers: seq stays far below 2^53. timestamptz as the contract's ISO text,
  * rewritten from Postgres's text without a Date in between (every message row has two).
  */
+const int8AsNumber = (value: string): number => Number(value);
 const typeParsers = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
     oid === INT8_OID
-      ? (value: string) => Number(value)
+      ? int8AsNumber
       : oid === TIMESTAMPTZ_OID && format !== 'binary'
         ? isoTimestamp
         : (types.getTypeParser(oid, format) as (value: string) => unknown)) as typeof types.getTypeParser,
