@@ -4,7 +4,7 @@
  * weighs on all three alike. The engine process stays up for the rate search, which measures the group-commit rate
  * again between the app's steps (the app's highest rate is compared with it).
  */
-import type { EngineMeasure, EngineRate } from './engine';
+import type { EngineMeasure, EnginePace, EnginePaced, EngineRate } from './engine';
 import { LineChild } from './line-protocol';
 import { spread, type Spread } from './stats';
 
@@ -36,6 +36,14 @@ export class EngineChild {
 
   measure(how: EngineMeasure['how'], window: number, sends: number): Promise<EngineRate> {
     return this.child.request<EngineRate>({ cmd: 'measure', how, window, sends } satisfies EngineMeasure, 600_000);
+  }
+
+  /** Sends offered at `rate` per second for `durationS` s, through group commit: their latencies and CPU. */
+  pace(rate: number, durationS: number): Promise<EnginePaced> {
+    return this.child.request<EnginePaced>(
+      { cmd: 'pace', rate, durationS } satisfies EnginePace,
+      (durationS + 120) * 1000,
+    );
   }
 
   /** Closes the database (and removes its data dir) and ends the process. */

@@ -8,6 +8,10 @@
  *   connection);
  * - how `callGrouped`, window N: N in flight through `callGrouped`, the server's path (group commit), with the mean
  *   group size.
+ * and each `{"cmd":"pace","rate","durationS"}` with the latencies of sends offered at `rate` per second for
+ * `durationS` seconds through `callGrouped` (open loop, as bench/load.ts offers them to the app): the database's own
+ * part of a send at the app's rate (the `floor` phase), and this process's CPU per send by thread (its main thread
+ * is the database client: pg, the group commit, the JSON of the group; the engine thread the embedded database).
  * Each send is a user's, in one of the rooms, with its own client id, as the app makes them. `{"cmd":"quit"}` closes
  * the database and ends the process.
  */
@@ -15,7 +19,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { commands, reply } from './line-protocol';
-import { nowMs, round } from './stats';
+import { nodeProcessProbe } from './proc-cpu';
+import { nowMs, round, summarize, type Summary } from './stats';
 
 interface Config {
   db: 'embedded' | 'postgres';
@@ -30,6 +35,22 @@ export interface EngineMeasure {
   how: 'call' | 'callGrouped';
   window: number;
   sends: number;
+}
+
+export interface EnginePace {
+  cmd: 'pace';
+  rate: number;
+  durationS: number;
+}
+
+/** A paced run: its sends' latencies (ms) and this process's CPU over it (ms, by thread: main, engine, other). */
+export interface EnginePaced {
+  sent: number;
+  acked: number;
+  errors: number;
+  ackMs: Summary;
+  cpuMs: Record<string, number>;
+  windowMs: number;
 }
 
 export interface EngineRate {
@@ -125,14 +146,41 @@ async function main(cfg: Config): Promise<void> {
       };
     };
 
+    const cpu = nodeProcessProbe(process.pid, cfg.db === 'embedded' ? 'engine' : undefined);
+    const pace = async ({ rate, durationS }: EnginePace): Promise<EnginePaced> => {
+      const total = Math.round(rate * durationS);
+      const latencies: number[] = [];
+      const inFlight: Promise<void>[] = [];
+      let errors = 0;
+      const end = cpu.start();
+      const start = nowMs();
+      // Open loop on a 2 ms tick, as bench/load.ts offers sends to the app.
+      for (let i = 0; i < total;) {
+        const due = Math.min(total, Math.floor(((nowMs() - start) / 1000) * rate) + 1);
+        for (; i < due; i++) {
+          const t = nowMs();
+          inFlight.push(
+            send('callGrouped', i).then(
+              () => void latencies.push(nowMs() - t),
+              () => void errors++,
+            ),
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      await Promise.all(inFlight);
+      const windowMs = round(nowMs() - start, 1);
+      return { sent: total, acked: latencies.length, errors, ackMs: summarize(latencies), cpuMs: end(), windowMs };
+    };
+
     reply({ ready: true });
     const input = commands();
     for (let line = await input.next(); !line.done; line = await input.next()) {
-      const cmd = JSON.parse(line.value) as EngineMeasure | { cmd: 'quit' };
+      const cmd = JSON.parse(line.value) as EngineMeasure | EnginePace | { cmd: 'quit' };
       if (cmd.cmd === 'quit') {
         break;
       }
-      reply(await measure(cmd));
+      reply(cmd.cmd === 'pace' ? await pace(cmd) : await measure(cmd));
     }
   } finally {
     await db.close();

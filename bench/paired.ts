@@ -61,8 +61,16 @@ function monotonicUs(): number {
   return Number(process.hrtime.bigint() / 1000n);
 }
 
-/** Loads at once: ready, then started together; each target's readings end when its own load answers. */
-export async function runLoads(sides: PairedSide[], rate: number, durationS: number): Promise<Record<string, SideRun>> {
+/**
+ * Loads at once: ready, then started together; each target's readings end when its own load answers. `onGo` is called
+ * as they start (something else to run beside them, from the same moment).
+ */
+export async function runLoads(
+  sides: PairedSide[],
+  rate: number,
+  durationS: number,
+  onGo?: () => void,
+): Promise<Record<string, SideRun>> {
   const children = sides.map(
     (s) =>
       new LineChild('load.js', [
@@ -73,6 +81,7 @@ export async function runLoads(sides: PairedSide[], rate: number, durationS: num
     await Promise.all(children.map((c) => c.next(120_000)));
     // Reset each histogram, so that the reading after the load covers the load alone.
     await Promise.all(sides.map(async (s) => s.eventLoop?.()));
+    onGo?.();
     const runs = await Promise.all(
       sides.map(async (side, i): Promise<SideRun> => {
         const before = await side.counters?.();

@@ -13,6 +13,7 @@ import {
   type Pick,
   type SideRun,
 } from './paired';
+import { floorBounds, printFloor } from './floor-phase';
 import { SEARCH_P99_LIMIT_MS, type SearchResult, type SearchStep } from './rate-search';
 import { round, spread, type Spread } from './stats';
 
@@ -70,6 +71,7 @@ export function printTable(r: Record<string, any>): void {
         "includes (raw values in the JSON); CPU from /proc/<pid>/task/<tid>/schedstat over each load's sending",
     );
   }
+  printFloor(r.floor);
   printSearch(r.search, r.engine);
   const rows: [string, unknown, unknown][] = [
     [`(5) KiB RSS per idle socket (N=${String(a.idle?.n ?? b.idle?.n)})`, a.idle?.kbPerSocket, b.idle?.kbPerSocket],
@@ -245,6 +247,17 @@ function printTargets(r: Record<string, any>): void {
       `send→ack p50 app / relay ${fmt(p50)} (<= ${TARGETS.ackP50Ratio}): ${verdict(p50 !== null && p50 <= TARGETS.ackP50Ratio)}`,
       `main-thread CPU per send app / relay ${fmt(main)} (<= ${TARGETS.mainCpuRatio}): ${verdict(main !== null && main <= TARGETS.mainCpuRatio)}`,
       `lost / duplicated (app): ${counts[0].lost} / ${counts[0].duplicated}: ${verdict(counts[0].lost + counts[0].duplicated === 0)}`,
+    );
+  }
+  if (r.floor) {
+    // The floor phase's bounds: where one is above its target, no change to the app can meet that target here.
+    const b = floorBounds(r.floor);
+    const bound = (name: string, x: number | null, target: number) =>
+      `${name} at best (floor phase) ${fmt(x)}: ${x === null ? '—' : x <= target ? 'reachable' : `OUT OF REACH (> ${target})`}`;
+    lines.push(
+      bound('send→ack p99 app / relay', b.p99, TARGETS.ackP99Ratio),
+      bound('send→ack p50 app / relay', b.p50, TARGETS.ackP50Ratio),
+      bound('main-thread CPU per send app / relay', b.main, TARGETS.mainCpuRatio),
     );
   }
   const e = engineDuringSearch(r.search?.app, r.engine);

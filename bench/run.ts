@@ -20,7 +20,8 @@
  *   --search-seconds S   seconds per rate-search step [5]
  *   --ai-rooms N         rooms replying with AI at once [10]
  *   --history-big N      messages in the big history room; the small one holds 1,000 [1000000]
- *   --only LIST          comma-separated phases to run, in this order: engine,idle,rate,search,ai,history,cluster,noisy
+ *   --only LIST          comma-separated phases to run, in this order: engine,idle,rate,floor,search,ai,history,cluster,
+ *                        noisy
  *                        [all]
  *   --engine-sends N     sends per measurement of the engine phase [3000]
  *   --noisy-slice S      seconds per slice of the noisy phase [2]
@@ -31,7 +32,8 @@
  *
  * Phases: engine: the database driver alone (bench/engine-phase.ts), one transaction per send vs group commit;
  * idle (5) memory per idle socket; rate (1)(3)(4) the app and the relay at one offered rate at the same time, after a
- * warm-up, repeated, with each process's event-loop delay and CPU per thread (bench/paired.ts); search (2) the highest
+ * warm-up, repeated, with each process's event-loop delay and CPU per thread (bench/paired.ts); floor: the database
+ * alone at that rate beside the relay, the bounds of the rate phase's ratios (bench/floor-phase.ts); search (2) the highest
  * rate with p99 ack < 50 ms, a failing step run twice, the app's and the relay's steps taking turns and the database
  * alone measured between the app's (bench/rate-search.ts); ai (6) the AI relay;
  * history (7) room:join afterSeq / GET beforeSeq on rooms of 1,000 and --history-big messages. With the embedded
@@ -57,6 +59,7 @@ import { HIGH_RATE_LIMITS } from '../test/support/cluster';
 import { createDatabase } from '../test/support/postgres-server';
 import { runClusterPhase } from './cluster-phase';
 import { EngineChild, runEnginePhase } from './engine-phase';
+import { runFloorPhase } from './floor-phase';
 import { readEventLoop } from './metrics';
 import { FLOOD_KINDS, NOISY_RATE_ENV, runNoisyPhase, type FloodKind } from './noisy-phase';
 import { runPaired, type PairedSide } from './paired';
@@ -72,7 +75,7 @@ const DIST = join(__dirname);
 /** Every limit raised (the test suites' set), so that no phase but `noisy` meets one. */
 const RATE_ENV = HIGH_RATE_LIMITS;
 const STAMP = '@@STAMP@@';
-const PHASES = ['engine', 'idle', 'rate', 'search', 'ai', 'history', 'cluster', 'noisy'] as const;
+const PHASES = ['engine', 'idle', 'rate', 'floor', 'search', 'ai', 'history', 'cluster', 'noisy'] as const;
 type Phase = (typeof PHASES)[number];
 /** The small history room; the big one holds --history-big. */
 const HISTORY_SMALL = 1000;
@@ -589,7 +592,7 @@ async function main(): Promise<void> {
     // The database alone: the engine's raw rate of one transaction per send, and with group commit. Its process
     // stays up for the search, which measures group commit again between the app's steps.
     let engine: EngineChild | undefined;
-    if (has('engine') || has('search')) {
+    if (has('engine') || has('floor') || has('search')) {
       await phase('engine', async () => {
         const e = await EngineChild.start({
           db: flags.db,
@@ -659,6 +662,21 @@ async function main(): Promise<void> {
           const sends = [r.warmup, ...r.repeats].reduce((n, run) => n + Number(run.app.chat.acked), 0);
           results.pgStatements = await statementsPerSend(dbUrl, sends);
         }
+      });
+    }
+
+    // The database alone at the same rate, beside the relay: the bounds no change to the app can beat.
+    if (has('floor') && baseline && engine) {
+      const relay = baseline;
+      const e = engine;
+      await phase('floor', async () => {
+        results.floor = await runFloorPhase(e, relaySide(relay), {
+          db: flags.db,
+          rate: flags.rate,
+          durationS: flags.duration,
+          warmupS: flags.warmup,
+          repeats: flags.repeats,
+        });
       });
     }
 
