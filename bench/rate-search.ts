@@ -4,12 +4,15 @@
  * first when the first step fails), then bisects between the last pass and the first fail until they are within
  * 15 % (3 steps at most). A failing step is run again before it counts as failed: one stall of another process on
  * this shared machine would otherwise decide it. Before the search, one uncounted step at the start rate warms the
- * target. Two searches given the same `takingTurns()` alternate step by step.
+ * target. Two searches given the same `takingTurns()` alternate step by step. After each step the target is left to
+ * settle (`settle`): a step it could not keep up with leaves sends queued (the load stops waiting for acks after 5 s;
+ * the app's database calls wait up to 15 s), and that work would otherwise run into the next step and fail it.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beyondTick } from './metrics';
 import { cpuPerSend, runLoads, type PairedSide } from './paired';
-import { startCpuPressure } from './proc-cpu';
+import type { EnginePaced } from './engine';
+import { startCpuPressure, startProbes, type CpuProbe } from './proc-cpu';
 import { round } from './stats';
 
 export const SEARCH_P99_LIMIT_MS = 50;
@@ -39,6 +42,35 @@ export interface SearchStep {
   cpuPressure: number | null;
   /** The database alone, group commit, measured right after this step (the app's search only). */
   engineGroupedPerSecond?: number;
+  /** How long the target took to settle after the step (`settle`), in ms. */
+  settleMs?: number;
+}
+
+/** The target is settled when its threads and processes use less than this share of one core... */
+const SETTLED_SHARE = 0.1;
+/** ...over this window... */
+const SETTLE_WINDOW_MS = 300;
+/** ...or after this long at most. */
+const SETTLE_MAX_MS = 30_000;
+
+/**
+ * Waits until the target is quiet: its threads and processes (a PostgreSQL server's backends too, not its background
+ * processes: an autovacuum after a step is the server's own business) use less than 10 % of a core over 300 ms, at
+ * most 30 s. Returns how long it took, in ms.
+ */
+export async function settle(cpu: CpuProbe[]): Promise<number> {
+  const started = performance.now();
+  while (performance.now() - started < SETTLE_MAX_MS) {
+    const end = startProbes(cpu);
+    await sleep(SETTLE_WINDOW_MS);
+    const busyMs = Object.entries(end())
+      .filter(([name]) => name !== 'postgres background')
+      .reduce((a, [, v]) => a + v, 0);
+    if (busyMs < SETTLED_SHARE * SETTLE_WINDOW_MS) {
+      break;
+    }
+  }
+  return Math.round(performance.now() - started);
 }
 
 export interface SearchResult {
@@ -93,12 +125,54 @@ export function stepRunner(
         cpuUsPerSend: cpuPerSend(run),
         cpuPressure,
       };
+      // The target's backlog, if any, is worked off before anything else is measured.
+      step.settleMs = await settle(side.cpu);
       if (after) {
-        // Let the target's backlog settle before the database is measured alone.
-        await sleep(500);
         step.engineGroupedPerSecond = await after();
       }
       return step;
+    });
+}
+
+/**
+ * One step of the database alone (bench/engine.ts `pace`: group commit, the app's path, the same open loop on a 2 ms
+ * tick), in its turn, passing by the app's criterion. Its highest rate is the app's fair bound: the app's database
+ * calls go through the same group commit, and an ack can come no sooner than its call's answer.
+ */
+export function paceStepRunner(
+  pace: (rate: number, seconds: number) => Promise<EnginePaced>,
+  seconds: number,
+  turn: ReturnType<typeof takingTurns>,
+): (rate: number, attempt: number) => Promise<SearchStep> {
+  return (rate, attempt) =>
+    turn(async () => {
+      console.log(`bench: database alone: search step ${rate}/s for ${seconds} s${attempt > 1 ? ' (again)' : ''}`);
+      const pressure = startCpuPressure();
+      const r = await pace(rate, seconds);
+      const cpuPressure = pressure();
+      // The window runs until the last answer: a backlog lowers the rate, it does not hide.
+      const ackedPerSecond = round(r.acked / (r.windowMs / 1000), 1);
+      return {
+        rate,
+        attempt,
+        pass:
+          r.ackMs.p99 !== null &&
+          r.ackMs.p99 < SEARCH_P99_LIMIT_MS &&
+          r.errors === 0 &&
+          r.acked === r.sent &&
+          ackedPerSecond >= 0.95 * rate,
+        ackP99: r.ackMs.p99,
+        ackedPerSecond,
+        deliveredPerSecond: 0,
+        lost: 0,
+        ackErrors: r.errors,
+        ackTimeouts: 0,
+        mainCpuPercent: r.cpuMs.main === undefined ? null : round((100 * r.cpuMs.main) / r.windowMs, 0),
+        cpuUsPerSend: Object.fromEntries(
+          Object.entries(r.cpuMs).map(([k, v]) => [k, r.acked > 0 ? Math.round((1000 * v) / r.acked) : 0]),
+        ),
+        cpuPressure,
+      };
     });
 }
 

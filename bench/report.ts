@@ -129,7 +129,7 @@ function printSearch(search: Record<string, SearchResult> | undefined, engine: a
   const mark = (s: SearchStep) => `${s.rate}${s.pass ? '✓' : '✗'}`;
   const pressures = Object.values(search).flatMap((s) => s.steps.map((step) => step.cpuPressure));
   console.log(
-    `\n(2) highest rate with p99 ack < ${SEARCH_P99_LIMIT_MS} ms (a failing step is run twice; app and relay steps take turns):`,
+    `\n(2) highest rate with p99 ack < ${SEARCH_P99_LIMIT_MS} ms (a failing step is run twice; the steps of each take turns):`,
   );
   for (const [name, s] of Object.entries(search)) {
     const best = s.best;
@@ -150,9 +150,19 @@ function printSearch(search: Record<string, SearchResult> | undefined, engine: a
   }
   if (e && search.app?.best) {
     console.log(
-      `  database alone, group commit (${e.where}): ${formatSpread(e.rate, 0)}/s; app / database: ` +
+      `  database alone, group commit, 100 in flight (${e.where}): ${formatSpread(e.rate, 0)}/s; app / database: ` +
         `${ratio(search.app.best.rate, e.rate.median)} (target >= ${TARGETS.searchToEngine})`,
     );
+  }
+  if (search.app?.best && search.database) {
+    console.log(
+      `  app / database alone at p99 < ${SEARCH_P99_LIMIT_MS} ms (the same criterion): ` +
+        `${ratio(search.app.best.rate, search.database.best?.rate)}`,
+    );
+  }
+  const settled = Object.values(search).flatMap((s) => s.steps.map((step) => step.settleMs ?? 0));
+  if (settled.some((ms) => ms > 1000)) {
+    console.log(`  settling after a step (a backlog worked off): up to ${Math.max(...settled)} ms`);
   }
 }
 
@@ -266,6 +276,16 @@ function printTargets(r: Record<string, any>): void {
     lines.push(
       `highest app rate / database group commit ${fmt(round(x, 2))} (>= ${TARGETS.searchToEngine}): ${verdict(x >= TARGETS.searchToEngine)}`,
     );
+    const d = r.search.database?.best?.rate;
+    if (d) {
+      // The database alone at p99 < 50 ms bounds the app's rate; above the target's share of the group-commit rate,
+      // the target is still reachable.
+      const bound = d / e.rate.median;
+      lines.push(
+        `highest app rate / database group commit at best (the database alone at p99 < ${SEARCH_P99_LIMIT_MS} ms: ${d}/s) ` +
+          `${fmt(round(bound, 2))}: ${bound >= TARGETS.searchToEngine ? 'reachable' : `OUT OF REACH (< ${TARGETS.searchToEngine})`}`,
+      );
+    }
   }
   if (lines.length > 0) {
     console.log(`\ntargets (issue 14, this run, db=${String(r.flags?.db)}):\n  ${lines.join('\n  ')}`);
