@@ -69,7 +69,7 @@ describe('postgres: group commit as the server runs it (SERVER_GROUP_COMMIT)', (
       },
     );
 
-    // 250 sends at once: groups of at most 100, so three or more.
+    // 250 sends at once: groups of at most 50 (SERVER_GROUP_COMMIT), so several; at least 3 with groups of up to 100.
     const rows = await Promise.all(
       Array.from({ length: 250 }, (_, i) =>
         db.callGrouped<{ seq: number }>(userActor(users[i % 5].id), 'post_message', {

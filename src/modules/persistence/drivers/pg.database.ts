@@ -39,11 +39,13 @@ const typeParsers = {
 export const EMBEDDED_GROUP_COMMIT: GroupCommitOptions = { maxSize: 100, maxInFlight: 1 };
 /**
  * Group commit on a Postgres server: one group at a time as well, on one of its 10 connections (the rest serve other
- * calls). Groups at once serialize on the rooms' row locks (`seq`): measured with 5 busy rooms, durable, 4 at once
- * sustained 820-950 sends/s past saturation (of 4 backends, 2.9 waited on a row lock, 1 ran) against 1,940-2,040/s
- * for one at a time, with the same latency below it (bench/README.md "Group commit on a server").
+ * calls), of at most 50 sends. Groups at once serialize on the rooms' row locks (`seq`): measured with 5 busy rooms,
+ * durable, 4 at once sustained 820-950 sends/s past saturation (of 4 backends, 2.9 waited on a row lock, 1 ran)
+ * against 1,940-2,040/s for one at a time, with the same latency below it. Groups of 50 rather than 100 keep the
+ * p99 under 50 ms closer to saturation (at 2,000/s in 4 of 6 rounds against 1 of 9) for the same throughput past it;
+ * 200 and 400 did worse (bench/README.md "Group commit on a server").
  */
-export const SERVER_GROUP_COMMIT: GroupCommitOptions = { maxSize: 100, maxInFlight: 1 };
+export const SERVER_GROUP_COMMIT: GroupCommitOptions = { maxSize: 50, maxInFlight: 1 };
 
 /**
  * Runs the SQL functions over the Postgres wire protocol, the way PostgREST does: one transaction per call
