@@ -382,9 +382,10 @@ interface Queryable {
 }
 
 /**
- * Fills a room with `count` messages, seq 1..count without gaps, and sets the room's last_seq to match. The replica
- * role skips the triggers (the seq trigger; foreign keys too), so it needs a superuser, which both the test server's
- * `postgres` and PGlite's single user are.
+ * Fills a room with `count` messages, seq and rev 1..count without gaps (each message's rev is that of its one
+ * change, its creation, as for every message that was never changed), and sets the room's last_seq and last_rev to
+ * match. The replica role skips the triggers (the seq trigger; foreign keys too), so it needs a superuser, which both
+ * the test server's `postgres` and PGlite's single user are.
  */
 async function fillHistory(db: Queryable, roomId: string, senderId: string, count: number): Promise<void> {
   await db.query('begin');
@@ -392,12 +393,12 @@ async function fillHistory(db: Queryable, roomId: string, senderId: string, coun
     await db.query("set local session_replication_role = 'replica'");
     for (let from = 1; from <= count; from += HISTORY_BATCH) {
       await db.query(
-        `insert into public.messages (chatroom_id, seq, role, sender_id, content, client_id)
-         select $1::uuid, g, 'user', $2::uuid, 'history ' || g, 'h' || g from generate_series($3::int, $4::int) g`,
+        `insert into public.messages (chatroom_id, seq, rev, role, sender_id, content, client_id)
+         select $1::uuid, g, g, 'user', $2::uuid, 'history ' || g, 'h' || g from generate_series($3::int, $4::int) g`,
         [roomId, senderId, from, Math.min(count, from + HISTORY_BATCH - 1)],
       );
     }
-    await db.query('update public.chatrooms set last_seq = $2 where id = $1', [roomId, count]);
+    await db.query('update public.chatrooms set last_seq = $2, last_rev = $2 where id = $1', [roomId, count]);
     await db.query('commit');
   } catch (err) {
     await db.query('rollback').catch(() => undefined);
