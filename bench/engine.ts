@@ -148,6 +148,8 @@ async function main(cfg: Config): Promise<void> {
       };
     };
 
+    /** The pacing loop's 2 ms tick, as bench/load.ts's. */
+    const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 2));
     const cpu = nodeProcessProbe(process.pid, cfg.db === 'embedded' ? 'engine' : undefined);
     const pace = async ({ rate, durationS }: EnginePace): Promise<EnginePaced> => {
       const total = Math.round(rate * durationS);
@@ -168,7 +170,7 @@ async function main(cfg: Config): Promise<void> {
             ),
           );
         }
-        await new Promise((resolve) => setTimeout(resolve, 2));
+        await tick();
       }
       await Promise.all(inFlight);
       const windowMs = round(nowMs() - start, 1);
@@ -179,7 +181,7 @@ async function main(cfg: Config): Promise<void> {
       const endTick = cpu.start();
       const tickStart = nowMs();
       while (nowMs() - tickStart < tickS * 1000) {
-        await new Promise((resolve) => setTimeout(resolve, 2));
+        await tick();
       }
       const tickMainMsPerS = round((endTick().main ?? 0) / ((nowMs() - tickStart) / 1000), 2);
       return {

@@ -161,6 +161,9 @@ export function startProbes(probes: CpuProbe[]): () => Record<string, number> {
   };
 }
 
+/** The component name of a PostgreSQL server's own processes (`postgresProbe`). */
+export const POSTGRES_BACKGROUND = 'postgres background';
+
 /** PostgreSQL's process title of a backend: `postgres: <user> <database> <client address>(<port>) <state>`. */
 const BACKEND = /^postgres: \S+ (\S+) (?:[\d.:a-f]+\(\d+\)|\[local\])/;
 
@@ -173,7 +176,7 @@ export function postgresProbe(postmasterPid: number, database: string, backgroun
   return processTreeProbe(postmasterPid, (cmdline) => {
     const db = BACKEND.exec(cmdline)?.[1];
     if (db === undefined) {
-      return background ? 'postgres background' : null;
+      return background ? POSTGRES_BACKGROUND : null;
     }
     return db === database ? 'postgres backends' : null;
   });

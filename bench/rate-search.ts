@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { beyondTick } from './metrics';
 import { cpuPerSend, runLoads, type PairedSide } from './paired';
 import type { EnginePaced } from './engine';
-import { startCpuPressure, startProbes, type CpuProbe } from './proc-cpu';
+import { POSTGRES_BACKGROUND, startCpuPressure, startProbes, type CpuProbe } from './proc-cpu';
 import { round } from './stats';
 
 export const SEARCH_P99_LIMIT_MS = 50;
@@ -64,7 +64,7 @@ export async function settle(cpu: CpuProbe[]): Promise<number> {
     const end = startProbes(cpu);
     await sleep(SETTLE_WINDOW_MS);
     const busyMs = Object.entries(end())
-      .filter(([name]) => name !== 'postgres background')
+      .filter(([name]) => name !== POSTGRES_BACKGROUND)
       .reduce((a, [, v]) => a + v, 0);
     if (busyMs < SETTLED_SHARE * SETTLE_WINDOW_MS) {
       break;
@@ -92,6 +92,34 @@ export function takingTurns(): <T>(fn: () => Promise<T>) => Promise<T> {
 }
 
 /** One step of `side` at `rate` for `seconds`, in its turn; `after` runs in the same turn (an engine measurement). */
+/** Announces a step and runs it, reading the machine's CPU pressure over it. */
+async function timedStep<T>(
+  name: string,
+  rate: number,
+  attempt: number,
+  seconds: number,
+  run: () => Promise<T>,
+): Promise<{ result: T; cpuPressure: number | null }> {
+  console.log(`bench: ${name}: search step ${rate}/s for ${seconds} s${attempt > 1 ? ' (again)' : ''}`);
+  const pressure = startCpuPressure();
+  const result = await run();
+  return { result, cpuPressure: pressure() };
+}
+
+/** The pass criterion, one for every target: p99 ack under the limit, nothing lost or failed, >= 95 % acked. */
+function passes(
+  rate: number,
+  r: Pick<SearchStep, 'ackP99' | 'lost' | 'ackErrors' | 'ackTimeouts' | 'ackedPerSecond'>,
+): boolean {
+  return (
+    r.ackP99 !== null &&
+    r.ackP99 < SEARCH_P99_LIMIT_MS &&
+    r.lost === 0 &&
+    r.ackErrors + r.ackTimeouts === 0 &&
+    r.ackedPerSecond >= 0.95 * rate
+  );
+}
+
 export function stepRunner(
   side: PairedSide,
   seconds: number,
@@ -100,26 +128,27 @@ export function stepRunner(
 ): (rate: number, attempt: number) => Promise<SearchStep> {
   return (rate, attempt) =>
     turn(async () => {
-      console.log(`bench: ${side.name}: search step ${rate}/s for ${seconds} s${attempt > 1 ? ' (again)' : ''}`);
-      const pressure = startCpuPressure();
-      const run = (await runLoads([side], rate, seconds))[side.name];
-      const cpuPressure = pressure();
-      const r = run.chat;
-      const step: SearchStep = {
+      const { result: run, cpuPressure } = await timedStep(
+        side.name,
         rate,
         attempt,
-        pass:
-          r.ackMs.p99 !== null &&
-          r.ackMs.p99 < SEARCH_P99_LIMIT_MS &&
-          r.lost === 0 &&
-          r.ackErrors + r.ackTimeouts === 0 &&
-          r.ackedPerSecond >= 0.95 * rate,
+        seconds,
+        async () => (await runLoads([side], rate, seconds))[side.name],
+      );
+      const r = run.chat;
+      const counts = {
         ackP99: r.ackMs.p99,
         ackedPerSecond: r.ackedPerSecond,
-        deliveredPerSecond: r.deliveredPerSecond,
         lost: r.lost,
         ackErrors: r.ackErrors,
         ackTimeouts: r.ackTimeouts,
+      };
+      const step: SearchStep = {
+        rate,
+        attempt,
+        pass: passes(rate, counts),
+        ...counts,
+        deliveredPerSecond: r.deliveredPerSecond,
         eventLoopP99Ms: beyondTick(run.eventLoop?.p99Ms),
         mainCpuPercent: run.cpuMs.main === undefined ? null : round((100 * run.cpuMs.main) / r.windowMs, 0),
         cpuUsPerSend: cpuPerSend(run),
@@ -146,27 +175,24 @@ export function paceStepRunner(
 ): (rate: number, attempt: number) => Promise<SearchStep> {
   return (rate, attempt) =>
     turn(async () => {
-      console.log(`bench: database alone: search step ${rate}/s for ${seconds} s${attempt > 1 ? ' (again)' : ''}`);
-      const pressure = startCpuPressure();
-      const r = await pace(rate, seconds);
-      const cpuPressure = pressure();
-      // The window runs until the last answer: a backlog lowers the rate, it does not hide.
-      const ackedPerSecond = round(r.acked / (r.windowMs / 1000), 1);
+      const { result: r, cpuPressure } = await timedStep('database alone', rate, attempt, seconds, () =>
+        pace(rate, seconds),
+      );
+      const counts = {
+        ackP99: r.ackMs.p99,
+        // The window runs until the last answer: a backlog lowers the rate, it does not hide.
+        ackedPerSecond: round(r.acked / (r.windowMs / 1000), 1),
+        // A send neither answered nor failed: pace waits for every one, so none.
+        lost: r.sent - r.acked - r.errors,
+        ackErrors: r.errors,
+        ackTimeouts: 0,
+      };
       return {
         rate,
         attempt,
-        pass:
-          r.ackMs.p99 !== null &&
-          r.ackMs.p99 < SEARCH_P99_LIMIT_MS &&
-          r.errors === 0 &&
-          r.acked === r.sent &&
-          ackedPerSecond >= 0.95 * rate,
-        ackP99: r.ackMs.p99,
-        ackedPerSecond,
+        pass: passes(rate, counts),
+        ...counts,
         deliveredPerSecond: 0,
-        lost: 0,
-        ackErrors: r.errors,
-        ackTimeouts: 0,
         mainCpuPercent: r.cpuMs.main === undefined ? null : round((100 * r.cpuMs.main) / r.windowMs, 0),
         cpuUsPerSend: Object.fromEntries(
           Object.entries(r.cpuMs).map(([k, v]) => [k, r.acked > 0 ? Math.round((1000 * v) / r.acked) : 0]),

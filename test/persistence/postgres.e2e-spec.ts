@@ -1,8 +1,5 @@
 import { SERVICE_ACTOR, userActor } from '../../src/modules/persistence/database.port';
-import { PgDatabase, SERVER_GROUP_COMMIT } from '../../src/modules/persistence/drivers/pg.database';
-import { runMigrations } from '../../src/modules/persistence/migration-runner';
 import { openPostgresDriver } from '../support/persistence-drivers';
-import { createDatabase } from '../support/postgres-server';
 import { openOncePerFile, persistenceContract, rawRlsContract } from './persistence-contract';
 import { refreshTokensContract, refreshTokensRlsContract } from './refresh-tokens-contract';
 
@@ -15,25 +12,11 @@ refreshTokensContract('postgres', driver);
 refreshTokensRlsContract('postgres', driver);
 
 describe('postgres: group commit as the server runs it (SERVER_GROUP_COMMIT)', () => {
-  let db: PgDatabase;
-  beforeAll(async () => {
-    const adminUrl = process.env.TEST_PG_URL;
-    if (!adminUrl) {
-      throw new Error('TEST_PG_URL is not set: is test/global-setup.ts configured as jest globalSetup?');
-    }
-    db = new PgDatabase(
-      'postgres',
-      { connectionString: await createDatabase(adminUrl), max: 10 },
-      undefined,
-      SERVER_GROUP_COMMIT,
-    );
-    await runMigrations(db);
-  });
-  afterAll(async () => {
-    await db.close();
-  });
+  // A database of its own: the observer below is the driver's only one.
+  const own = openOncePerFile(openPostgresDriver);
 
   it('should run one group at a time, so that a burst into busy rooms does not queue groups on their row locks', async () => {
+    const db = own.current.db;
     const users: { id: string; username: string }[] = [];
     for (let i = 0; i < 5; i++) {
       const [p] = await db.call<{ id: string; username: string }>(SERVICE_ACTOR, 'local_register', {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PoolClient, PoolConfig } from 'pg';
 import { startEmbeddedDatabase } from '../../src/modules/persistence/drivers/embedded.database';
-import { PgDatabase } from '../../src/modules/persistence/drivers/pg.database';
+import { PgDatabase, SERVER_GROUP_COMMIT } from '../../src/modules/persistence/drivers/pg.database';
 import { runMigrations } from '../../src/modules/persistence/migration-runner';
 import type { RawQuery, RawSql, RawSqlDriver } from '../persistence/persistence-contract';
 import { createDatabase } from './postgres-server';
@@ -33,7 +33,13 @@ export async function openPostgresDriver(via?: PoolConfig): Promise<RawSqlDriver
   if (!adminUrl) {
     throw new Error('TEST_PG_URL is not set: is test/global-setup.ts configured as jest globalSetup?');
   }
-  const db = new PgDatabase('postgres', { ...(via ?? { connectionString: await createDatabase(adminUrl) }), max: 10 });
+  // As the app opens a server (persistence.module.ts): its pool size and its group commit.
+  const db = new PgDatabase(
+    'postgres',
+    { ...(via ?? { connectionString: await createDatabase(adminUrl) }), max: 10 },
+    undefined,
+    SERVER_GROUP_COMMIT,
+  );
   return migrated(db, () => Promise.resolve());
 }
 
