@@ -5,6 +5,8 @@
 // runs jest on whatever Node runs it.
 'use strict';
 const { spawnSync } = require('node:child_process');
+const { mkdtempSync, readFileSync, rmSync } = require('node:fs');
+const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 
 const ROOT = join(__dirname, '..');
@@ -32,9 +34,19 @@ function escape(path) {
   return path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+// Each run's failed tests, written short by test/support/closing-line-reporter.js and printed again at the end.
+const failuresDir = mkdtempSync(join(tmpdir(), 'npm-test-'));
+const failures = [];
+
 function jest(label, node, args, env) {
   process.stderr.write(`\n== npm test: ${label} ==\n`);
-  const result = spawnSync(node, [JEST, ...args], { cwd: ROOT, stdio: 'inherit', env });
+  const file = join(failuresDir, `${failures.length}.txt`);
+  failures.push({ label, file });
+  const result = spawnSync(node, [JEST, ...args], {
+    cwd: ROOT,
+    stdio: 'inherit',
+    env: { ...env, JEST_FAILURES_FILE: file },
+  });
   if (result.error) {
     throw result.error;
   }
@@ -64,4 +76,15 @@ if (extra.length === 0 && process.versions.node.split('.')[0] !== '24') {
   );
   status = status || compat;
 }
+// What failed, once more at the very end: the Node 24 run's own summary is far up a long log by now.
+for (const { label, file } of failures) {
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    continue; // nothing failed in that run
+  }
+  process.stderr.write(`\n== npm test: what failed on ${label} ==\n${text}\n`);
+}
+rmSync(failuresDir, { recursive: true, force: true });
 process.exitCode = status;
