@@ -217,6 +217,8 @@ async function chat(cfg: Extract<Config, { mode: 'chat' }>): Promise<unknown> {
     ackedPerSecond: round(acked / Math.max(sendSeconds, 0.001), 1),
     deliveredPerSecond: round(deliveries / Math.max((end - start) / 1000, 0.001), 1),
     ackMs: summarize(ackLatency),
+    /** Acks that took over the search's 50 ms limit (the app's histograms count the same way: over their 0.05 bound). */
+    acksOver50ms: ackLatency.filter((ms) => ms > 50).length,
     slowestAcks: ackAt
       .sort((a, b) => b[1] - a[1])
       .slice(0, 10)

@@ -75,3 +75,54 @@ function roundLoop(l: LoopDelay): LoopDelay {
 export function beyondTick(ms: number | undefined | null): number | undefined {
   return ms === undefined || ms === null ? undefined : round(Math.max(0, ms - EVENT_LOOP_RESOLUTION_MS), 2);
 }
+
+/** One series of GET /metrics by name and labels (in any order); 0 when absent. */
+function seriesValue(text: string, name: string, labels: Record<string, string>): number {
+  const want = Object.entries(labels);
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) {
+      continue;
+    }
+    const close = line.lastIndexOf('}');
+    const have = new Map(
+      [...line.slice(name.length, close + 1).matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map(([, k, v]) => [k, v]),
+    );
+    if (want.every(([k, v]) => have.get(k) === v) && have.size === want.length) {
+      return Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+  }
+  return 0;
+}
+
+/** The search's p99 limit (50 ms) as the histograms' bucket bound, in seconds. */
+const OVER_LIMIT_LE = '0.05';
+
+/**
+ * The app's own view of its sends, as counters (a step keeps the differences): `message:send` events from arrival to
+ * ack, and the group-commit transactions that stored them (`post_message`, from its statement to its answer, the wait
+ * for the group before it not included), each in all and over 50 ms; groups and the sends in them. Where a step's
+ * slow acks come from: the client's acks over 50 ms against the app's events over 50 ms (the rest is the way there
+ * and back: sockets, the load process, a core to run on) and the transactions over 50 ms (the database's share).
+ */
+export async function appSendCounters(url: string): Promise<Record<string, number>> {
+  const res = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(15_000) });
+  const text = await res.text();
+  if (!res.ok) {
+    throw new Error(`GET /metrics answered ${res.status}`);
+  }
+  const send = { event: 'message:send', outcome: 'ok' };
+  const call = { function: 'post_message', outcome: 'ok' };
+  const events = seriesValue(text, 'chat_socket_event_duration_seconds_count', send);
+  const calls = seriesValue(text, 'db_call_duration_seconds_count', call);
+  return {
+    sendEvents: events,
+    sendEventsOver50ms:
+      events - seriesValue(text, 'chat_socket_event_duration_seconds_bucket', { ...send, le: OVER_LIMIT_LE }),
+    groupedCalls: calls,
+    groupedCallsOver50ms: calls - seriesValue(text, 'db_call_duration_seconds_bucket', { ...call, le: OVER_LIMIT_LE }),
+    sendEventSeconds: seriesValue(text, 'chat_socket_event_duration_seconds_sum', send),
+    groupedCallSeconds: seriesValue(text, 'db_call_duration_seconds_sum', call),
+    groups: seriesValue(text, 'db_group_commit_size_count', { function: 'post_message' }),
+    groupedSends: seriesValue(text, 'db_group_commit_size_sum', { function: 'post_message' }),
+  };
+}

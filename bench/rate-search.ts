@@ -2,7 +2,7 @@
  * The rate search: the highest offered rate at which a step passes (p99 ack < 50 ms, nothing lost, no ack errors or
  * timeouts, >= 95 % of the rate acked). It doubles the rate from the start while steps pass (8 steps at most; halving
  * first when the first step fails), then bisects between the last pass and the first fail until they are within
- * 15 % (3 steps at most). A failing step is run again before it counts as failed: one stall of another process on
+ * 7 % (4 steps at most). A failing step is run again before it counts as failed: one stall of another process on
  * this shared machine would otherwise decide it. Before the search, one uncounted step at the start rate warms the
  * target. Two searches given the same `takingTurns()` alternate step by step. After each step the target is left to
  * settle (`settle`): a step it could not keep up with leaves sends queued (the load stops waiting for acks after 5 s;
@@ -20,8 +20,8 @@ export const SEARCH_P99_LIMIT_MS = 50;
 const ATTEMPTS = 2;
 const DOUBLINGS = 8;
 const HALVINGS = 4;
-const BISECTIONS = 3;
-const BISECT_UNTIL = 1.15;
+const BISECTIONS = 4;
+const BISECT_UNTIL = 1.07;
 
 export interface SearchStep {
   rate: number;
@@ -44,6 +44,38 @@ export interface SearchStep {
   engineGroupedPerSecond?: number;
   /** How long the target took to settle after the step (`settle`), in ms. */
   settleMs?: number;
+  /** The load process's CPU over the step, in % of one core. */
+  loadCpuPercent?: number;
+  /** The app's own view of the step's sends (bench/metrics.ts `appSendCounters`): where the slow acks came from. */
+  server?: ServerView;
+}
+
+/** Of the step's sends, in %: acks the client waited over 50 ms for, events the app took over 50 ms, transactions. */
+export interface ServerView {
+  acksOver50msPercent: number;
+  eventsOver50msPercent: number;
+  transactionsOver50msPercent: number;
+  /** Mean ms from a send's arrival to its ack, in the app. */
+  meanEventMs: number | null;
+  /** Mean ms of the group transaction a send was in. With one group at a time a send can wait for the group before
+   * its own: about twice this at worst. */
+  meanTransactionMs: number | null;
+  meanGroupSize: number | null;
+}
+
+function serverView(chat: any, c: Record<string, number> | undefined): ServerView | undefined {
+  if (!c || !(c.sendEvents > 0)) {
+    return undefined;
+  }
+  const pct = (n: number, of: number): number => round((100 * n) / Math.max(1, of), 2);
+  return {
+    acksOver50msPercent: pct(chat.acksOver50ms as number, chat.acked as number),
+    eventsOver50msPercent: pct(c.sendEventsOver50ms, c.sendEvents),
+    transactionsOver50msPercent: pct(c.groupedCallsOver50ms, c.groupedCalls),
+    meanEventMs: round((1000 * c.sendEventSeconds) / c.sendEvents, 1),
+    meanTransactionMs: c.groupedCalls > 0 ? round((1000 * c.groupedCallSeconds) / c.groupedCalls, 1) : null,
+    meanGroupSize: c.groups > 0 ? round(c.groupedSends / c.groups, 1) : null,
+  };
 }
 
 /** The target is settled when its threads and processes use less than this share of one core... */
@@ -153,6 +185,8 @@ export function stepRunner(
         mainCpuPercent: run.cpuMs.main === undefined ? null : round((100 * run.cpuMs.main) / r.windowMs, 0),
         cpuUsPerSend: cpuPerSend(run),
         cpuPressure,
+        loadCpuPercent: round((100 * r.loadCpuMs) / r.windowMs, 0),
+        server: serverView(r, run.counters),
       };
       // The target's backlog, if any, is worked off before anything else is measured.
       step.settleMs = await settle(side.cpu);

@@ -160,6 +160,20 @@ function printSearch(search: Record<string, SearchResult> | undefined, engine: a
         `${ratio(search.app.best.rate, search.database.best?.rate)}`,
     );
   }
+  // Where the app's slow acks came from, at its best rate and at the first it failed.
+  for (const step of [search.app?.best, search.app?.firstFail]) {
+    const v = step?.server;
+    if (step && v) {
+      console.log(
+        `  app at ${step.rate}/s (${step.pass ? 'passed' : 'failed'}): over ${SEARCH_P99_LIMIT_MS} ms, ` +
+          `${fmt(v.acksOver50msPercent)} % of acks at the client, ${fmt(v.eventsOver50msPercent)} % of sends in the ` +
+          `app (arrival to ack), ${fmt(v.transactionsOver50msPercent)} % of its group transactions; mean ` +
+          `${fmt(v.meanEventMs)} ms in the app, transaction ${fmt(v.meanTransactionMs)} ms, group ` +
+          `${fmt(v.meanGroupSize)}; load process ${fmt(step.loadCpuPercent)} % of a core, machine CPU pressure ` +
+          `${fmt(step.cpuPressure)} %`,
+      );
+    }
+  }
   const settled = Object.values(search).flatMap((s) => s.steps.map((step) => step.settleMs ?? 0));
   if (settled.some((ms) => ms > 1000)) {
     console.log(`  settling after a step (a backlog worked off): up to ${Math.max(...settled)} ms`);

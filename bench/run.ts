@@ -29,6 +29,7 @@
  *   --noisy-kinds LIST   flood kinds of the noisy phase: none,join,leave,aistop,typing,send,binary,deep [all]
  *   --app-root DIR       the checkout whose build (DIR/dist/main.js) is the app, e.g. a `git worktree` of an older
  *                        commit [this checkout]
+ *   --out FILE           where the results' JSON goes [bench/results/<start time>.json]
  *
  * Phases: engine: the database driver alone (bench/engine-phase.ts), one transaction per send vs group commit;
  * idle (5) memory per idle socket; rate (1)(3)(4) the app and the relay at one offered rate at the same time, after a
@@ -60,7 +61,7 @@ import { createDatabase } from '../test/support/postgres-server';
 import { runClusterPhase } from './cluster-phase';
 import { EngineChild, runEnginePhase } from './engine-phase';
 import { runFloorPhase } from './floor-phase';
-import { readEventLoop } from './metrics';
+import { appSendCounters, readEventLoop } from './metrics';
 import { FLOOD_KINDS, NOISY_RATE_ENV, runNoisyPhase, type FloodKind } from './noisy-phase';
 import { runPaired, type PairedSide } from './paired';
 import { startBenchPostgres, type BenchPostgres } from './postgres';
@@ -108,6 +109,8 @@ interface Flags {
   noisyPairs: number;
   noisyKinds: FloodKind[];
   appRoot: string;
+  /** The results' JSON file; undefined: bench/results/<start time>.json. */
+  out?: string;
   /** Where the app and the relay write V8 CPU profiles (`--cpu-prof`), one per thread; undefined: not profiled. */
   profileDir?: string;
   /** Node options for the app's process (`--trace-gc`, `--max-semi-space-size=32`, ...). */
@@ -234,6 +237,9 @@ function parseFlags(argv: string[]): Flags {
       }
       case '--app-root':
         flags.appRoot = resolve(value());
+        break;
+      case '--out':
+        flags.out = resolve(value());
         break;
       case '--profile':
         flags.profileDir = resolve(value());
@@ -637,6 +643,7 @@ async function main(): Promise<void> {
         ...(pg ? [postgresProbe(pg.pid(), 'bench')] : []),
       ],
       eventLoop: () => readEventLoop(app.url, 'app'),
+      counters: () => appSendCounters(app.url),
     });
     const relaySide = (relay: Target): PairedSide => ({
       name: 'relay',
@@ -886,7 +893,7 @@ async function main(): Promise<void> {
   }
 
   printTable(results);
-  const file = join(ROOT, 'bench', 'results', `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  const file = flags.out ?? join(ROOT, 'bench', 'results', `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`bench: results written to ${file}`);
 }
