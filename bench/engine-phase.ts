@@ -14,6 +14,8 @@ export interface EngineConfig {
   url?: string;
   /** The app's build: `<root>/dist`. */
   dist: string;
+  /** Group commit on a PostgreSQL server: the app's own when not given. */
+  groupCommit?: { maxSize: number; maxInFlight: number };
 }
 
 export class EngineChild {
@@ -32,6 +34,11 @@ export class EngineChild {
       throw err;
     }
     return new EngineChild(child);
+  }
+
+  /** The engine process's pid (its CPU, its settling). */
+  get pid(): number {
+    return this.child.pid;
   }
 
   measure(how: EngineMeasure['how'], window: number, sends: number): Promise<EngineRate> {

@@ -28,6 +28,8 @@ interface Config {
   url?: string;
   /** The app's build: `<root>/dist`. */
   dist: string;
+  /** Group commit on a PostgreSQL server (bench/group-commit.ts compares settings); the app's own when not given. */
+  groupCommit?: { maxSize: number; maxInFlight: number };
 }
 
 export interface EngineMeasure {
@@ -86,7 +88,12 @@ async function main(cfg: Config): Promise<void> {
   const db: Db =
     cfg.db === 'embedded'
       ? await startEmbeddedDatabase(dataDir)
-      : new PgDatabase('postgres', { connectionString: cfg.url, max: 10 }, undefined, SERVER_GROUP_COMMIT);
+      : new PgDatabase(
+          'postgres',
+          { connectionString: cfg.url, max: 10 },
+          undefined,
+          cfg.groupCommit ?? SERVER_GROUP_COMMIT,
+        );
   try {
     await runMigrations(db);
     const users: Actor[] = [];

@@ -1,8 +1,8 @@
-// `npm test`: the whole suite on Node 24, the version we ship (tools/node24, which `pretest` installs), then, when
-// the machine's own Node is another version (Node 20.19+, which `npm start` still supports), the compatibility
-// subset below on it. One command runs both, so a fresh clone's `npm ci && npm test` and CI (.ci/run) test the
-// same thing. Arguments (`npm test -- --selectProjects e2e`) go to a single run on Node 24; `npm run test:here`
-// runs jest on whatever Node runs it.
+// `npm test`: the whole suite on Node 24, the version we ship (tools/node24, which `pretest` installs), then the
+// benchmark's smoke run (test/bench/) on its own, then, when the machine's own Node is another version (Node 20.19+,
+// which `npm start` still supports), the compatibility subset below on it. One command runs them all, so a fresh
+// clone's `npm ci && npm test` and CI (.ci/run) test the same thing. Arguments (`npm test -- --selectProjects e2e`)
+// go to a single run on Node 24; `npm run test:here` runs jest on whatever Node runs it.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const { mkdtempSync, readFileSync, rmSync } = require('node:fs');
@@ -58,12 +58,26 @@ const extra = process.argv.slice(2);
 const node24Env = { ...process.env, PATH: `${NODE24_BIN}:${process.env.PATH ?? ''}` };
 const NODE24 = join(NODE24_BIN, 'node');
 const node24Version = spawnSync(NODE24, ['--version'], { encoding: 'utf8' }).stdout.trim();
-let status = jest(
-  `Node ${node24Version}, the version we ship: ${extra.length ? extra.join(' ') : 'every suite'}`,
-  NODE24,
-  extra,
-  node24Env,
-);
+let status;
+if (extra.length > 0) {
+  status = jest(`Node ${node24Version}, the version we ship: ${extra.join(' ')}`, NODE24, extra, node24Env);
+} else {
+  status = jest(
+    `Node ${node24Version}, the version we ship: every suite`,
+    NODE24,
+    ['--selectProjects', 'unit', 'e2e', 'supabase', 'cluster'],
+    node24Env,
+  );
+  // The benchmark at its smallest (test/bench/), alone: its rate search loads both cores, and beside the other
+  // suites it would slow them (and they it).
+  const bench = jest(
+    `Node ${node24Version}: the benchmark, every phase at its smallest`,
+    NODE24,
+    ['--selectProjects', 'bench'],
+    node24Env,
+  );
+  status = status || bench;
+}
 
 if (extra.length === 0 && process.versions.node.split('.')[0] !== '24') {
   const unit = '(src|client/src)/.*\\.spec\\.ts';

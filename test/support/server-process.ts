@@ -63,9 +63,17 @@ export interface ProcessRun {
   stderr: string;
 }
 
-/** Runs a built script (`dist/<name>.js`) to its exit, with only `env` (and PATH, HOME) in its environment. */
-async function runToExit(script: string, env: Record<string, string>, cwd = ROOT): Promise<ProcessRun> {
-  const child = spawn(process.execPath, [join(ROOT, script)], {
+/**
+ * Runs a built script (`dist/<name>.js`, a path from the repository's root) with `args` to its exit, with only `env`
+ * (and PATH, HOME) in its environment.
+ */
+export async function runToExit(
+  script: string,
+  env: Record<string, string>,
+  cwd = ROOT,
+  args: string[] = [],
+): Promise<ProcessRun> {
+  const child = spawn(process.execPath, [join(ROOT, script), ...args], {
     cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
   });

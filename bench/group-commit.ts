@@ -1,0 +1,221 @@
+/**
+ * `npm run bench:group-commit [-- flags]`: group-commit settings on a PostgreSQL server, compared on the database
+ * alone. Each setting (`maxSize/maxInFlight`: sends per group at most, groups at once) runs the app's driver from
+ * `dist/` in its own engine process (bench/engine.ts) on its own database of one durable server, and is offered the
+ * same open-loop sends as the app's load offers it (`pace`: 5 rooms, a 2 ms tick). At each rate the settings take
+ * turns, round after round, the order turning each round, so that a slow moment of this shared machine weighs on
+ * every setting alike; every engine and the server's backends settle between steps. This is how the server's
+ * `SERVER_GROUP_COMMIT` (pg.database.ts) was chosen: bench/README.md "Group commit on a server".
+ *
+ * Flags (defaults in brackets):
+ *   --settings LIST   comma-separated maxSize/maxInFlight pairs [50/1,100/1,50/4]
+ *   --rates LIST      comma-separated offered sends/s [1200,1600,2000,2400]
+ *   --rounds N        rounds of every rate and setting [3]
+ *   --seconds S       seconds per step [5]
+ *   --unsafe          the server without fsync, full_page_writes and synchronous_commit
+ *   --out FILE        the results' JSON [bench/results/group-commit-<start time>.json]
+ */
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createDatabase } from '../test/support/postgres-server';
+import { EngineChild } from './engine-phase';
+import { startBenchPostgres } from './postgres';
+import { nodeProcessProbe, postgresProbe } from './proc-cpu';
+import { SEARCH_P99_LIMIT_MS, settle } from './rate-search';
+import { round, spread, type Spread } from './stats';
+import { formatSpread } from './paired';
+
+const ROOT = join(__dirname, '..', '..', '..');
+
+interface Setting {
+  maxSize: number;
+  maxInFlight: number;
+}
+
+interface Flags {
+  settings: Setting[];
+  rates: number[];
+  rounds: number;
+  seconds: number;
+  unsafe: boolean;
+  out?: string;
+}
+
+interface Step {
+  setting: string;
+  rate: number;
+  round: number;
+  ackP50: number | null;
+  ackP99: number | null;
+  ackedPerSecond: number;
+  errors: number;
+  /** The search's criterion (bench/rate-search.ts): p99 under 50 ms, every send answered, >= 95 % of the rate. */
+  pass: boolean;
+}
+
+function list(value: string, name: string): string[] {
+  const items = value.split(',').filter(Boolean);
+  if (items.length === 0) {
+    throw new Error(`${name} takes a comma-separated list`);
+  }
+  return items;
+}
+
+function wholeNumber(v: string, name: string, min: number, max: number): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new Error(`${name} takes whole numbers in ${min}..${max}`);
+  }
+  return n;
+}
+
+function parseFlags(argv: string[]): Flags {
+  const flags: Flags = {
+    settings: [
+      { maxSize: 50, maxInFlight: 1 },
+      { maxSize: 100, maxInFlight: 1 },
+      { maxSize: 50, maxInFlight: 4 },
+    ],
+    rates: [1200, 1600, 2000, 2400],
+    rounds: 3,
+    seconds: 5,
+    unsafe: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const [name, inline] = argv[i].split('=', 2);
+    const value = (): string => inline ?? argv[++i] ?? '';
+    switch (name) {
+      case '--settings':
+        flags.settings = list(value(), name).map((pair) => {
+          const [size, inFlight, ...rest] = pair.split('/');
+          if (inFlight === undefined || rest.length > 0) {
+            throw new Error(`--settings takes maxSize/maxInFlight pairs, not ${pair}`);
+          }
+          return { maxSize: wholeNumber(size, name, 1, 10_000), maxInFlight: wholeNumber(inFlight, name, 1, 100) };
+        });
+        break;
+      case '--rates':
+        flags.rates = list(value(), name).map((r) => wholeNumber(r, name, 1, 100_000));
+        break;
+      case '--rounds':
+        flags.rounds = wholeNumber(value(), name, 1, 50);
+        break;
+      case '--seconds':
+        flags.seconds = wholeNumber(value(), name, 1, 600);
+        break;
+      case '--unsafe':
+        flags.unsafe = true;
+        break;
+      case '--out':
+        flags.out = resolve(value());
+        break;
+      default:
+        throw new Error(`unknown flag ${name}`);
+    }
+  }
+  return flags;
+}
+
+const label = (s: Setting): string => `${s.maxSize}/${s.maxInFlight}`;
+
+async function main(): Promise<void> {
+  const flags = parseFlags(process.argv.slice(2));
+  const startedAt = new Date();
+  const pg = await startBenchPostgres(!flags.unsafe);
+  const engines: { setting: Setting; engine: EngineChild; database: string }[] = [];
+  const steps: Step[] = [];
+  try {
+    for (const [i, setting] of flags.settings.entries()) {
+      const database = `bench_group_commit_${i}`;
+      const url = await createDatabase(pg.url, database);
+      console.log(`bench: group commit ${label(setting)}: its engine process on database ${database}`);
+      engines.push({
+        setting,
+        database,
+        engine: await EngineChild.start({ db: 'postgres', url, dist: join(ROOT, 'dist'), groupCommit: setting }),
+      });
+    }
+    const cpu = engines.flatMap(({ engine, database }) => [
+      nodeProcessProbe(engine.pid),
+      postgresProbe(pg.pid(), database, false),
+    ]);
+    // A warm-up step each (plans, JIT), not counted.
+    for (const { engine } of engines) {
+      await engine.pace(flags.rates[0], flags.seconds);
+      await settle(cpu);
+    }
+    for (let round_ = 1; round_ <= flags.rounds; round_++) {
+      for (const rate of flags.rates) {
+        // The order turns each round: no setting always runs first (or right after the heaviest).
+        const order = engines.map((_, k) => engines[(k + round_ + rate) % engines.length]);
+        for (const { setting, engine } of order) {
+          console.log(`bench: round ${round_}/${flags.rounds}: ${label(setting)} at ${rate}/s for ${flags.seconds} s`);
+          const r = await engine.pace(rate, flags.seconds);
+          const ackedPerSecond = round(r.acked / (r.windowMs / 1000), 1);
+          steps.push({
+            setting: label(setting),
+            rate,
+            round: round_,
+            ackP50: r.ackMs.p50,
+            ackP99: r.ackMs.p99,
+            ackedPerSecond,
+            errors: r.errors,
+            pass:
+              r.ackMs.p99 !== null &&
+              r.ackMs.p99 < SEARCH_P99_LIMIT_MS &&
+              r.errors === 0 &&
+              r.acked === r.sent &&
+              ackedPerSecond >= 0.95 * rate,
+          });
+          await settle(cpu);
+        }
+      }
+    }
+  } finally {
+    for (const { engine } of engines) {
+      await engine
+        .close()
+        .catch((err: unknown) => process.stderr.write(`bench: engine close failed: ${String(err)}\n`));
+    }
+    await pg.stop();
+  }
+
+  const table: Record<string, Record<string, { p99: Spread; ackedPerSecond: Spread; passes: string }>> = {};
+  console.log(
+    `\nGroup commit on a PostgreSQL server (${flags.unsafe ? 'unsafe' : 'durable'}), the database alone, open loop, ` +
+      `${flags.rounds} rounds of ${flags.seconds} s: p99 ack ms and acked/s, median [min–max]; passes at p99 < ` +
+      `${SEARCH_P99_LIMIT_MS} ms`,
+  );
+  for (const rate of flags.rates) {
+    table[rate] = {};
+    const cells: string[] = [];
+    for (const setting of flags.settings.map(label)) {
+      const mine = steps.filter((s) => s.rate === rate && s.setting === setting);
+      const cell = {
+        p99: spread(mine.map((s) => s.ackP99)),
+        ackedPerSecond: spread(mine.map((s) => s.ackedPerSecond)),
+        passes: `${mine.filter((s) => s.pass).length}/${mine.length}`,
+      };
+      table[rate][setting] = cell;
+      cells.push(
+        `${setting}: p99 ${formatSpread(cell.p99, 0)}, ${formatSpread(cell.ackedPerSecond, 0)}/s, ${cell.passes} pass`,
+      );
+    }
+    console.log(`  ${String(rate).padStart(6)}/s offered | ${cells.join(' | ')}`);
+  }
+  const file =
+    flags.out ?? join(ROOT, 'bench', 'results', `group-commit-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(
+    file,
+    `${JSON.stringify({ startedAt: startedAt.toISOString(), flags, postgres: pg.settings, table, steps }, null, 2)}\n`,
+  );
+  console.log(`bench: results written to ${file}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  },
+);
