@@ -4,6 +4,7 @@
  * weighs on all three alike. The engine process stays up for the rate search, which measures the group-commit rate
  * again between the app's steps (the app's highest rate is compared with it).
  */
+import type { GroupCommitOptions } from '../src/modules/persistence/drivers/group-commit';
 import type { EngineMeasure, EnginePace, EnginePaced, EngineRate } from './engine';
 import { LineChild } from './line-protocol';
 import { spread, type Spread } from './stats';
@@ -15,7 +16,7 @@ export interface EngineConfig {
   /** The app's build: `<root>/dist`. */
   dist: string;
   /** Group commit on a PostgreSQL server: the app's own when not given. */
-  groupCommit?: { maxSize: number; maxInFlight: number };
+  groupCommit?: GroupCommitOptions;
 }
 
 export class EngineChild {

@@ -15,6 +15,7 @@
  * Each send is a user's, in one of the rooms, with its own client id, as the app makes them. `{"cmd":"quit"}` closes
  * the database and ends the process.
  */
+import type { GroupCommitOptions } from '../src/modules/persistence/drivers/group-commit';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,7 +30,7 @@ interface Config {
   /** The app's build: `<root>/dist`. */
   dist: string;
   /** Group commit on a PostgreSQL server (bench/group-commit.ts compares settings); the app's own when not given. */
-  groupCommit?: { maxSize: number; maxInFlight: number };
+  groupCommit?: GroupCommitOptions;
 }
 
 export interface EngineMeasure {

@@ -15,25 +15,22 @@
  *   --unsafe          the server without fsync, full_page_writes and synchronous_commit
  *   --out FILE        the results' JSON [bench/results/group-commit-<start time>.json]
  */
-import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { GroupCommitOptions } from '../src/modules/persistence/drivers/group-commit';
 import { createDatabase } from '../test/support/postgres-server';
 import { EngineChild } from './engine-phase';
 import { startBenchPostgres } from './postgres';
+import { writeResults } from './results-file';
 import { nodeProcessProbe, postgresProbe } from './proc-cpu';
-import { SEARCH_P99_LIMIT_MS, settle } from './rate-search';
-import { round, spread, type Spread } from './stats';
+import { pacedCounts, passes, SEARCH_P99_LIMIT_MS, settle } from './rate-search';
+import { spread, type Spread } from './stats';
 import { formatSpread } from './paired';
 
 const ROOT = join(__dirname, '..', '..', '..');
 
-interface Setting {
-  maxSize: number;
-  maxInFlight: number;
-}
-
 interface Flags {
-  settings: Setting[];
+  settings: GroupCommitOptions[];
   rates: number[];
   rounds: number;
   seconds: number;
@@ -49,80 +46,64 @@ interface Step {
   ackP99: number | null;
   ackedPerSecond: number;
   errors: number;
-  /** The search's criterion (bench/rate-search.ts): p99 under 50 ms, every send answered, >= 95 % of the rate. */
+  /** The search's criterion (bench/rate-search.ts `passes`): p99 under 50 ms, every send answered, >= 95 % acked. */
   pass: boolean;
-}
-
-function list(value: string, name: string): string[] {
-  const items = value.split(',').filter(Boolean);
-  if (items.length === 0) {
-    throw new Error(`${name} takes a comma-separated list`);
-  }
-  return items;
 }
 
 function wholeNumber(v: string, name: string, min: number, max: number): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < min || n > max) {
-    throw new Error(`${name} takes whole numbers in ${min}..${max}`);
+    throw new Error(`--${name} takes whole numbers in ${min}..${max}`);
   }
   return n;
 }
 
-function parseFlags(argv: string[]): Flags {
-  const flags: Flags = {
-    settings: [
-      { maxSize: 50, maxInFlight: 1 },
-      { maxSize: 100, maxInFlight: 1 },
-      { maxSize: 50, maxInFlight: 4 },
-    ],
-    rates: [1200, 1600, 2000, 2400],
-    rounds: 3,
-    seconds: 5,
-    unsafe: false,
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const [name, inline] = argv[i].split('=', 2);
-    const value = (): string => inline ?? argv[++i] ?? '';
-    switch (name) {
-      case '--settings':
-        flags.settings = list(value(), name).map((pair) => {
-          const [size, inFlight, ...rest] = pair.split('/');
-          if (inFlight === undefined || rest.length > 0) {
-            throw new Error(`--settings takes maxSize/maxInFlight pairs, not ${pair}`);
-          }
-          return { maxSize: wholeNumber(size, name, 1, 10_000), maxInFlight: wholeNumber(inFlight, name, 1, 100) };
-        });
-        break;
-      case '--rates':
-        flags.rates = list(value(), name).map((r) => wholeNumber(r, name, 1, 100_000));
-        break;
-      case '--rounds':
-        flags.rounds = wholeNumber(value(), name, 1, 50);
-        break;
-      case '--seconds':
-        flags.seconds = wholeNumber(value(), name, 1, 600);
-        break;
-      case '--unsafe':
-        flags.unsafe = true;
-        break;
-      case '--out':
-        flags.out = resolve(value());
-        break;
-      default:
-        throw new Error(`unknown flag ${name}`);
+function parseFlags(args: string[]): Flags {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      settings: { type: 'string', default: '50/1,100/1,50/4' },
+      rates: { type: 'string', default: '1200,1600,2000,2400' },
+      rounds: { type: 'string', default: '3' },
+      seconds: { type: 'string', default: '5' },
+      unsafe: { type: 'boolean', default: false },
+      out: { type: 'string' },
+    },
+  });
+  const list = (name: 'settings' | 'rates'): string[] => {
+    const items = values[name].split(',').filter(Boolean);
+    if (items.length === 0) {
+      throw new Error(`--${name} takes a comma-separated list`);
     }
-  }
-  return flags;
+    return items;
+  };
+  return {
+    settings: list('settings').map((pair) => {
+      const [size, inFlight, ...rest] = pair.split('/');
+      if (inFlight === undefined || rest.length > 0) {
+        throw new Error(`--settings takes maxSize/maxInFlight pairs, not ${pair}`);
+      }
+      return {
+        maxSize: wholeNumber(size, 'settings', 1, 10_000),
+        maxInFlight: wholeNumber(inFlight, 'settings', 1, 100),
+      };
+    }),
+    rates: list('rates').map((r) => wholeNumber(r, 'rates', 1, 100_000)),
+    rounds: wholeNumber(values.rounds, 'rounds', 1, 50),
+    seconds: wholeNumber(values.seconds, 'seconds', 1, 600),
+    unsafe: values.unsafe,
+    out: values.out === undefined ? undefined : resolve(values.out),
+  };
 }
 
-const label = (s: Setting): string => `${s.maxSize}/${s.maxInFlight}`;
+const label = (s: GroupCommitOptions): string => `${s.maxSize}/${s.maxInFlight}`;
 
 async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2));
   const startedAt = new Date();
   const pg = await startBenchPostgres(!flags.unsafe);
-  const engines: { setting: Setting; engine: EngineChild; database: string }[] = [];
+  const engines: { setting: GroupCommitOptions; engine: EngineChild; database: string }[] = [];
   const steps: Step[] = [];
   try {
     for (const [i, setting] of flags.settings.entries()) {
@@ -151,21 +132,16 @@ async function main(): Promise<void> {
         for (const { setting, engine } of order) {
           console.log(`bench: round ${round_}/${flags.rounds}: ${label(setting)} at ${rate}/s for ${flags.seconds} s`);
           const r = await engine.pace(rate, flags.seconds);
-          const ackedPerSecond = round(r.acked / (r.windowMs / 1000), 1);
+          const counts = pacedCounts(r);
           steps.push({
             setting: label(setting),
             rate,
             round: round_,
             ackP50: r.ackMs.p50,
             ackP99: r.ackMs.p99,
-            ackedPerSecond,
+            ackedPerSecond: counts.ackedPerSecond,
             errors: r.errors,
-            pass:
-              r.ackMs.p99 !== null &&
-              r.ackMs.p99 < SEARCH_P99_LIMIT_MS &&
-              r.errors === 0 &&
-              r.acked === r.sent &&
-              ackedPerSecond >= 0.95 * rate,
+            pass: passes(rate, counts),
           });
           await settle(cpu);
         }
@@ -203,13 +179,10 @@ async function main(): Promise<void> {
     }
     console.log(`  ${String(rate).padStart(6)}/s offered | ${cells.join(' | ')}`);
   }
-  const file =
-    flags.out ?? join(ROOT, 'bench', 'results', `group-commit-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(
-    file,
-    `${JSON.stringify({ startedAt: startedAt.toISOString(), flags, postgres: pg.settings, table, steps }, null, 2)}\n`,
-  );
-  console.log(`bench: results written to ${file}`);
+  writeResults({ startedAt: startedAt.toISOString(), flags, postgres: pg.settings, table, steps }, startedAt, {
+    kind: 'group-commit',
+    out: flags.out,
+  });
 }
 
 main().then(

@@ -28,13 +28,14 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Client } from 'pg';
 import { createDatabase, startPostgresServer, type PostgresServer } from '../test/support/postgres-server';
 import { mappingClasses } from './memory-probe';
+import { writeResults } from './results-file';
 import { formatSpread } from './paired';
 import { nowMs, round, spread, type Spread } from './stats';
 
@@ -476,14 +477,10 @@ async function main(): Promise<void> {
   const summary = summarizeRuns(results, flags);
   console.log('');
   printSummary(summary, flags);
-  const dir = join(ROOT, 'bench', 'results');
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `memory-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(
-    file,
-    `${JSON.stringify({ startedAt: startedAt.toISOString(), flags, ...info, summary, starts: results }, null, 1)}\n`,
-  );
-  console.log(`\nwritten to ${file}`);
+  console.log('');
+  writeResults({ startedAt: startedAt.toISOString(), flags, ...info, summary, starts: results }, startedAt, {
+    kind: 'memory',
+  });
 }
 
 main().catch((error: unknown) => {

@@ -3,6 +3,7 @@
  * default metrics, public) and the relay's `GET /eventloop`. Both expose a `monitorEventLoopDelay` histogram at a
  * 10 ms resolution that each read resets (prom-client resets it in its collect).
  */
+import { sampleSum } from '../test/support/metrics';
 import { nowMs, round } from './stats';
 
 /** The histogram's values include its own 10 ms timer interval: an idle loop reads about 10.1 ms. */
@@ -76,26 +77,8 @@ export function beyondTick(ms: number | undefined | null): number | undefined {
   return ms === undefined || ms === null ? undefined : round(Math.max(0, ms - EVENT_LOOP_RESOLUTION_MS), 2);
 }
 
-/** One series of GET /metrics by name and labels (in any order); 0 when absent. */
-function seriesValue(text: string, name: string, labels: Record<string, string>): number {
-  const want = Object.entries(labels);
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) {
-      continue;
-    }
-    const close = line.lastIndexOf('}');
-    const have = new Map(
-      [...line.slice(name.length, close + 1).matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map(([, k, v]) => [k, v]),
-    );
-    if (want.every(([k, v]) => have.get(k) === v) && have.size === want.length) {
-      return Number(line.slice(line.lastIndexOf(' ') + 1));
-    }
-  }
-  return 0;
-}
-
-/** The search's p99 limit (50 ms) as the histograms' bucket bound, in seconds. */
-const OVER_LIMIT_LE = '0.05';
+/** The search's p99 limit (50 ms) as the histograms' bucket bound. */
+const WITHIN_LIMIT = 'le="0.05"';
 
 /**
  * The app's own view of its sends, as counters (a step keeps the differences): `message:send` events from arrival to
@@ -110,19 +93,19 @@ export async function appSendCounters(url: string): Promise<Record<string, numbe
   if (!res.ok) {
     throw new Error(`GET /metrics answered ${res.status}`);
   }
-  const send = { event: 'message:send', outcome: 'ok' };
-  const call = { function: 'post_message', outcome: 'ok' };
-  const events = seriesValue(text, 'chat_socket_event_duration_seconds_count', send);
-  const calls = seriesValue(text, 'db_call_duration_seconds_count', call);
+  const send = ['event="message:send"', 'outcome="ok"'];
+  const call = ['function="post_message"', 'outcome="ok"'];
+  const group = 'function="post_message"';
+  const events = sampleSum(text, 'chat_socket_event_duration_seconds_count', ...send);
+  const calls = sampleSum(text, 'db_call_duration_seconds_count', ...call);
   return {
     sendEvents: events,
-    sendEventsOver50ms:
-      events - seriesValue(text, 'chat_socket_event_duration_seconds_bucket', { ...send, le: OVER_LIMIT_LE }),
+    sendEventsOver50ms: events - sampleSum(text, 'chat_socket_event_duration_seconds_bucket', ...send, WITHIN_LIMIT),
     groupedCalls: calls,
-    groupedCallsOver50ms: calls - seriesValue(text, 'db_call_duration_seconds_bucket', { ...call, le: OVER_LIMIT_LE }),
-    sendEventSeconds: seriesValue(text, 'chat_socket_event_duration_seconds_sum', send),
-    groupedCallSeconds: seriesValue(text, 'db_call_duration_seconds_sum', call),
-    groups: seriesValue(text, 'db_group_commit_size_count', { function: 'post_message' }),
-    groupedSends: seriesValue(text, 'db_group_commit_size_sum', { function: 'post_message' }),
+    groupedCallsOver50ms: calls - sampleSum(text, 'db_call_duration_seconds_bucket', ...call, WITHIN_LIMIT),
+    sendEventSeconds: sampleSum(text, 'chat_socket_event_duration_seconds_sum', ...send),
+    groupedCallSeconds: sampleSum(text, 'db_call_duration_seconds_sum', ...call),
+    groups: sampleSum(text, 'db_group_commit_size_count', group),
+    groupedSends: sampleSum(text, 'db_group_commit_size_sum', group),
   };
 }

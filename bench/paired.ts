@@ -142,6 +142,11 @@ export function cpuPerSend(run: SideRun): Record<string, number> {
   return out;
 }
 
+/** The load process's own CPU over its window (bench/load.ts `loadCpuMs`), in % of one core. */
+export function loadCpuPercent(chat: { loadCpuMs: number; windowMs: number }): number {
+  return Math.round((100 * chat.loadCpuMs) / chat.windowMs);
+}
+
 /** A figure of a run; null where the run has none. */
 export type Pick = (run: SideRun) => number | null | undefined;
 
@@ -232,7 +237,7 @@ export function printPaired(title: string, result: PairedResult, figures: [strin
   );
   for (const side of result.sides) {
     const c = pairedCounts(result, side);
-    const load = result.repeats.map((r) => Math.round((100 * r[side].chat.loadCpuMs) / r[side].chat.windowMs));
+    const load = result.repeats.map((r) => loadCpuPercent(r[side].chat));
     const slowest = result.repeats.map((r) => {
       const [at, ms] = (r[side].chat.slowestAcks as [number, number][])[0] ?? [];
       return at === undefined ? '—' : `${ms} ms at ${at} s`;

@@ -10,7 +10,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beyondTick } from './metrics';
-import { cpuPerSend, runLoads, type PairedSide } from './paired';
+import { cpuPerSend, loadCpuPercent, runLoads, type PairedSide } from './paired';
 import type { EnginePaced } from './engine';
 import { POSTGRES_BACKGROUND, startCpuPressure, startProbes, type CpuProbe } from './proc-cpu';
 import { round } from './stats';
@@ -139,7 +139,7 @@ async function timedStep<T>(
 }
 
 /** The pass criterion, one for every target: p99 ack under the limit, nothing lost or failed, >= 95 % acked. */
-function passes(
+export function passes(
   rate: number,
   r: Pick<SearchStep, 'ackP99' | 'lost' | 'ackErrors' | 'ackTimeouts' | 'ackedPerSecond'>,
 ): boolean {
@@ -185,7 +185,7 @@ export function stepRunner(
         mainCpuPercent: run.cpuMs.main === undefined ? null : round((100 * run.cpuMs.main) / r.windowMs, 0),
         cpuUsPerSend: cpuPerSend(run),
         cpuPressure,
-        loadCpuPercent: round((100 * r.loadCpuMs) / r.windowMs, 0),
+        loadCpuPercent: loadCpuPercent(r),
         server: serverView(r, run.counters),
       };
       // The target's backlog, if any, is worked off before anything else is measured.
@@ -195,6 +195,19 @@ export function stepRunner(
       }
       return step;
     });
+}
+
+/** A paced run of the database alone (bench/engine.ts `pace`) in the terms of `passes`. */
+export function pacedCounts(r: EnginePaced): Parameters<typeof passes>[1] {
+  return {
+    ackP99: r.ackMs.p99,
+    // The window runs until the last answer: a backlog lowers the rate, it does not hide.
+    ackedPerSecond: round(r.acked / (r.windowMs / 1000), 1),
+    // A send neither answered nor failed: pace waits for every one, so none.
+    lost: r.sent - r.acked - r.errors,
+    ackErrors: r.errors,
+    ackTimeouts: 0,
+  };
 }
 
 /**
@@ -212,15 +225,7 @@ export function paceStepRunner(
       const { result: r, cpuPressure } = await timedStep('database alone', rate, attempt, seconds, () =>
         pace(rate, seconds),
       );
-      const counts = {
-        ackP99: r.ackMs.p99,
-        // The window runs until the last answer: a backlog lowers the rate, it does not hide.
-        ackedPerSecond: round(r.acked / (r.windowMs / 1000), 1),
-        // A send neither answered nor failed: pace waits for every one, so none.
-        lost: r.sent - r.acked - r.errors,
-        ackErrors: r.errors,
-        ackTimeouts: 0,
-      };
+      const counts = pacedCounts(r);
       return {
         rate,
         attempt,

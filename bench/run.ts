@@ -47,7 +47,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { ServerResponse } from 'node:http';
 import * as os from 'node:os';
 import { join, resolve } from 'node:path';
@@ -66,6 +66,7 @@ import { FLOOD_KINDS, NOISY_RATE_ENV, runNoisyPhase, type FloodKind } from './no
 import { runPaired, type PairedSide } from './paired';
 import { startBenchPostgres, type BenchPostgres } from './postgres';
 import { printTable } from './report';
+import { writeResults } from './results-file';
 import { nodeProcessProbe, postgresProbe } from './proc-cpu';
 import { paceStepRunner, searchRate, stepRunner, takingTurns } from './rate-search';
 import { nowMs, round } from './stats';
@@ -893,9 +894,7 @@ async function main(): Promise<void> {
   }
 
   printTable(results);
-  const file = flags.out ?? join(ROOT, 'bench', 'results', `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-  console.log(`bench: results written to ${file}`);
+  writeResults(results, startedAt, { out: flags.out });
 }
 
 main().then(

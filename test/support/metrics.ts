@@ -5,10 +5,17 @@
  * `function="get_room"`, for instance, not only the first one listed.
  */
 export async function metricCount(url: string, name: string, labels: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+  return sampleSum(await (await fetch(`${url}/metrics`)).text(), name, labels);
+}
+
+/**
+ * In the text of one GET /metrics, the sum of the samples of metric `name` whose labels include each of `labels`
+ * (`event="message:send"`, `le="0.05"`: each as written in the text, in any order); 0 when there is none.
+ */
+export function sampleSum(text: string, name: string, ...labels: string[]): number {
   return text
     .split('\n')
-    .filter((l) => l.startsWith(`${name}{`) && l.includes(labels))
+    .filter((l) => l.startsWith(`${name}{`) && labels.every((label) => l.includes(label)))
     .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
 }
 
