@@ -1,8 +1,7 @@
-import { Logger, type INestApplicationContext, type WsMessageHandler } from '@nestjs/common';
+import type { INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { createAdapter } from '@socket.io/redis-streams-adapter';
-import { isObservable, type Observable } from 'rxjs';
-import type { Server, ServerOptions, Socket } from 'socket.io';
+import type { Server, ServerOptions } from 'socket.io';
 import type { AppConfig } from '../../../config/app-config';
 import { ErrorCode } from '../../../common/errors/error-code';
 import { socketRefusal } from '../../auth/socket-refusal';
@@ -20,8 +19,6 @@ export const ADAPTER_STREAM = 'chat:socket.io';
  * its stream offset instead of losing what was published meanwhile.
  */
 export class ChatIoAdapter extends IoAdapter {
-  private readonly logger = new Logger(ChatIoAdapter.name);
-
   constructor(
     private readonly app: INestApplicationContext,
     private readonly config: AppConfig,
@@ -66,49 +63,5 @@ export class ChatIoAdapter extends IoAdapter {
       );
     }
     return server;
-  }
-
-  /**
-   * Each event handler bound as a plain listener. Nest's own binding runs every event through an rxjs pipeline
-   * (fromEvent, mergeMap, filter, map, takeUntil), 7–9 % of a send's CPU; the answers are the same: the handler's
-   * result is the ack (a `{ event, data }` result is emitted instead), and nothing is sent for null or undefined.
-   */
-  override bindMessageHandlers(
-    socket: Socket,
-    handlers: WsMessageHandler[],
-    transform: (data: unknown) => Observable<unknown>,
-  ): void {
-    for (const { message, callback, isAckHandledManually } of handlers) {
-      socket.on(message, (...args: unknown[]) => {
-        const { data, ack } = this.mapPayload(args.length <= 1 ? args[0] : args) as {
-          data: unknown;
-          ack?: (response: unknown) => void;
-        };
-        const answer = (response: unknown) => this.answer(socket, response, isAckHandledManually ? undefined : ack);
-        const result: Observable<unknown> | Promise<unknown> = callback(data, ack);
-        if (isObservable(result)) {
-          transform(result).subscribe({ next: answer, error: (error: unknown) => this.failed(message, error) });
-        } else {
-          result.then(answer, (error: unknown) => this.failed(message, error));
-        }
-      });
-    }
-  }
-
-  private answer(socket: Socket, response: unknown, ack: ((response: unknown) => void) | undefined): void {
-    if (response === null || response === undefined) {
-      return;
-    }
-    const { event, data } = response as { event?: string; data?: unknown };
-    if (event) {
-      socket.emit(event, data);
-    } else if (typeof ack === 'function') {
-      ack(response);
-    }
-  }
-
-  /** A handler that rejected (SocketEventRunner never lets one): logged; the socket keeps working. */
-  private failed(message: unknown, error: unknown): void {
-    this.logger.error({ err: error, event: String(message) }, 'socket event handler failed');
   }
 }

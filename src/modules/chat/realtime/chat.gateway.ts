@@ -1,10 +1,8 @@
+import { Logger } from '@nestjs/common';
 import {
-  ConnectedSocket,
-  MessageBody,
   type OnGatewayConnection,
   type OnGatewayDisconnect,
   type OnGatewayInit,
-  SubscribeMessage,
   WebSocketGateway,
 } from '@nestjs/websockets';
 import type { Namespace, Socket } from 'socket.io';
@@ -36,6 +34,7 @@ import { RoomSessionService, type Subscription } from './room-session.service';
 import { SocketBroadcaster } from './socket-broadcaster.service';
 import { SocketCapMiddleware } from './socket-cap.middleware';
 import { SocketEventRunner, type Ack, type ErrorAck } from './socket-event-runner.service';
+import { bindEvents, type EventHandler } from './socket-events';
 import { SocketSessionService, type SessionData } from './socket-session.service';
 import { DrainService } from '../drain.service';
 import { RoomsService } from '../rooms.service';
@@ -51,6 +50,24 @@ type ChatSocket = Socket<DefaultEventsMap, ServerToClientEvents, DefaultEventsMa
  */
 @WebSocketGateway({ namespace: CHAT_NAMESPACE })
 export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnection, OnGatewayDisconnect {
+  private readonly logger = new Logger(ChatGateway.name);
+
+  /** PROTOCOL.md §4's client events, each bound on every socket as it connects (socket-events.ts). */
+  private readonly events: Readonly<Record<string, EventHandler<ChatSocket>>> = {
+    'room:join': (socket, payload) => this.join(socket, payload),
+    'room:leave': (socket, payload) => this.leave(socket, payload),
+    'room:read': (socket, payload) => this.read(socket, payload),
+    'message:send': (socket, payload) => this.send(socket, payload),
+    'message:edit': (socket, payload) => this.edit(socket, payload),
+    'message:delete': (socket, payload) => this.remove(socket, payload),
+    'reaction:add': (socket, payload) => this.react('reaction:add', socket, payload, true),
+    'reaction:remove': (socket, payload) => this.react('reaction:remove', socket, payload, false),
+    'typing:update': (socket, payload) => this.typingUpdate(socket, payload),
+    'ai:stop': (socket, payload) => this.stopReply(socket, payload),
+    'ai:regenerate': (socket, payload) => this.regenerate(socket, payload),
+    'auth:refresh': (socket, payload) => this.refreshSession(socket, payload),
+  };
+
   constructor(
     private readonly auth: SocketAuthMiddleware,
     private readonly broadcaster: SocketBroadcaster,
@@ -105,6 +122,9 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
   }
 
   handleConnection(socket: ChatSocket): void {
+    bindEvents(socket, this.events, (event, error) =>
+      this.logger.error({ err: error, event }, 'socket event handler failed'),
+    );
     const { user } = socket.data;
     this.presence.connected(user.id);
     const inbox = (socket.data.inboxRoomIds ?? []).map(inboxChannel);
@@ -123,8 +143,7 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
     this.metrics.socketsConnected.dec();
   }
 
-  @SubscribeMessage('room:join')
-  join(@ConnectedSocket() socket: ChatSocket, @MessageBody() payload: unknown): Promise<Ack | ErrorAck> {
+  private join(socket: ChatSocket, payload: unknown): Promise<Ack | ErrorAck> {
     return this.runner.run('room:join', socket, async () => {
       const { roomId, afterSeq, afterRev, limit } = await validatePayload(JoinRoomEvent, payload);
       if (afterSeq !== undefined && afterRev !== undefined) {
@@ -135,8 +154,7 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
     });
   }
 
-  @SubscribeMessage('room:leave')
-  leave(@ConnectedSocket() socket: ChatSocket, @MessageBody() payload: unknown): Promise<Ack | ErrorAck> {
+  private leave(socket: ChatSocket, payload: unknown): Promise<Ack | ErrorAck> {
     return this.runner.run('room:leave', socket, async () => {
       const { roomId } = await validatePayload(LeaveRoomEvent, payload);
       await socket.leave(roomChannel(roomId));
@@ -144,50 +162,35 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
     });
   }
 
-  @SubscribeMessage('room:read')
-  read(@ConnectedSocket() socket: ChatSocket, @MessageBody() payload: unknown): Promise<Ack | ErrorAck> {
+  private read(socket: ChatSocket, payload: unknown): Promise<Ack | ErrorAck> {
     return this.runner.run('room:read', socket, async () => {
       const { roomId, seq } = await validatePayload(ReadRoomEvent, payload);
       return this.rooms.markRead(this.actorOf(socket), roomId, seq);
     });
   }
 
-  @SubscribeMessage('message:send')
-  send(@ConnectedSocket() socket: ChatSocket, @MessageBody() payload: unknown): Promise<Ack | ErrorAck> {
+  private send(socket: ChatSocket, payload: unknown): Promise<Ack | ErrorAck> {
     return this.runner.run('message:send', socket, async () => {
       const { roomId, content, clientId } = validateFast(SEND_MESSAGE_EVENT, payload);
       return this.sender.send(this.actorOf(socket), roomId, content, clientId, 'socket');
     });
   }
 
-  @SubscribeMessage('message:edit')
-  edit(@ConnectedSocket() socket: ChatSocket, @MessageBody() payload: unknown): Promise<Ack | ErrorAck> {
+  private edit(socket: ChatSocket, payload: unknown): Promise<Ack | ErrorAck> {
     return this.runner.run('message:edit', socket, async () => {
       const { roomId, messageId, content, rerun } = await validatePayload(EditMessageEvent, payload);
       return this.changes.edit(this.actorOf(socket), roomId, messageId, content, rerun);
     });
   }
 
-  @SubscribeMessage('message:delete')
-  remove(@ConnectedSocket() socket: ChatSocket, @MessageBody() payload: unknown): Promise<Ack | ErrorAck> {
+  private remove(socket: ChatSocket, payload: unknown): Promise<Ack | ErrorAck> {
     return this.runner.run('message:delete', socket, async () => {
       const { roomId, messageId } = await validatePayload(DeleteMessageEvent, payload);
       return { message: await this.changes.delete(this.actorOf(socket), roomId, messageId) };
     });
   }
 
-  @SubscribeMessage('reaction:add')
-  addReaction(@ConnectedSocket() socket: ChatSocket, @MessageBody() payload: unknown): Promise<Ack | ErrorAck> {
-    return this.react('reaction:add', socket, payload, true);
-  }
-
-  @SubscribeMessage('reaction:remove')
-  removeReaction(@ConnectedSocket() socket: ChatSocket, @MessageBody() payload: unknown): Promise<Ack | ErrorAck> {
-    return this.react('reaction:remove', socket, payload, false);
-  }
-
-  @SubscribeMessage('typing:update')
-  typingUpdate(@ConnectedSocket() socket: ChatSocket, @MessageBody() payload: unknown): Promise<Ack | ErrorAck> {
+  private typingUpdate(socket: ChatSocket, payload: unknown): Promise<Ack | ErrorAck> {
     return this.runner.run('typing:update', socket, async () => {
       const { roomId, isTyping } = validateFast(TYPING_EVENT, payload);
       await this.session.typingUpdate(this.actorOf(socket), roomId, isTyping, subscription(socket, roomId));
@@ -195,8 +198,7 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
     });
   }
 
-  @SubscribeMessage('ai:stop')
-  stopReply(@ConnectedSocket() socket: ChatSocket, @MessageBody() payload: unknown): Promise<Ack | ErrorAck> {
+  private stopReply(socket: ChatSocket, payload: unknown): Promise<Ack | ErrorAck> {
     return this.runner.run('ai:stop', socket, async () => {
       const { roomId, messageId } = await validatePayload(StopReplyEvent, payload);
       await this.session.stopReply(this.actorOf(socket), roomId, messageId);
@@ -204,16 +206,14 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
     });
   }
 
-  @SubscribeMessage('ai:regenerate')
-  regenerate(@ConnectedSocket() socket: ChatSocket, @MessageBody() payload: unknown): Promise<Ack | ErrorAck> {
+  private regenerate(socket: ChatSocket, payload: unknown): Promise<Ack | ErrorAck> {
     return this.runner.run('ai:regenerate', socket, async () => {
       const { roomId, messageId } = await validatePayload(StopReplyEvent, payload);
       return this.changes.regenerate(this.actorOf(socket), roomId, messageId);
     });
   }
 
-  @SubscribeMessage('auth:refresh')
-  refreshSession(@ConnectedSocket() socket: ChatSocket, @MessageBody() payload: unknown): Promise<Ack | ErrorAck> {
+  private refreshSession(socket: ChatSocket, payload: unknown): Promise<Ack | ErrorAck> {
     return this.runner.run('auth:refresh', socket, async () => {
       const { token } = await validatePayload(RefreshSessionEvent, payload);
       return this.sessions.renew(socket, token);
