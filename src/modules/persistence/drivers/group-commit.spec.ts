@@ -61,23 +61,97 @@ describe('GroupCommitter', () => {
     expect(settled).toBe(true);
   });
 
-  it('should cap a group at maxSize and run up to maxInFlight groups at once', async () => {
+  it('should cap a group at maxSize, the rest waiting for the next group', async () => {
     const runner = controlledRunner();
-    const sut = new GroupCommitter(runner.run, { maxSize: 2, maxInFlight: 2 });
+    const sut = new GroupCommitter(runner.run, { maxSize: 2, maxInFlight: 1 });
 
-    const results = [1, 2, 3, 4, 5].map((i) => sut.submit(i));
+    const results = [1, 2, 3].map((i) => sut.submit(i));
     await nextTurn();
-    expect(runner.groups.map((g) => g.items)).toEqual([
-      [1, 2],
-      [3, 4],
-    ]);
-    runner.groups[1].settle(allOk([3, 4]));
-    await nextTurn();
-    await nextTurn();
-    expect(runner.groups.map((g) => g.items)).toEqual([[1, 2], [3, 4], [5]]);
+    expect(runner.groups.map((g) => g.items)).toEqual([[1, 2]]);
     runner.groups[0].settle(allOk([1, 2]));
-    runner.groups[2].settle(allOk([5]));
-    await expect(Promise.all(results)).resolves.toEqual(['stored 1', 'stored 2', 'stored 3', 'stored 4', 'stored 5']);
+    await nextTurn();
+    await nextTurn();
+    expect(runner.groups.map((g) => g.items)).toEqual([[1, 2], [3]]);
+    runner.groups[1].settle(allOk([3]));
+    await expect(Promise.all(results)).resolves.toEqual(['stored 1', 'stored 2', 'stored 3']);
+  });
+
+  describe('with maxInFlight above 1 (a Postgres server)', () => {
+    /** Items are numbers; their key (their room) is the tens: 11 and 12 share room 1. */
+    const roomOf = (i: number) => String(Math.floor(i / 10));
+
+    it('should run groups at once only on rooms no other running group holds', async () => {
+      const runner = controlledRunner();
+      const sut = new GroupCommitter(runner.run, { maxSize: 10, maxInFlight: 2 }, roomOf);
+
+      const results = [11, 21, 12, 31, 22].map((i) => sut.submit(i));
+      await nextTurn();
+
+      // rooms 1 and 2 in two lanes; room 3 in the one with fewer unsettled when it came (room 2's: 21 against 11, 12)
+      expect(runner.groups.map((g) => g.items)).toEqual([
+        [11, 12],
+        [21, 31, 22],
+      ]);
+      runner.groups.forEach((g) => g.settle(allOk(g.items)));
+      await expect(Promise.all(results)).resolves.toEqual([
+        'stored 11',
+        'stored 21',
+        'stored 12',
+        'stored 31',
+        'stored 22',
+      ]);
+    });
+
+    it("should keep a room's submissions in one lane, in order, while any of them is unsettled", async () => {
+      const runner = controlledRunner();
+      const sut = new GroupCommitter(runner.run, { maxSize: 10, maxInFlight: 2 }, roomOf);
+
+      void sut.submit(11);
+      await nextTurn();
+      // room 1's group runs; more of room 1 wait for it rather than run in the idle lane
+      void sut.submit(12);
+      void sut.submit(13);
+      void sut.submit(21);
+      await nextTurn();
+      expect(runner.groups.map((g) => g.items)).toEqual([[11], [21]]);
+
+      runner.groups[0].settle(allOk([11]));
+      await nextTurn();
+      await nextTurn();
+      expect(runner.groups.map((g) => g.items)).toEqual([[11], [21], [12, 13]]);
+    });
+
+    it('should let a room whose submissions all settled go to the least busy lane', async () => {
+      const runner = controlledRunner();
+      const sut = new GroupCommitter(runner.run, { maxSize: 10, maxInFlight: 2 }, roomOf);
+
+      void sut.submit(11);
+      void sut.submit(21);
+      await nextTurn();
+      runner.groups[0].settle(allOk([11]));
+      await nextTurn();
+      // room 1 has nothing unsettled; the lane of room 2 still runs, so room 1 is free to take the other one
+      void sut.submit(12);
+      void sut.submit(22);
+      await nextTurn();
+      expect(runner.groups.map((g) => g.items)).toEqual([[11], [21], [12]]);
+
+      runner.groups[1].settle(allOk([21]));
+      await nextTurn();
+      await nextTurn();
+      expect(runner.groups.map((g) => g.items)).toEqual([[11], [21], [12], [22]]);
+    });
+
+    it('should run one group at a time without a key (every submission in one lane)', async () => {
+      const runner = controlledRunner();
+      const sut = new GroupCommitter(runner.run, { maxSize: 1, maxInFlight: 2 });
+
+      void sut.submit(11);
+      void sut.submit(21);
+      await nextTurn();
+
+      expect(runner.groups.map((g) => g.items)).toEqual([[11]]);
+    });
   });
 
   it('should fail a submission alone when its outcome is a failure', async () => {

@@ -38,14 +38,16 @@ const typeParsers = {
 /** Group commit on the embedded engine: its one connection runs one group at a time. */
 export const EMBEDDED_GROUP_COMMIT: GroupCommitOptions = { maxSize: 100, maxInFlight: 1 };
 /**
- * Group commit on a Postgres server: one group at a time as well, on one of its 10 connections (the rest serve other
- * calls), of at most 50 sends. Groups at once serialize on the rooms' row locks (`seq`): measured with 5 busy rooms,
- * durable, 4 at once sustained 820-950 sends/s past saturation (of 4 backends, 2.9 waited on a row lock, 1 ran)
- * against 1,940-2,040/s for one at a time, with the same latency below it. Groups of 50 rather than 100 keep the
- * p99 under 50 ms closer to saturation (at 2,000/s in 4 of 6 rounds against 1 of 9) for the same throughput past it;
- * 200 and 400 did worse (bench/README.md "Group commit on a server").
+ * Group commit on a Postgres server: two groups at once, in lanes that share no room (group-commit.ts), on two of its
+ * 10 connections (the rest serve other calls), of at most 50 sends each. One group at a time keeps a server to one
+ * backend, one core, for every send of the instance: measured on the database alone, durable, 5 busy rooms, 3
+ * interleaved rounds (bench/README.md "Group commit on a server: two lanes"), two lanes acked 899 and 1,193/s where one
+ * acked 776 and 821/s at 900 and 1,200/s offered (p99 45 against 830 ms at 900/s); three did no better, and four
+ * fell behind at 900/s in 8 of 11 rounds (357/s median: the backends outnumbered the cores, MultiXact SLRU waits).
+ * Groups at once that shared rooms queued on the rooms' row locks (`seq`): of 4 backends, 2.9 waited on a row lock.
+ * Groups of 50 rather than 100 keep the p99 under 50 ms closer to saturation; 200 and 400 did worse.
  */
-export const SERVER_GROUP_COMMIT: GroupCommitOptions = { maxSize: 50, maxInFlight: 1 };
+export const SERVER_GROUP_COMMIT: GroupCommitOptions = { maxSize: 50, maxInFlight: 2 };
 
 /**
  * Runs the SQL functions over the Postgres wire protocol, the way PostgREST does: one transaction per call
@@ -135,7 +137,11 @@ export class PgDatabase implements Database {
   private committer(fn: GroupableFunction): GroupCommitter<GroupedCall, Record<string, unknown>> {
     let committer = this.committers.get(fn);
     if (!committer) {
-      committer = new GroupCommitter((calls) => this.runGroup(fn, calls), this.groupCommit);
+      committer = new GroupCommitter(
+        (calls) => this.runGroup(fn, calls),
+        this.groupCommit,
+        (call) => String(call.args.p_room_id),
+      );
       this.committers.set(fn, committer);
     }
     return committer;
@@ -143,8 +149,9 @@ export class PgDatabase implements Database {
 
   /**
    * One group: one transaction of `chat_private.<fn>_group`, which runs every call as its actor in a subtransaction
-   * and returns one row per call, in order. Calls are ordered by room, so concurrent groups on a Postgres server take
-   * the rooms' row locks in one order and cannot deadlock; a room's calls keep theirs. Should the group's statement
+   * and returns one row per call, in order. Calls are ordered by room, so the groups of several instances on one server
+   * take the rooms' row locks in one order and cannot deadlock (one instance's lanes share no room); a room's calls
+   * keep theirs. Should the group's statement
    * itself refuse its input (a data exception: none is known, `groupItem` screens for them), each call runs alone,
    * so that whatever it was fails one call only.
    */
