@@ -54,6 +54,7 @@ describe(loadConfig.name, () => {
         url: undefined,
         callTimeoutMs: 15_000,
         connectTimeoutMs: 60_000,
+        groupLanes: 1,
       });
       expect(sut.messages.maxLength).toBe(4000);
       expect(sut.messages.editWindowSeconds).toBe(900);
@@ -199,7 +200,13 @@ describe(loadConfig.name, () => {
 
       const sut = loadConfig(makeEnv({ DATABASE_URL: url }));
 
-      expect(sut.database).toEqual({ driver: 'postgres', url, callTimeoutMs: 15_000, connectTimeoutMs: 60_000 });
+      expect(sut.database).toEqual({
+        driver: 'postgres',
+        url,
+        callTimeoutMs: 15_000,
+        connectTimeoutMs: 60_000,
+        groupLanes: 1,
+      });
     });
 
     it.each([
@@ -251,6 +258,19 @@ describe(loadConfig.name, () => {
       expect(sut.database.connectTimeoutMs).toBe(5000);
     });
 
+    it('should run one commit group at a time on a server by default, DATABASE_GROUP_LANES if set', () => {
+      const url = 'postgres://127.0.0.1/chat';
+
+      expect(loadConfig(makeEnv({ DATABASE_URL: url })).database.groupLanes).toBe(1);
+      expect(loadConfig(makeEnv({ DATABASE_URL: url, DATABASE_GROUP_LANES: '3' })).database.groupLanes).toBe(3);
+    });
+
+    it.each(['0', '9', 'two', '1.5'])('should refuse DATABASE_GROUP_LANES=%p', (lanes) => {
+      const error = configErrorOf(makeEnv({ DATABASE_URL: 'postgres://127.0.0.1/chat', DATABASE_GROUP_LANES: lanes }));
+
+      expect(error?.message).toBe('Invalid configuration: DATABASE_GROUP_LANES: must be a whole number from 1 to 8');
+    });
+
     it('should keep local sign-in with DATABASE_URL and no Supabase project', () => {
       const sut = loadConfig(makeEnv({ DATABASE_URL: `postgres://127.0.0.1:5432/${randomUUID()}` }));
 
@@ -294,6 +314,7 @@ describe(loadConfig.name, () => {
         url: undefined,
         callTimeoutMs: 15_000,
         connectTimeoutMs: 60_000,
+        groupLanes: 1,
       });
       expect(sut.supabase.url).toBeUndefined();
       expect(sut.supabase.anonKey).toBeUndefined();

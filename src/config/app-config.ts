@@ -15,8 +15,15 @@ export interface AppConfig {
   /**
    * `callTimeoutMs`: the longest one database call may take before it fails (a dead server never hangs a caller).
    * `connectTimeoutMs`: how long a start waits for a database server that is not reachable yet before it gives up.
+   * `groupLanes`: on a Postgres server, how many commit groups of sends run at once, on rooms no other holds.
    */
-  database: { driver: DatabaseDriverName; url?: string; callTimeoutMs: number; connectTimeoutMs: number };
+  database: {
+    driver: DatabaseDriverName;
+    url?: string;
+    callTimeoutMs: number;
+    connectTimeoutMs: number;
+    groupLanes: number;
+  };
   supabase: { url?: string; anonKey?: string; serviceRoleKey?: string; jwtSecret?: string };
   auth: {
     mode: 'local' | 'supabase';
@@ -177,6 +184,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       url: env.DATABASE_URL,
       callTimeoutMs: env.DATABASE_CALL_TIMEOUT_MS,
       connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS,
+      groupLanes: env.DATABASE_GROUP_LANES,
     },
     supabase: {
       url: supabaseUrl,

@@ -37,6 +37,7 @@ const variables = z.object({
   ALLOW_EMBEDDED_DATABASE: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false'),
   DATABASE_CALL_TIMEOUT_MS: int(100, 600_000).default(DEFAULT_DATABASE_CALL_TIMEOUT_MS),
   DATABASE_CONNECT_TIMEOUT_MS: int(1000, 3_600_000).default(60_000),
+  DATABASE_GROUP_LANES: int(1, 8).default(1),
   SUPABASE_URL: optionalUrl,
   EXPO_PUBLIC_SUPABASE_URL: optionalUrl,
   SUPABASE_ANON_KEY: optionalString,

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PoolClient, PoolConfig } from 'pg';
 import { startEmbeddedDatabase } from '../../src/modules/persistence/drivers/embedded.database';
+import type { GroupCommitOptions } from '../../src/modules/persistence/drivers/group-commit';
 import { PgDatabase, SERVER_GROUP_COMMIT } from '../../src/modules/persistence/drivers/pg.database';
 import { runMigrations } from '../../src/modules/persistence/migration-runner';
 import type { RawQuery, RawSql, RawSqlDriver } from '../persistence/persistence-contract';
@@ -28,17 +29,20 @@ export async function openEmbeddedDriver(): Promise<RawSqlDriver> {
  * A fresh database on the test PostgreSQL server (TEST_PG_URL, started by the jest global setup), migrated; or, given
  * `via`, the database it names (a pooler in front of that server).
  */
-export async function openPostgresDriver(via?: PoolConfig): Promise<RawSqlDriver> {
+export async function openPostgresDriver(
+  via?: PoolConfig,
+  groupCommit: GroupCommitOptions = SERVER_GROUP_COMMIT,
+): Promise<RawSqlDriver> {
   const adminUrl = process.env.TEST_PG_URL;
   if (!adminUrl) {
     throw new Error('TEST_PG_URL is not set: is test/global-setup.ts configured as jest globalSetup?');
   }
-  // As the app opens a server (persistence.module.ts): its pool size and its group commit.
+  // As the app opens a server (persistence.module.ts): its pool size and, unless told otherwise, its group commit.
   const db = new PgDatabase(
     'postgres',
     { ...(via ?? { connectionString: await createDatabase(adminUrl) }), max: 10 },
     undefined,
-    SERVER_GROUP_COMMIT,
+    groupCommit,
   );
   return migrated(db, () => Promise.resolve());
 }

@@ -33,7 +33,8 @@ async function openDatabase(config: AppConfig, logger: PinoLogger): Promise<Data
       break;
     case 'postgres': {
       const database = targetOf(config.database.url ?? '');
-      db = await connectPostgres(config.database, { max: 10, groupCommit: SERVER_GROUP_COMMIT }, (retry) =>
+      const groupCommit = { ...SERVER_GROUP_COMMIT, maxInFlight: config.database.groupLanes };
+      db = await connectPostgres(config.database, { max: 10, groupCommit }, (retry) =>
         logger.warn({ ...retry, database }, 'database not reachable yet, retrying'),
       );
       break;

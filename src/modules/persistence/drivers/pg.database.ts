@@ -38,16 +38,18 @@ const typeParsers = {
 /** Group commit on the embedded engine: its one connection runs one group at a time. */
 export const EMBEDDED_GROUP_COMMIT: GroupCommitOptions = { maxSize: 100, maxInFlight: 1 };
 /**
- * Group commit on a Postgres server: two groups at once, in lanes that share no room (group-commit.ts), on two of its
- * 10 connections (the rest serve other calls), of at most 50 sends each. One group at a time keeps a server to one
- * backend, one core, for every send of the instance: measured on the database alone, durable, 5 busy rooms, 3
- * interleaved rounds (bench/README.md "Group commit on a server: two lanes"), two lanes acked 899 and 1,193/s where one
- * acked 776 and 821/s at 900 and 1,200/s offered (p99 45 against 830 ms at 900/s); three did no better, and four
- * fell behind at 900/s in 8 of 11 rounds (357/s median: the backends outnumbered the cores, MultiXact SLRU waits).
- * Groups at once that shared rooms queued on the rooms' row locks (`seq`): of 4 backends, 2.9 waited on a row lock.
- * Groups of 50 rather than 100 keep the p99 under 50 ms closer to saturation; 200 and 400 did worse.
+ * Group commit on a Postgres server: by default one group at a time (DATABASE_GROUP_LANES raises it: groups at once in
+ * lanes that share no room, group-commit.ts), on one of its 10 connections (the rest serve other calls), of at most 50
+ * sends. One lane holds an instance to one backend, one core, of the server: on the database alone (durable, 5 busy
+ * rooms, 3 interleaved rounds, bench/README.md "Group commit on a server: lanes") two lanes acked 899 and 1,193/s
+ * where one acked 776 and 821/s at 900 and 1,200/s offered (p99 45 against 830 ms at 900/s); three did no better, and
+ * four fell behind at 900/s in 11 rounds of 17 (down to 246/s: 2.6 backends on the CPU of 2 cores, MultiXact SLRU
+ * waits). But the app on the same 2 cores as its server did no better with two (550-625/s against 600/s: the second
+ * backend takes the core the app and its load need), and several instances already run a group each: so one, and
+ * more where the server has cores to spare. Groups at once that share rooms queue on the rooms' row locks (`seq`: of
+ * 4 backends, 2.9 waited on a row lock). Groups of 50 rather than 100 keep the p99 under 50 ms closer to saturation.
  */
-export const SERVER_GROUP_COMMIT: GroupCommitOptions = { maxSize: 50, maxInFlight: 2 };
+export const SERVER_GROUP_COMMIT: GroupCommitOptions = { maxSize: 50, maxInFlight: 1 };
 
 /**
  * Runs the SQL functions over the Postgres wire protocol, the way PostgREST does: one transaction per call
