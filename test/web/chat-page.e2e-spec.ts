@@ -402,6 +402,17 @@ describe('chat page (public/, in Chromium)', () => {
       expectNoPageErrors(page);
     });
 
+    it('should say so, not fail, when the public rooms cannot be read right after sign-in (the network went)', async () => {
+      const page = await openPage(viewport);
+      // The read of the public rooms that follows sign-in fails as it does when the network goes at that moment.
+      await page.page.route('**/api/rooms/public', (route) => route.abort('internetdisconnected'));
+
+      await page.register('Pat Public', 'pat');
+
+      await page.page.getByRole('alert').filter({ hasText: 'The server cannot be reached' }).waitFor();
+      expectNoPageErrors(page);
+    });
+
     it('should keep a message that is too long in the composer, counted, and send it once shortened', async () => {
       const page = await openPage(viewport);
       await page.register('Lena Long', 'lena');

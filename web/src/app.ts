@@ -72,7 +72,7 @@ export class ChatApp {
     // Who the caller blocked (Block or Unblock on their messages): the room is drawn again once it is known.
     this.client.blocks().then(() => this.openId && this.showRoom(this.openId), report);
     this.showRooms();
-    void this.refreshPublic();
+    void this.refreshPublic().catch(report);
     this.route();
   }
 
@@ -254,7 +254,7 @@ export class ChatApp {
       await this.api.joinRoom(room.id);
       this.goneIds.delete(room.id);
       await this.client.loadInbox();
-      void this.refreshPublic();
+      void this.refreshPublic().catch(report);
       location.hash = `#/rooms/${encodeURIComponent(room.id)}`;
     } catch (error) {
       report(error);
