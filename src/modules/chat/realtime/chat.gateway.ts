@@ -1,4 +1,3 @@
-import { Logger } from '@nestjs/common';
 import {
   type OnGatewayConnection,
   type OnGatewayDisconnect,
@@ -33,8 +32,8 @@ import { PresenceService } from './presence.service';
 import { RoomSessionService, type Subscription } from './room-session.service';
 import { SocketBroadcaster } from './socket-broadcaster.service';
 import { SocketCapMiddleware } from './socket-cap.middleware';
-import { SocketEventRunner, type Ack, type ErrorAck } from './socket-event-runner.service';
-import { bindEvents, type EventHandler } from './socket-events';
+import { SocketEventRunner } from './socket-event-runner.service';
+import { bindEvents, type EventWork } from './socket-events';
 import { SocketSessionService, type SessionData } from './socket-session.service';
 import { DrainService } from '../drain.service';
 import { RoomsService } from '../rooms.service';
@@ -50,18 +49,19 @@ type ChatSocket = Socket<DefaultEventsMap, ServerToClientEvents, DefaultEventsMa
  */
 @WebSocketGateway({ namespace: CHAT_NAMESPACE })
 export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnection, OnGatewayDisconnect {
-  private readonly logger = new Logger(ChatGateway.name);
-
-  /** PROTOCOL.md §4's client events, each bound on every socket as it connects (socket-events.ts). */
-  private readonly events: Readonly<Record<string, EventHandler<ChatSocket>>> = {
+  /**
+   * PROTOCOL.md §4's client events and their work, bound on every socket as it connects (socket-events.ts); each runs
+   * through SocketEventRunner, which answers its ack.
+   */
+  private readonly events: Readonly<Record<string, EventWork<ChatSocket>>> = {
     'room:join': (socket, payload) => this.join(socket, payload),
     'room:leave': (socket, payload) => this.leave(socket, payload),
     'room:read': (socket, payload) => this.read(socket, payload),
     'message:send': (socket, payload) => this.send(socket, payload),
     'message:edit': (socket, payload) => this.edit(socket, payload),
     'message:delete': (socket, payload) => this.remove(socket, payload),
-    'reaction:add': (socket, payload) => this.react('reaction:add', socket, payload, true),
-    'reaction:remove': (socket, payload) => this.react('reaction:remove', socket, payload, false),
+    'reaction:add': (socket, payload) => this.react(socket, payload, true),
+    'reaction:remove': (socket, payload) => this.react(socket, payload, false),
     'typing:update': (socket, payload) => this.typingUpdate(socket, payload),
     'ai:stop': (socket, payload) => this.stopReply(socket, payload),
     'ai:regenerate': (socket, payload) => this.regenerate(socket, payload),
@@ -122,9 +122,7 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
   }
 
   handleConnection(socket: ChatSocket): void {
-    bindEvents(socket, this.events, (event, error) =>
-      this.logger.error({ err: error, event }, 'socket event handler failed'),
-    );
+    bindEvents(socket, this.events, (event, work) => this.runner.run(event, socket, work));
     const { user } = socket.data;
     this.presence.connected(user.id);
     const inbox = (socket.data.inboxRoomIds ?? []).map(inboxChannel);
@@ -143,88 +141,66 @@ export class ChatGateway implements OnGatewayInit<Namespace>, OnGatewayConnectio
     this.metrics.socketsConnected.dec();
   }
 
-  private join(socket: ChatSocket, payload: unknown): Promise<Ack | ErrorAck> {
-    return this.runner.run('room:join', socket, async () => {
-      const { roomId, afterSeq, afterRev, limit } = await validatePayload(JoinRoomEvent, payload);
-      if (afterSeq !== undefined && afterRev !== undefined) {
-        throw AppException.validation([{ field: 'afterRev', message: 'must not be sent with afterSeq' }]);
-      }
-      const page = { afterSeq, afterRev, limit };
-      return this.session.join(this.actorOf(socket), roomId, page, subscription(socket, roomId));
-    });
+  private async join(socket: ChatSocket, payload: unknown): Promise<object> {
+    const { roomId, afterSeq, afterRev, limit } = await validatePayload(JoinRoomEvent, payload);
+    if (afterSeq !== undefined && afterRev !== undefined) {
+      throw AppException.validation([{ field: 'afterRev', message: 'must not be sent with afterSeq' }]);
+    }
+    const page = { afterSeq, afterRev, limit };
+    return this.session.join(this.actorOf(socket), roomId, page, subscription(socket, roomId));
   }
 
-  private leave(socket: ChatSocket, payload: unknown): Promise<Ack | ErrorAck> {
-    return this.runner.run('room:leave', socket, async () => {
-      const { roomId } = await validatePayload(LeaveRoomEvent, payload);
-      await socket.leave(roomChannel(roomId));
-      return {};
-    });
+  private async leave(socket: ChatSocket, payload: unknown): Promise<object> {
+    const { roomId } = await validatePayload(LeaveRoomEvent, payload);
+    await socket.leave(roomChannel(roomId));
+    return {};
   }
 
-  private read(socket: ChatSocket, payload: unknown): Promise<Ack | ErrorAck> {
-    return this.runner.run('room:read', socket, async () => {
-      const { roomId, seq } = await validatePayload(ReadRoomEvent, payload);
-      return this.rooms.markRead(this.actorOf(socket), roomId, seq);
-    });
+  private async read(socket: ChatSocket, payload: unknown): Promise<object> {
+    const { roomId, seq } = await validatePayload(ReadRoomEvent, payload);
+    return this.rooms.markRead(this.actorOf(socket), roomId, seq);
   }
 
-  private send(socket: ChatSocket, payload: unknown): Promise<Ack | ErrorAck> {
-    return this.runner.run('message:send', socket, async () => {
-      const { roomId, content, clientId } = validateFast(SEND_MESSAGE_EVENT, payload);
-      return this.sender.send(this.actorOf(socket), roomId, content, clientId, 'socket');
-    });
+  private async send(socket: ChatSocket, payload: unknown): Promise<object> {
+    const { roomId, content, clientId } = validateFast(SEND_MESSAGE_EVENT, payload);
+    return this.sender.send(this.actorOf(socket), roomId, content, clientId, 'socket');
   }
 
-  private edit(socket: ChatSocket, payload: unknown): Promise<Ack | ErrorAck> {
-    return this.runner.run('message:edit', socket, async () => {
-      const { roomId, messageId, content, rerun } = await validatePayload(EditMessageEvent, payload);
-      return this.changes.edit(this.actorOf(socket), roomId, messageId, content, rerun);
-    });
+  private async edit(socket: ChatSocket, payload: unknown): Promise<object> {
+    const { roomId, messageId, content, rerun } = await validatePayload(EditMessageEvent, payload);
+    return this.changes.edit(this.actorOf(socket), roomId, messageId, content, rerun);
   }
 
-  private remove(socket: ChatSocket, payload: unknown): Promise<Ack | ErrorAck> {
-    return this.runner.run('message:delete', socket, async () => {
-      const { roomId, messageId } = await validatePayload(DeleteMessageEvent, payload);
-      return { message: await this.changes.delete(this.actorOf(socket), roomId, messageId) };
-    });
+  private async remove(socket: ChatSocket, payload: unknown): Promise<object> {
+    const { roomId, messageId } = await validatePayload(DeleteMessageEvent, payload);
+    return { message: await this.changes.delete(this.actorOf(socket), roomId, messageId) };
   }
 
-  private typingUpdate(socket: ChatSocket, payload: unknown): Promise<Ack | ErrorAck> {
-    return this.runner.run('typing:update', socket, async () => {
-      const { roomId, isTyping } = validateFast(TYPING_EVENT, payload);
-      await this.session.typingUpdate(this.actorOf(socket), roomId, isTyping, subscription(socket, roomId));
-      return {};
-    });
+  private async typingUpdate(socket: ChatSocket, payload: unknown): Promise<object> {
+    const { roomId, isTyping } = validateFast(TYPING_EVENT, payload);
+    await this.session.typingUpdate(this.actorOf(socket), roomId, isTyping, subscription(socket, roomId));
+    return {};
   }
 
-  private stopReply(socket: ChatSocket, payload: unknown): Promise<Ack | ErrorAck> {
-    return this.runner.run('ai:stop', socket, async () => {
-      const { roomId, messageId } = await validatePayload(StopReplyEvent, payload);
-      await this.session.stopReply(this.actorOf(socket), roomId, messageId);
-      return {};
-    });
+  private async stopReply(socket: ChatSocket, payload: unknown): Promise<object> {
+    const { roomId, messageId } = await validatePayload(StopReplyEvent, payload);
+    await this.session.stopReply(this.actorOf(socket), roomId, messageId);
+    return {};
   }
 
-  private regenerate(socket: ChatSocket, payload: unknown): Promise<Ack | ErrorAck> {
-    return this.runner.run('ai:regenerate', socket, async () => {
-      const { roomId, messageId } = await validatePayload(StopReplyEvent, payload);
-      return this.changes.regenerate(this.actorOf(socket), roomId, messageId);
-    });
+  private async regenerate(socket: ChatSocket, payload: unknown): Promise<object> {
+    const { roomId, messageId } = await validatePayload(StopReplyEvent, payload);
+    return this.changes.regenerate(this.actorOf(socket), roomId, messageId);
   }
 
-  private refreshSession(socket: ChatSocket, payload: unknown): Promise<Ack | ErrorAck> {
-    return this.runner.run('auth:refresh', socket, async () => {
-      const { token } = await validatePayload(RefreshSessionEvent, payload);
-      return this.sessions.renew(socket, token);
-    });
+  private async refreshSession(socket: ChatSocket, payload: unknown): Promise<object> {
+    const { token } = await validatePayload(RefreshSessionEvent, payload);
+    return this.sessions.renew(socket, token);
   }
 
-  private react(event: string, socket: ChatSocket, payload: unknown, add: boolean): Promise<Ack | ErrorAck> {
-    return this.runner.run(event, socket, async () => {
-      const { roomId, messageId, emoji } = await validatePayload(ReactionEvent, payload);
-      return { message: await this.changes.react(this.actorOf(socket), roomId, messageId, emoji, add) };
-    });
+  private async react(socket: ChatSocket, payload: unknown, add: boolean): Promise<object> {
+    const { roomId, messageId, emoji } = await validatePayload(ReactionEvent, payload);
+    return { message: await this.changes.react(this.actorOf(socket), roomId, messageId, emoji, add) };
   }
 
   private actorOf(socket: ChatSocket): UserActor {
