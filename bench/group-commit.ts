@@ -2,10 +2,11 @@
  * `npm run bench:group-commit [-- flags]`: group-commit settings on a PostgreSQL server, compared on the database
  * alone. Each setting (`maxSize/maxInFlight`: sends per group at most, groups at once in lanes that share no room)
  * runs the app's driver from `dist/` in its own engine process (bench/engine.ts) on its own database of one durable
- * server, and is offered the same open-loop sends as the app's load offers it (`pace`: 5 rooms, a 2 ms tick). At each rate the settings take
- * turns, round after round, the order turning each round, so that a slow moment of this shared machine weighs on
- * every setting alike; every engine and the server's backends settle between steps. This is how the server's
- * `SERVER_GROUP_COMMIT` (pg.database.ts) was chosen: bench/README.md "Group commit on a server".
+ * server, and is offered the same open-loop sends as the app's load offers it (`pace`: 5 rooms, a 2 ms tick). At each
+ * rate the settings take turns, round after round, the order turning each round, so that a slow moment of this shared
+ * machine weighs on every setting alike; every engine and the server's backends settle between steps. This is how the
+ * server's `SERVER_GROUP_COMMIT` (pg.database.ts) and the default of DATABASE_GROUP_LANES were chosen: bench/README.md
+ * "Group commit on a server" and "… lanes".
  *
  * Flags (defaults in brackets):
  *   --settings LIST   comma-separated maxSize/maxInFlight pairs [50/1,50/2,50/4]

@@ -24,6 +24,8 @@ const optionalPostgresUrl = optionalString.pipe(
     .optional(),
 );
 
+/** DATABASE_GROUP_LANES's default, the server driver's own (SERVER_GROUP_COMMIT): one commit group at a time. */
+export const DEFAULT_DATABASE_GROUP_LANES = 1;
 /** DATABASE_CALL_TIMEOUT_MS's default, which the drivers also take when they are not told otherwise (tests). */
 export const DEFAULT_DATABASE_CALL_TIMEOUT_MS = 15_000;
 
@@ -37,7 +39,7 @@ const variables = z.object({
   ALLOW_EMBEDDED_DATABASE: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false'),
   DATABASE_CALL_TIMEOUT_MS: int(100, 600_000).default(DEFAULT_DATABASE_CALL_TIMEOUT_MS),
   DATABASE_CONNECT_TIMEOUT_MS: int(1000, 3_600_000).default(60_000),
-  DATABASE_GROUP_LANES: int(1, 8).default(1),
+  DATABASE_GROUP_LANES: int(1, 8).default(DEFAULT_DATABASE_GROUP_LANES),
   SUPABASE_URL: optionalUrl,
   EXPO_PUBLIC_SUPABASE_URL: optionalUrl,
   SUPABASE_ANON_KEY: optionalString,

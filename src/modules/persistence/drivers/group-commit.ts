@@ -76,10 +76,8 @@ export class GroupCommitter<Item, Result> {
     }
     lane.scheduled = true;
     setImmediate(() => {
+      // Nothing else starts this lane's group or takes its queue: it runs now.
       lane.scheduled = false;
-      if (lane.running || lane.queue.length === 0) {
-        return;
-      }
       lane.running = true;
       void this.run(lane, lane.queue.splice(0, this.options.maxSize)).finally(() => {
         lane.running = false;

@@ -1,7 +1,7 @@
 import { escapeLiteral, Pool, types, type PoolClient, type PoolConfig, type QueryResult } from 'pg';
 import { isoTimestamp } from '../../../common/messages/timestamp';
 import type { DatabaseDriverName } from '../../../config/app-config';
-import { DEFAULT_DATABASE_CALL_TIMEOUT_MS } from '../../../config/config.schema';
+import { DEFAULT_DATABASE_CALL_TIMEOUT_MS, DEFAULT_DATABASE_GROUP_LANES } from '../../../config/config.schema';
 import { mapDatabaseError } from '../database-error';
 import {
   assertIdentifiers,
@@ -49,7 +49,7 @@ export const EMBEDDED_GROUP_COMMIT: GroupCommitOptions = { maxSize: 100, maxInFl
  * more where the server has cores to spare. Groups at once that share rooms queue on the rooms' row locks (`seq`: of
  * 4 backends, 2.9 waited on a row lock). Groups of 50 rather than 100 keep the p99 under 50 ms closer to saturation.
  */
-export const SERVER_GROUP_COMMIT: GroupCommitOptions = { maxSize: 50, maxInFlight: 1 };
+export const SERVER_GROUP_COMMIT: GroupCommitOptions = { maxSize: 50, maxInFlight: DEFAULT_DATABASE_GROUP_LANES };
 
 /**
  * Runs the SQL functions over the Postgres wire protocol, the way PostgREST does: one transaction per call
@@ -153,9 +153,8 @@ export class PgDatabase implements Database {
    * One group: one transaction of `chat_private.<fn>_group`, which runs every call as its actor in a subtransaction
    * and returns one row per call, in order. Calls are ordered by room, so the groups of several instances on one server
    * take the rooms' row locks in one order and cannot deadlock (one instance's lanes share no room); a room's calls
-   * keep theirs. Should the group's statement
-   * itself refuse its input (a data exception: none is known, `groupItem` screens for them), each call runs alone,
-   * so that whatever it was fails one call only.
+   * keep theirs. Should the group's statement itself refuse its input (a data exception: none is known, `groupItem`
+   * screens for them), each call runs alone, so that whatever it was fails one call only.
    */
   private async runGroup(
     fn: GroupableFunction,
