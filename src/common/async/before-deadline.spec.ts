@@ -46,6 +46,17 @@ describe('beforeDeadline', () => {
     await outcome;
   });
 
+  it('should not call onLate before a fractional deadline: the wait is rounded up to whole milliseconds', async () => {
+    const onLate = jest.fn(() => 'late');
+
+    const sut = beforeDeadline(new Promise<never>(() => undefined), 999.2, onLate);
+    await jest.advanceTimersByTimeAsync(999);
+    expect(onLate).not.toHaveBeenCalled();
+    await jest.advanceTimersByTimeAsync(1);
+
+    await expect(sut).resolves.toBe('late');
+  });
+
   it('should call onLate at once for a deadline already past', async () => {
     const sut = beforeDeadline(new Promise<never>(() => undefined), -5, () => 'late');
     await jest.advanceTimersByTimeAsync(0);
