@@ -100,6 +100,7 @@ interface Message {
   content: string;
   status: string;
   client_id: string | null;
+  created_at: string;
 }
 
 interface Posted extends Message {
@@ -753,6 +754,25 @@ export function persistenceContract(name: string, driver: DriverHandle<Persisten
             await post(owner, room.id, content);
           }
           expect((await f().messages(owner, room.id)).map((m) => m.content)).toEqual(contents);
+        });
+
+        it('should answer with the stored row, every column as a read gives it', async () => {
+          const owner = await f().register('owner');
+          const room = await f().createRoom(owner);
+
+          const posted = await post(owner, room.id, 'a "quoted" \\ line\nand 😀', 'client-1');
+
+          const [stored] = await f().messages(owner, room.id);
+          const asRead = Object.fromEntries(
+            Object.keys(posted).flatMap((key) => (key in stored ? [[key, stored[key as keyof Message]]] : [])),
+          );
+          expect(Object.keys(asRead)).toEqual(
+            expect.arrayContaining(['id', 'seq', 'content', 'created_at', 'updated_at', 'rev']),
+          );
+          expect(posted).toMatchObject(asRead);
+          expect(posted).toMatchObject({ seq: 1, duplicate: false, content: 'a "quoted" \\ line\nand 😀' });
+          expect(posted.created_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+          expect(await post(owner, room.id, 'again', 'client-1')).toMatchObject({ ...asRead, duplicate: true });
         });
       });
 

@@ -167,7 +167,12 @@ export class PgDatabase implements Database {
     const started = performance.now();
     let rows: GroupedRow[];
     try {
-      rows = await this.inTransaction<GroupedRow>([`select * from chat_private.${fn}_group(${literal(items)})`]);
+      // The group's rows as one JSON array, one value to parse (pg builds a parser table per result column, ~30 µs for
+      // the group's twenty); its timestamps are JSON's form of the text a column gives, rewritten below as a column's are.
+      const [result] = await this.inTransaction<{ rows: GroupedRow[] | null }>([
+        `select json_agg(g) as rows from chat_private.${fn}_group(${literal(items)}) g`,
+      ]);
+      rows = result?.rows ?? [];
     } catch (error) {
       const durationMs = performance.now() - started;
       if (/^22/.test(String((error as { code?: unknown }).code))) {
@@ -182,7 +187,7 @@ export class PgDatabase implements Database {
     for (const { item, failed_code, failed_message, ...row } of rows) {
       const index = order[item].index;
       if (failed_code === null) {
-        outcomes[index] = { ok: true, value: row };
+        outcomes[index] = { ok: true, value: withIsoTimestamps(row) };
         this.observer?.(fn, durationMs, 'ok');
       } else {
         outcomes[index] = { ok: false, error: Object.assign(new Error(failed_message ?? ''), { code: failed_code }) };
@@ -337,6 +342,17 @@ function groupItem(actor: UserActor, args: Record<string, unknown>): string {
     }
     return value;
   });
+}
+
+/** A row read from JSON: its timestamps (`…_at`) in the contract's form, as the column parser gives them. */
+function withIsoTimestamps(row: Record<string, unknown>): Record<string, unknown> {
+  for (const key in row) {
+    const value = row[key];
+    if (typeof value === 'string' && key.endsWith('_at')) {
+      row[key] = isoTimestamp(value);
+    }
+  }
+  return row;
 }
 
 /** Code-unit order: the same for every group, which is all lock ordering needs (no locale lookups per send). */
