@@ -234,4 +234,31 @@ describe('starting the server (node dist/main.js) and npm run migrate (node dist
       });
     });
   });
+
+  describe('group commit as configured, in the database ready line', () => {
+    let pg: PostgresServer;
+
+    beforeAll(async () => {
+      pg = await startPostgresServer();
+    });
+
+    afterAll(() => pg.stop());
+
+    const ready = (server: ServerProcess) => server.lines.find((l) => l.msg === 'database ready');
+
+    it('should run the sends of a Postgres server in DATABASE_GROUP_LANES lanes, one by default', async () => {
+      const lanes = await start({ DATA_DIR: dataDir, DATABASE_URL: pg.url, DATABASE_GROUP_LANES: '3' });
+      expect(ready(lanes)).toMatchObject({ driver: 'postgres', groupCommit: { maxSize: 50, lanes: 3 } });
+      await lanes.stop('SIGTERM');
+
+      const byDefault = await start({ DATA_DIR: dataDir, DATABASE_URL: pg.url });
+      expect(ready(byDefault)).toMatchObject({ driver: 'postgres', groupCommit: { maxSize: 50, lanes: 1 } });
+    });
+
+    it('should keep one lane on the embedded engine, whatever DATABASE_GROUP_LANES says', async () => {
+      const server = await start({ DATA_DIR: dataDir, DATABASE_GROUP_LANES: '3' });
+
+      expect(ready(server)).toMatchObject({ driver: 'pglite', groupCommit: { maxSize: 100, lanes: 1 } });
+    });
+  });
 });

@@ -58,6 +58,8 @@ async function openDatabase(config: AppConfig, logger: PinoLogger): Promise<Data
         driver: db.driver,
         authMode: config.auth.mode,
         migrationsApplied: applied.length,
+        // What the sends' group commit runs with: the operator's DATABASE_GROUP_LANES on a server, taken.
+        groupCommit: { maxSize: db.groupCommit.maxSize, lanes: db.groupCommit.maxInFlight },
         durationMs: Math.round(performance.now() - started),
       },
       'database ready',

@@ -80,7 +80,7 @@ export class PgDatabase implements Database {
     readonly driver: DatabaseDriverName,
     config: PoolConfig,
     private readonly onClose?: () => Promise<void>,
-    private readonly groupCommit: GroupCommitOptions = EMBEDDED_GROUP_COMMIT,
+    readonly groupCommit: GroupCommitOptions = EMBEDDED_GROUP_COMMIT,
     private readonly callTimeoutMs = DEFAULT_DATABASE_CALL_TIMEOUT_MS,
   ) {
     this.serverCancels = driver !== 'pglite';
