@@ -130,3 +130,40 @@ describe('npm run bench:group-commit at its smallest', () => {
     expect(bad.stderr).toContain('--settings takes maxSize/maxInFlight pairs, not 50');
   });
 });
+
+describe('npm run bench:busy-room at its smallest', () => {
+  let run: ProcessRun;
+  let results: any;
+
+  beforeAll(async () => {
+    const out = join(dir, 'busy-room.json');
+    run = await bench(['--rounds=1', '--sends=10', '--rooms=10', `--out=${out}`], 'busy-room.js');
+    results = run.code === 0 ? JSON.parse(readFileSync(out, 'utf8')) : undefined;
+  }, 300_000);
+
+  it('sends a burst into one room and one spread over the rooms on a durable server, and prints the table', () => {
+    expect({ code: run.code, stderr: run.code === 0 ? '' : run.stderr.slice(-3000) }).toEqual({ code: 0, stderr: '' });
+    expect(results.postgres).toMatchObject({ fsync: 'on', synchronous_commit: 'on' });
+    expect(results.measured['one room']).toHaveLength(1);
+    expect(results.measured.spread).toHaveLength(1);
+    expect(run.stdout).toMatch(/^one room +\| \d+ +\| \d+ +\| [\d.]+ +\| \d+$/m);
+    expect(run.stdout).toMatch(/^10 rooms +\| /m);
+  });
+
+  it('counts the MultiXacts of sends into one room, and none when each room has one send per group', () => {
+    const [oneRoom] = results.measured['one room'];
+    const [spread] = results.measured.spread;
+    expect(oneRoom.multiXactsPerSend).toBeGreaterThan(0);
+    expect(spread.multiXactsPerSend).toBe(0);
+    for (const burst of [oneRoom, spread]) {
+      expect(burst.backendUsPerSend).toBeGreaterThan(0);
+      expect(burst.walBytesPerSend).toBeGreaterThan(0);
+    }
+  });
+
+  it('refuses a malformed flag before it starts anything', async () => {
+    const bad = await bench(['--rooms=1'], 'busy-room.js');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('--rooms takes a whole number of at least 2');
+  });
+});
