@@ -3,6 +3,7 @@ import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { connectPostgres, targetOf } from './database-connect';
 import { DATABASE, type Database } from './database.port';
+import { EMBEDDED_ANALYZE } from './drivers/embedded-analyze';
 import { EMBEDDED_CHECKPOINTS } from './drivers/embedded-checkpoints';
 import { startEmbeddedDatabase } from './drivers/embedded.database';
 import { SERVER_GROUP_COMMIT, type PgDatabase } from './drivers/pg.database';
@@ -28,6 +29,12 @@ async function openDatabase(config: AppConfig, logger: PinoLogger): Promise<Data
               'embedded database checkpoint',
             ),
           onError: (err) => logger.warn({ err }, 'embedded database checkpoint failed, trying again later'),
+        },
+        analyze: {
+          ...EMBEDDED_ANALYZE,
+          onAnalyze: (done) =>
+            logger.info({ tables: done.tables, durationMs: Math.round(done.durationMs) }, 'embedded database analyzed'),
+          onError: (err) => logger.warn({ err }, 'embedded database analyze failed, trying again later'),
         },
       });
       break;

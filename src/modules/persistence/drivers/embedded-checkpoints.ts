@@ -1,3 +1,5 @@
+import { PeriodicLook } from './periodic-look';
+
 /**
  * Checkpoints for the embedded engine. PGlite runs Postgres as a single-user backend, which has no checkpointer
  * process: `max_wal_size` and `checkpoint_timeout` do nothing there, and nothing but a shutdown checkpoints. Left
@@ -27,30 +29,27 @@ const PENDING_WAL_SQL =
   'select (pg_current_wal_lsn() - redo_lsn)::bigint::text as pending from pg_control_checkpoint()';
 
 export class EmbeddedCheckpoints {
-  private timer?: NodeJS.Timeout;
-  private current?: Promise<boolean>;
+  private readonly looks: PeriodicLook<boolean>;
 
   constructor(
     private readonly db: { query<Row>(sql: string): Promise<Row[]> },
     private readonly options: EmbeddedCheckpointOptions = EMBEDDED_CHECKPOINTS,
-  ) {}
+  ) {
+    this.looks = new PeriodicLook(() => this.look(), options.everyMs);
+  }
 
   start(): void {
-    this.timer = setInterval(() => void this.check(), this.options.everyMs);
-    // A look that is due never keeps a process alive that has nothing else to do.
-    this.timer.unref();
+    this.looks.start();
   }
 
   /** Looks once (unless a look is running: then that one's answer); true when it checkpointed. */
   check(): Promise<boolean> {
-    this.current ??= this.look().finally(() => (this.current = undefined));
-    return this.current;
+    return this.looks.check();
   }
 
   /** No more looks; resolves once a running one has ended, so the connection is free to close. */
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.current;
+  stop(): Promise<void> {
+    return this.looks.stop();
   }
 
   private async look(): Promise<boolean> {

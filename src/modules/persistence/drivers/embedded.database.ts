@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { lockDataDir } from '../data-dir-lock';
+import { EMBEDDED_ANALYZE, EmbeddedAnalyze, type EmbeddedAnalyzeOptions } from './embedded-analyze';
 import { EMBEDDED_CHECKPOINTS, EmbeddedCheckpoints, type EmbeddedCheckpointOptions } from './embedded-checkpoints';
 import { EMBEDDED_GROUP_COMMIT, PgDatabase } from './pg.database';
 
@@ -19,11 +20,12 @@ interface WorkerMessage {
  * PgDatabase that talks to it over a Unix socket. One pooled connection: the engine serves one session. The directory
  * is this process's alone until the database is closed (`lockDataDir`): another process gets DataDirInUseError.
  * `callTimeoutMs`: the longest a call may take (see PgDatabase). `checkpoints`: when the app asks the engine for a
- * checkpoint, which it never takes by itself (embedded-checkpoints.ts).
+ * checkpoint, which it never takes by itself (embedded-checkpoints.ts); `analyze`: when it asks for the statistics of
+ * a grown table, which it never gathers by itself either (embedded-analyze.ts).
  */
 export async function startEmbeddedDatabase(
   dataDir: string,
-  options: { callTimeoutMs?: number; checkpoints?: EmbeddedCheckpointOptions } = {},
+  options: { callTimeoutMs?: number; checkpoints?: EmbeddedCheckpointOptions; analyze?: EmbeddedAnalyzeOptions } = {},
 ): Promise<PgDatabase> {
   const lock = lockDataDir(dataDir);
   let engine: Engine;
@@ -48,8 +50,11 @@ export async function startEmbeddedDatabase(
     options.callTimeoutMs,
   );
   const checkpoints = new EmbeddedCheckpoints(db, options.checkpoints ?? EMBEDDED_CHECKPOINTS);
+  const analyze = new EmbeddedAnalyze(db, options.analyze ?? EMBEDDED_ANALYZE);
   db.beforeClose(() => checkpoints.stop());
+  db.beforeClose(() => analyze.stop());
   checkpoints.start();
+  analyze.start();
   return db;
 }
 

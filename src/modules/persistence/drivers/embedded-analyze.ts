@@ -1,0 +1,80 @@
+import { PeriodicLook } from './periodic-look';
+
+/**
+ * Table statistics for the embedded engine. A Postgres server's autovacuum ANALYZEs a table as it grows; PGlite's
+ * single-user backend has no autovacuum, and its table counters are not kept either (`pg_stat_user_tables` stays at
+ * zero for the messages), so left alone the planner never learns how large a table has grown. Plans that a function
+ * caches while its tables are small then last for the life of the engine's one backend: the duplicate check of every
+ * send (`messages` by room, sender and client id) was planned on the freshly made database as a scan of the room's
+ * messages by `(chatroom_id, rev)`, so a send cost more with every message of its room — 13.9 ms into a room of
+ * 20,000 messages against 2.4 ms into a small one, 3.3 ms once analyzed (bench/README.md "Busy rooms"). So the app
+ * does what autovacuum would: every `everyMs` it ANALYZEs each table that has grown by a page and by `growth` of its
+ * size at its last analyze, on the engine's one connection (queued behind the calls before it, like any other). An
+ * ANALYZE invalidates the plans that read the table, and the next call plans with what it learned.
+ */
+export interface EmbeddedAnalyzeOptions {
+  /** How often to look. */
+  everyMs: number;
+  /** Analyze a table once it has grown by this share of its pages at its last analyze (and by one page at least). */
+  growth: number;
+  /** Told after each look that analyzed tables, with their names and how long it took (logs, tests). */
+  onAnalyze?: (done: { tables: string[]; durationMs: number }) => void;
+  /** Told when a look or an analyze failed; the next look tries again. */
+  onError?: (error: unknown) => void;
+}
+
+/** Autovacuum's own default share (autovacuum_analyze_scale_factor), at the checkpoints' pace. */
+export const EMBEDDED_ANALYZE: EmbeddedAnalyzeOptions = { everyMs: 30_000, growth: 0.1 };
+
+/** The tables grown past their last analyze (`relpages` is what it counted), by name as SQL reads it. */
+const GROWN_TABLES_SQL = `
+  select c.oid::regclass::text as name
+    from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+   where c.relkind = 'r'
+     and n.nspname <> 'information_schema' and n.nspname !~ '^pg_'
+     and pg_catalog.pg_relation_size(c.oid) / pg_catalog.current_setting('block_size')::bigint
+         >= c.relpages + greatest(1, ceil(c.relpages * $1::float8))
+   order by 1`;
+
+export class EmbeddedAnalyze {
+  private readonly looks: PeriodicLook<string[]>;
+
+  constructor(
+    private readonly db: { query<Row>(sql: string, values?: unknown[]): Promise<Row[]> },
+    private readonly options: EmbeddedAnalyzeOptions = EMBEDDED_ANALYZE,
+  ) {
+    this.looks = new PeriodicLook(() => this.look(), options.everyMs);
+  }
+
+  start(): void {
+    this.looks.start();
+  }
+
+  /** Looks once (unless a look is running: then that one's answer); the tables it analyzed. */
+  check(): Promise<string[]> {
+    return this.looks.check();
+  }
+
+  /** No more looks; resolves once a running one has ended, so the connection is free to close. */
+  stop(): Promise<void> {
+    return this.looks.stop();
+  }
+
+  private async look(): Promise<string[]> {
+    try {
+      const grown = await this.db.query<{ name: string }>(GROWN_TABLES_SQL, [this.options.growth]);
+      if (grown.length === 0) {
+        return [];
+      }
+      const started = performance.now();
+      const tables = grown.map((table) => table.name);
+      // Names as the catalog quotes them (regclass text), not request data.
+      await this.db.query(`analyze ${tables.join(', ')}`);
+      this.options.onAnalyze?.({ tables, durationMs: performance.now() - started });
+      return tables;
+    } catch (error) {
+      this.options.onError?.(error);
+      return [];
+    }
+  }
+}
