@@ -167,3 +167,30 @@ describe('npm run bench:busy-room at its smallest', () => {
     expect(bad.stderr).toContain('--rooms takes a whole number of at least 2');
   });
 });
+
+describe('npm run bench:room-size at its smallest', () => {
+  let run: ProcessRun;
+  let results: any;
+
+  beforeAll(async () => {
+    const out = join(dir, 'room-size.json');
+    run = await bench(['--sizes=100,200', '--sends=3', '--rounds=1', `--out=${out}`], 'room-size.js');
+    results = run.code === 0 ? JSON.parse(readFileSync(out, 'utf8')) : undefined;
+  }, 300_000);
+
+  it('sends into the big room at each size and into the small one, and prints the table', () => {
+    expect({ code: run.code, stderr: run.code === 0 ? '' : run.stderr.slice(-3000) }).toEqual({ code: 0, stderr: '' });
+    expect(results.steps.map((step: { size: number }) => step.size)).toEqual([100, 200]);
+    for (const step of results.steps) {
+      expect(step.big.median).toBeGreaterThan(0);
+      expect(step.small.median).toBeGreaterThan(0);
+    }
+    expect(run.stdout).toMatch(/^ +200 \| \d+ +\| \d+ +\| [\d.]+$/m);
+  });
+
+  it('refuses a malformed flag before it starts anything', async () => {
+    const bad = await bench(['--sizes=10,x'], 'room-size.js');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('--sizes takes whole numbers of at least 1, not 10,x');
+  });
+});
