@@ -1,5 +1,5 @@
 import { types } from 'pg';
-import { isoTimestamp } from './timestamp';
+import { isoTimestamp, withIsoTimestamps } from './timestamp';
 
 const TIMESTAMPTZ_OID = 1184;
 const pgDate = types.getTypeParser(TIMESTAMPTZ_OID) as (text: string) => Date;
@@ -30,5 +30,33 @@ describe('isoTimestamp', () => {
 
   it('should format a Date', () => {
     expect(isoTimestamp(new Date(Date.UTC(2026, 10, 30, 16, 3, 35, 7)))).toBe('2026-11-30T16:03:35.007Z');
+  });
+});
+
+describe('withIsoTimestamps', () => {
+  it('should rewrite the *_at text timestamps of a JSON row in place and leave everything else', () => {
+    const row = {
+      created_at: '2026-11-30T16:03:35.123456+00:00',
+      updated_at: '2026-11-30 16:03:35+00',
+      deleted_at: null,
+      content: '2026-11-30T16:03:35.123456+00:00',
+      seq: 3,
+    };
+
+    const sut = withIsoTimestamps(row);
+
+    expect(sut).toBe(row);
+    expect(sut).toEqual({
+      created_at: '2026-11-30T16:03:35.123Z',
+      updated_at: '2026-11-30T16:03:35.000Z',
+      deleted_at: null,
+      content: '2026-11-30T16:03:35.123456+00:00',
+      seq: 3,
+    });
+  });
+
+  it('should give back what is not an object as it is', () => {
+    expect(withIsoTimestamps(null)).toBeNull();
+    expect(withIsoTimestamps('text')).toBe('text');
   });
 });

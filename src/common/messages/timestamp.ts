@@ -15,3 +15,20 @@ export function isoTimestamp(value: Date | string): string {
   }
   return new Date(value).toISOString();
 }
+
+/**
+ * A row read from JSON (PostgREST's answer, a commit group's `json_agg`), in place: its `*_at` text timestamps in the
+ * contract's form, as the pg driver's column parser gives them.
+ */
+export function withIsoTimestamps<T>(row: T): T {
+  if (typeof row === 'object' && row !== null) {
+    const fields = row as Record<string, unknown>;
+    for (const key in fields) {
+      const value = fields[key];
+      if (typeof value === 'string' && key.endsWith('_at')) {
+        fields[key] = isoTimestamp(value);
+      }
+    }
+  }
+  return row;
+}

@@ -36,31 +36,16 @@ const GROWN_TABLES_SQL = `
          >= c.relpages + greatest(1, ceil(c.relpages * $1::float8))
    order by 1`;
 
-export class EmbeddedAnalyze {
-  private readonly looks: PeriodicLook<string[]>;
-
+export class EmbeddedAnalyze extends PeriodicLook<string[]> {
   constructor(
     private readonly db: { query<Row>(sql: string, values?: unknown[]): Promise<Row[]> },
     private readonly options: EmbeddedAnalyzeOptions = EMBEDDED_ANALYZE,
   ) {
-    this.looks = new PeriodicLook(() => this.look(), options.everyMs);
+    super(options.everyMs);
   }
 
-  start(): void {
-    this.looks.start();
-  }
-
-  /** Looks once (unless a look is running: then that one's answer); the tables it analyzed. */
-  check(): Promise<string[]> {
-    return this.looks.check();
-  }
-
-  /** No more looks; resolves once a running one has ended, so the connection is free to close. */
-  stop(): Promise<void> {
-    return this.looks.stop();
-  }
-
-  private async look(): Promise<string[]> {
+  /** One look: the tables it analyzed. */
+  protected async look(): Promise<string[]> {
     try {
       const grown = await this.db.query<{ name: string }>(GROWN_TABLES_SQL, [this.options.growth]);
       if (grown.length === 0) {

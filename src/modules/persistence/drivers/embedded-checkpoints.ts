@@ -28,31 +28,16 @@ export const EMBEDDED_CHECKPOINTS: EmbeddedCheckpointOptions = { walBytes: 64 * 
 const PENDING_WAL_SQL =
   'select (pg_current_wal_lsn() - redo_lsn)::bigint::text as pending from pg_control_checkpoint()';
 
-export class EmbeddedCheckpoints {
-  private readonly looks: PeriodicLook<boolean>;
-
+export class EmbeddedCheckpoints extends PeriodicLook<boolean> {
   constructor(
     private readonly db: { query<Row>(sql: string): Promise<Row[]> },
     private readonly options: EmbeddedCheckpointOptions = EMBEDDED_CHECKPOINTS,
   ) {
-    this.looks = new PeriodicLook(() => this.look(), options.everyMs);
+    super(options.everyMs);
   }
 
-  start(): void {
-    this.looks.start();
-  }
-
-  /** Looks once (unless a look is running: then that one's answer); true when it checkpointed. */
-  check(): Promise<boolean> {
-    return this.looks.check();
-  }
-
-  /** No more looks; resolves once a running one has ended, so the connection is free to close. */
-  stop(): Promise<void> {
-    return this.looks.stop();
-  }
-
-  private async look(): Promise<boolean> {
+  /** One look: true when it checkpointed. */
+  protected async look(): Promise<boolean> {
     try {
       const [row] = await this.db.query<{ pending: string }>(PENDING_WAL_SQL);
       const pending = Number(row?.pending ?? 0);

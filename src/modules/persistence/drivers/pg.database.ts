@@ -1,5 +1,5 @@
 import { escapeLiteral, Pool, types, type PoolClient, type PoolConfig, type QueryResult } from 'pg';
-import { isoTimestamp } from '../../../common/messages/timestamp';
+import { isoTimestamp, withIsoTimestamps } from '../../../common/messages/timestamp';
 import type { DatabaseDriverName } from '../../../config/app-config';
 import { DEFAULT_DATABASE_CALL_TIMEOUT_MS, DEFAULT_DATABASE_GROUP_LANES } from '../../../config/config.schema';
 import { mapDatabaseError } from '../database-error';
@@ -342,17 +342,6 @@ function groupItem(actor: UserActor, args: Record<string, unknown>): string {
     }
     return value;
   });
-}
-
-/** A row read from JSON: its timestamps (`…_at`) in the contract's form, as the column parser gives them. */
-function withIsoTimestamps(row: Record<string, unknown>): Record<string, unknown> {
-  for (const key in row) {
-    const value = row[key];
-    if (typeof value === 'string' && key.endsWith('_at')) {
-      row[key] = isoTimestamp(value);
-    }
-  }
-  return row;
 }
 
 /** Code-unit order: the same for every group, which is all lock ordering needs (no locale lookups per send). */

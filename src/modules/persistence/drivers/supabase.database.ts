@@ -1,7 +1,7 @@
 import { createClient } from '@supabase/supabase-js';
 import WebSocket from 'ws';
 import { AppException } from '../../../common/errors/app.exception';
-import { isoTimestamp } from '../../../common/messages/timestamp';
+import { withIsoTimestamps } from '../../../common/messages/timestamp';
 import { ErrorCode } from '../../../common/errors/error-code';
 import { DEFAULT_DATABASE_CALL_TIMEOUT_MS } from '../../../config/config.schema';
 import { mapDatabaseError } from '../database-error';
@@ -103,19 +103,6 @@ export class SupabaseDatabase implements Database {
   close(): Promise<void> {
     return Promise.resolve();
   }
-}
-
-/** PostgREST sends timestamps as text with microseconds; the `*_at` columns become the contract's ISO text. */
-function withIsoTimestamps(row: unknown): unknown {
-  if (typeof row !== 'object' || row === null) {
-    return row;
-  }
-  return Object.fromEntries(
-    Object.entries(row).map(([key, value]) => [
-      key,
-      key.endsWith('_at') && typeof value === 'string' ? isoTimestamp(value) : value,
-    ]),
-  );
 }
 
 /** PostgREST errors carry the SQLSTATE (or a PGRST code) in `code`. */
