@@ -6,8 +6,9 @@ import { PeriodicLook } from './periodic-look';
  * zero for the messages), so left alone the planner never learns how large a table has grown. Plans that a function
  * caches while its tables are small then last for the life of the engine's one backend: the duplicate check of every
  * send (`messages` by room, sender and client id) was planned on the freshly made database as a scan of the room's
- * messages by `(chatroom_id, rev)`, so a send cost more with every message of its room — 13.9 ms into a room of
- * 20,000 messages against 2.4 ms into a small one, 3.3 ms once analyzed (bench/README.md "Busy rooms"). So the app
+ * messages by `(chatroom_id, rev)`, so a send cost more with every message of its room — 10.8 ms into a room of
+ * 20,000 messages against 3.2 ms into a small one, 1.9 against 1.8 ms with this (`npm run bench:room-size`,
+ * bench/README.md "Busy rooms"). So the app
  * does what autovacuum would: every `everyMs` it ANALYZEs each table that has grown by a page and by `growth` of its
  * size at its last analyze, on the engine's one connection (queued behind the calls before it, like any other). An
  * ANALYZE invalidates the plans that read the table, and the next call plans with what it learned.
