@@ -391,7 +391,10 @@ interface Queryable {
 /**
  * Fills a room with `count` messages, seq and rev 1..count without gaps (each message's rev is that of its one
  * change, its creation, as for every message that was never changed), and sets the room's last_seq and last_rev to
- * match. The replica role skips the triggers (the seq trigger; foreign keys too), so it needs a superuser, which both
+ * match, and the sender's read pointer to the last message, as the trigger of a send does (what you wrote, you have
+ * read): left at 0, the sender's unread count, which room:join answers with the room, walked past every message
+ * (its own do not count) — 500 ms per join in a room of 1,000,000 on the embedded engine, a state no send leaves.
+ * The replica role skips the triggers (the seq trigger; foreign keys too), so it needs a superuser, which both
  * the test server's `postgres` and PGlite's single user are.
  */
 async function fillHistory(db: Queryable, roomId: string, senderId: string, count: number): Promise<void> {
@@ -406,6 +409,11 @@ async function fillHistory(db: Queryable, roomId: string, senderId: string, coun
       );
     }
     await db.query('update public.chatrooms set last_seq = $2, last_rev = $2 where id = $1', [roomId, count]);
+    await db.query('update public.room_reads set last_read_seq = $3 where chatroom_id = $1 and profile_id = $2', [
+      roomId,
+      senderId,
+      count,
+    ]);
     await db.query('commit');
   } catch (err) {
     await db.query('rollback').catch(() => undefined);
