@@ -5,6 +5,7 @@ import { connectPostgres, targetOf } from './database-connect';
 import { DATABASE, type Database } from './database.port';
 import { EMBEDDED_ANALYZE } from './drivers/embedded-analyze';
 import { EMBEDDED_CHECKPOINTS } from './drivers/embedded-checkpoints';
+import { EMBEDDED_FREEZE } from './drivers/embedded-freeze';
 import { startEmbeddedDatabase } from './drivers/embedded.database';
 import { SERVER_GROUP_COMMIT, type PgDatabase } from './drivers/pg.database';
 import { SupabaseDatabase } from './drivers/supabase.database';
@@ -35,6 +36,12 @@ async function openDatabase(config: AppConfig, logger: PinoLogger): Promise<Data
           onAnalyze: (done) =>
             logger.info({ tables: done.tables, durationMs: Math.round(done.durationMs) }, 'embedded database analyzed'),
           onError: (err) => logger.warn({ err }, 'embedded database analyze failed, trying again later'),
+        },
+        freeze: {
+          ...EMBEDDED_FREEZE,
+          onFreeze: (done) =>
+            logger.info({ tables: done.tables, durationMs: Math.round(done.durationMs) }, 'embedded database frozen'),
+          onError: (err) => logger.warn({ err }, 'embedded database freeze failed, trying again later'),
         },
       });
       break;

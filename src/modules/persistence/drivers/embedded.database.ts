@@ -6,6 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { lockDataDir } from '../data-dir-lock';
 import { EMBEDDED_ANALYZE, EmbeddedAnalyze, type EmbeddedAnalyzeOptions } from './embedded-analyze';
 import { EMBEDDED_CHECKPOINTS, EmbeddedCheckpoints, type EmbeddedCheckpointOptions } from './embedded-checkpoints';
+import { EMBEDDED_FREEZE, EmbeddedFreeze, type EmbeddedFreezeOptions } from './embedded-freeze';
 import { EMBEDDED_GROUP_COMMIT, PgDatabase } from './pg.database';
 
 const SOCKET_PORT = 5432;
@@ -21,11 +22,17 @@ interface WorkerMessage {
  * is this process's alone until the database is closed (`lockDataDir`): another process gets DataDirInUseError.
  * `callTimeoutMs`: the longest a call may take (see PgDatabase). `checkpoints`: when the app asks the engine for a
  * checkpoint, which it never takes by itself (embedded-checkpoints.ts); `analyze`: when it asks for the statistics of
- * a grown table, which it never gathers by itself either (embedded-analyze.ts).
+ * a grown table, which it never gathers by itself either (embedded-analyze.ts); `freeze`: when it asks for old
+ * transaction ids to be frozen, which nothing else does there (embedded-freeze.ts).
  */
 export async function startEmbeddedDatabase(
   dataDir: string,
-  options: { callTimeoutMs?: number; checkpoints?: EmbeddedCheckpointOptions; analyze?: EmbeddedAnalyzeOptions } = {},
+  options: {
+    callTimeoutMs?: number;
+    checkpoints?: EmbeddedCheckpointOptions;
+    analyze?: EmbeddedAnalyzeOptions;
+    freeze?: EmbeddedFreezeOptions;
+  } = {},
 ): Promise<PgDatabase> {
   const lock = lockDataDir(dataDir);
   let engine: Engine;
@@ -51,10 +58,11 @@ export async function startEmbeddedDatabase(
   );
   const checkpoints = new EmbeddedCheckpoints(db, options.checkpoints ?? EMBEDDED_CHECKPOINTS);
   const analyze = new EmbeddedAnalyze(db, options.analyze ?? EMBEDDED_ANALYZE);
-  db.beforeClose(() => checkpoints.stop());
-  db.beforeClose(() => analyze.stop());
-  checkpoints.start();
-  analyze.start();
+  const freeze = new EmbeddedFreeze(db, options.freeze ?? EMBEDDED_FREEZE);
+  for (const look of [checkpoints, analyze, freeze]) {
+    db.beforeClose(() => look.stop());
+    look.start();
+  }
   return db;
 }
 
