@@ -107,6 +107,25 @@ describe('statistics of the embedded engine', () => {
     expect(await analyze.check()).toContain('messages');
   });
 
+  it('should analyze with its small statistics target and leave the session setting as it was', async () => {
+    db = await startEmbeddedDatabase(dataDir, { analyze: NEVER });
+    const { roomId, userId } = await room(db);
+    await fill(db, roomId, userId, 5000);
+
+    expect(await new EmbeddedAnalyze(db, NEVER).check()).toContain('messages');
+
+    // A histogram has one bound more than the target's buckets (Postgres's default target, 100, gives 101).
+    const [{ bounds }] = await db.query<{ bounds: number }>(
+      `select array_length(histogram_bounds::text::bigint[], 1) as bounds
+         from pg_stats where schemaname = 'public' and tablename = 'messages' and attname = 'seq'`,
+    );
+    expect(bounds).toBe(EMBEDDED_ANALYZE.statisticsTarget + 1);
+    const [{ default_statistics_target: sessionTarget }] = await db.query<{ default_statistics_target: string }>(
+      'show default_statistics_target',
+    );
+    expect(sessionTarget).toBe('100');
+  });
+
   it('should analyze grown tables on its own as the server writes, and tell', async () => {
     let told: (tables: string[]) => void = () => undefined;
     db = await startEmbeddedDatabase(dataDir, {
