@@ -1,4 +1,4 @@
-import { PeriodicLook } from './periodic-look';
+import { TableMaintenance } from './periodic-look';
 
 /**
  * Table statistics for the embedded engine. A Postgres server's autovacuum ANALYZEs a table as it grows; PGlite's
@@ -44,32 +44,21 @@ const GROWN_TABLES_SQL = `
          >= c.relpages + greatest(1, ceil(c.relpages * $1::float8))
    order by 1`;
 
-export class EmbeddedAnalyze extends PeriodicLook<string[]> {
+export class EmbeddedAnalyze extends TableMaintenance {
   constructor(
-    private readonly db: { query<Row>(sql: string, values?: unknown[]): Promise<Row[]> },
+    db: { query<Row>(sql: string, values?: unknown[]): Promise<Row[]> },
     private readonly options: EmbeddedAnalyzeOptions = EMBEDDED_ANALYZE,
   ) {
-    super(options.everyMs);
+    super(db, options.everyMs, { onDone: options.onAnalyze, onError: options.onError });
   }
 
-  /** One look: the tables it analyzed. */
-  protected async look(): Promise<string[]> {
-    try {
-      const grown = await this.db.query<{ name: string }>(GROWN_TABLES_SQL, [this.options.growth]);
-      if (grown.length === 0) {
-        return [];
-      }
-      const started = performance.now();
-      const tables = grown.map((table) => table.name);
-      // Names as the catalog quotes them (regclass text), not request data. One simple query is one implicit
-      // transaction: the setting ends with it, and a failure leaves nothing open on the engine's one connection.
-      const target = Math.trunc(this.options.statisticsTarget);
-      await this.db.query(`set local default_statistics_target = ${target}; analyze ${tables.join(', ')}`);
-      this.options.onAnalyze?.({ tables, durationMs: performance.now() - started });
-      return tables;
-    } catch (error) {
-      this.options.onError?.(error);
-      return [];
-    }
+  protected async due(): Promise<string[]> {
+    const grown = await this.db.query<{ name: string }>(GROWN_TABLES_SQL, [this.options.growth]);
+    return grown.map((table) => table.name);
+  }
+
+  /** One simple query is one implicit transaction: the setting ends with it, and a failure leaves nothing open. */
+  protected statement(tables: string): string {
+    return `set local default_statistics_target = ${Math.trunc(this.options.statisticsTarget)}; analyze ${tables}`;
   }
 }

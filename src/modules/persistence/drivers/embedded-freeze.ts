@@ -1,4 +1,4 @@
-import { PeriodicLook } from './periodic-look';
+import { TableMaintenance } from './periodic-look';
 
 /**
  * Freezing for the embedded engine. Postgres tells row versions apart by 32-bit transaction ids: a row whose id is
@@ -45,33 +45,24 @@ const OLD_TABLES_SQL = `
             > coalesce($2::bigint, pg_catalog.current_setting('autovacuum_multixact_freeze_max_age')::bigint))
    order by 1`;
 
-export class EmbeddedFreeze extends PeriodicLook<string[]> {
+export class EmbeddedFreeze extends TableMaintenance {
   constructor(
-    private readonly db: { query<Row>(sql: string, values?: unknown[]): Promise<Row[]> },
+    db: { query<Row>(sql: string, values?: unknown[]): Promise<Row[]> },
     private readonly options: EmbeddedFreezeOptions = EMBEDDED_FREEZE,
   ) {
-    super(options.everyMs);
+    super(db, options.everyMs, { onDone: options.onFreeze, onError: options.onError });
   }
 
-  /** One look: the tables it froze. */
-  protected async look(): Promise<string[]> {
-    try {
-      const old = await this.db.query<{ name: string }>(OLD_TABLES_SQL, [
-        this.options.maxXidAge ?? null,
-        this.options.maxMultixactAge ?? null,
-      ]);
-      if (old.length === 0) {
-        return [];
-      }
-      const started = performance.now();
-      const tables = old.map((table) => table.name);
-      // Names as the catalog quotes them (regclass text), not request data. A VACUUM runs outside a transaction.
-      await this.db.query(`vacuum (freeze) ${tables.join(', ')}`);
-      this.options.onFreeze?.({ tables, durationMs: performance.now() - started });
-      return tables;
-    } catch (error) {
-      this.options.onError?.(error);
-      return [];
-    }
+  protected async due(): Promise<string[]> {
+    const old = await this.db.query<{ name: string }>(OLD_TABLES_SQL, [
+      this.options.maxXidAge ?? null,
+      this.options.maxMultixactAge ?? null,
+    ]);
+    return old.map((table) => table.name);
+  }
+
+  /** A VACUUM runs outside a transaction: alone in its query. */
+  protected statement(tables: string): string {
+    return `vacuum (freeze) ${tables}`;
   }
 }
